@@ -283,10 +283,13 @@ class ToolCall(WireModel):
 
 
 class ToolResult(WireModel):
+    """A tool call's result. ``is_error`` is our addition (failed delegates, D3/D4)."""
+
     id: str
     skill_name: str
     tool_name: str
     result: list[MessagePart]
+    is_error: bool | None = None
 
 
 class ExpertRef(WireModel):

@@ -1,0 +1,128 @@
+"""The headless commands: ``perstack run`` (here), ``log`` and ``install`` (own modules).
+
+Commands are loaded lazily, so ``perstack run`` imports neither the log viewer nor an SDK
+it does not use. stdout carries only JSON events for ``run`` (D13); every diagnostic
+goes to stderr as one line, with exit code 1 (spec §13).
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from typing import Any
+
+import click
+
+from runtime._version import __version__
+
+__all__ = ["LazyGroup", "HEADLESS_COMMANDS", "make_cli", "main"]
+
+#: name -> "module:attribute" of each headless command.
+HEADLESS_COMMANDS: dict[str, str] = {
+    "run": "runtime.cli_run:run_command",
+    "log": "runtime.cli_log:log_command",
+    "install": "runtime.cli_install:install_command",
+}
+#: Upstream registry commands we do not support yet (D11).
+UNSUPPORTED_COMMANDS = ("publish", "unpublish", "tag", "status")
+
+
+class LazyGroup(click.Group):
+    """A group whose subcommands are imported only when used."""
+
+    def __init__(self, *args: Any, lazy_commands: dict[str, str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy_commands = lazy_commands
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *self.lazy_commands])
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.lazy_commands:
+            module_name, attribute = self.lazy_commands[cmd_name].split(":")
+            try:
+                module = importlib.import_module(module_name)
+            except ModuleNotFoundError as exc:
+                if exc.name != module_name:
+                    raise
+                return None  # a command not shipped in this build
+            return getattr(module, attribute)
+        if cmd_name in UNSUPPORTED_COMMANDS:
+            return _unsupported(cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+
+def _unsupported(name: str) -> click.Command:
+    @click.command(name, context_settings={"ignore_unknown_options": True}, hidden=True)
+    @click.argument("args", nargs=-1, type=click.UNPROCESSED)
+    def command(args: tuple[str, ...]) -> None:
+        from runtime.errors import PerstackError
+
+        raise PerstackError(
+            f"perstack {name} is not supported yet: the registry is not available in this "
+            "version; define Experts in perstack.toml"
+        )
+
+    return command
+
+
+def make_cli(extra_commands: dict[str, str] | None = None) -> click.Group:
+    """The ``perstack`` group with the headless commands plus ``extra_commands``."""
+
+    @click.group(
+        cls=LazyGroup,
+        lazy_commands={**HEADLESS_COMMANDS, **(extra_commands or {})},
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )
+    @click.version_option(__version__, "--version", "-v", prog_name="perstack")
+    def cli() -> None:
+        """Perstack: run agent Experts declared in perstack.toml."""
+
+    return cli
+
+
+def main(
+    argv: list[str] | None = None,
+    *,
+    cli: click.Group | None = None,
+) -> int:
+    """Run the CLI and return its exit code (errors as one line on stderr, exit 1)."""
+    from runtime.errors import ConfigError, PerstackError
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    verbose = "--verbose" in args
+    group = cli or make_cli()
+    try:
+        result = group.main(args=args, prog_name="perstack", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.exceptions.Abort:
+        return 130
+    except click.UsageError as exc:
+        _error(f"Error: {exc.format_message()}")
+        return 1
+    except ConfigError as exc:
+        for problem in exc.problems:
+            _error(problem)
+        return 1
+    except PerstackError as exc:
+        _error(f"Error: {exc}")
+        return 1
+    except KeyboardInterrupt:
+        _error("Interrupted; resume with --continue")
+        return 130
+    except BrokenPipeError:
+        return 1
+    except Exception as exc:  # a bug: one line, the traceback only with --verbose
+        if verbose:
+            import traceback
+
+            traceback.print_exc()
+        _error(f"Error: {type(exc).__name__}: {exc} (run with --verbose for the traceback)")
+        return 1
+    return result if isinstance(result, int) else 0
+
+
+def _error(line: str) -> None:
+    sys.stderr.write(line.rstrip("\n") + "\n")
+    sys.stderr.flush()

@@ -1,0 +1,255 @@
+"""``perstack run <expertKey> <query>``: run an Expert headless, one JSON event per line.
+
+Order of work (spec §13.2): parse → config → checkpoint selection → env → provider →
+run. Every failure before the run is one line on stderr and exit code 1; a run that ends
+in any status (completed, stopped by an interactive tool, max steps, error) exits 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from runtime.errors import PerstackError
+
+if TYPE_CHECKING:
+    from runtime.config.models import PerstackConfig
+    from runtime.events import BaseEvent
+    from runtime.model import Checkpoint, InteractiveToolCallResult
+    from runtime.settings import RunSetting
+    from runtime.storage import Storage
+
+__all__ = ["run_command", "RunOptions", "prepare_run", "execute_run", "run_options"]
+
+
+@dataclass
+class RunOptions:
+    """The options shared by ``perstack run`` and ``perstack start``."""
+
+    expert_key: str
+    query: str
+    config: str | None = None
+    provider: str | None = None
+    model: str | None = None
+    reasoning_budget: str | None = None
+    max_steps: int | None = None
+    max_retries: int | None = None
+    timeout: int | None = None
+    job_id: str | None = None
+    env_path: tuple[str, ...] = ()
+    verbose: bool = False
+    continue_latest: bool = False
+    continue_job: str | None = None
+    resume_from: str | None = None
+    interactive: bool = False
+    runtime: str | None = None
+    workspace: str | None = None
+    env_names: tuple[str, ...] = ()
+
+
+@dataclass
+class PreparedRun:
+    """Everything resolved before a run starts (so errors come before any event)."""
+
+    setting: RunSetting
+    config: PerstackConfig
+    storage: Storage
+    checkpoint: Checkpoint | None
+    locked_tools: dict[str, Any] | None = None
+
+
+def run_options(func: Any) -> Any:
+    """The options of spec §13.2, shared by ``run`` and ``start``."""
+    options = [
+        click.option("--config", "config", metavar="PATH", help="Path to perstack.toml."),
+        click.option("--provider", help="Provider name (overrides perstack.toml)."),
+        click.option("--model", help="Model name (overrides perstack.toml)."),
+        click.option(
+            "--reasoning-budget",
+            metavar="BUDGET",
+            help="none|minimal|low|medium|high or a token count.",
+        ),
+        click.option("--max-steps", type=click.IntRange(min=1), help="Job-wide step limit."),
+        click.option("--max-retries", type=click.IntRange(min=0), help="Retries per failure."),
+        click.option(
+            "--timeout", type=click.IntRange(min=1), help="Per-generation timeout in ms."
+        ),
+        click.option("--job-id", help="Id of a new job."),
+        click.option(
+            "--env-path", multiple=True, metavar="PATH", help="A .env file (repeatable)."
+        ),
+        click.option("--verbose", is_flag=True, help="Tracebacks for unexpected errors."),
+        click.option(
+            "--continue", "continue_latest", is_flag=True, help="Continue the latest job."
+        ),
+        click.option("--continue-job", metavar="JOB_ID", help="Continue this job."),
+        click.option(
+            "--resume-from",
+            metavar="CHECKPOINT_ID",
+            help="Resume from this checkpoint (needs --continue-job).",
+        ),
+        click.option(
+            "-i",
+            "--interactive-tool-call-result",
+            "interactive",
+            is_flag=True,
+            help="The query answers the pending interactive tool call.",
+        ),
+        click.option("--runtime", help="Execution runtime; only 'local' is supported."),
+        click.option("--workspace", metavar="PATH", help="Directory the run works in."),
+        click.option(
+            "--env", "env_names", multiple=True, metavar="NAME", help="(docker only) ignored."
+        ),
+        click.option("--run-id", "run_id", hidden=True, help="Accepted and ignored."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+@click.command("run")
+@click.argument("expert_key")
+@click.argument("query")
+@run_options
+def run_command(**kwargs: Any) -> int:
+    """Run an Expert headless and print one JSON event per line on stdout."""
+    kwargs.pop("run_id", None)
+    options = RunOptions(**kwargs)
+    prepared = prepare_run(options)
+    return execute_run(prepared)
+
+
+def _check_flags(options: RunOptions) -> None:
+    if options.resume_from and not options.continue_job:
+        raise PerstackError("--resume-from requires --continue-job")
+    if options.continue_latest and options.continue_job:
+        raise PerstackError("--continue and --continue-job cannot be used together")
+    if options.interactive and not (options.continue_latest or options.continue_job):
+        raise PerstackError("-i needs --continue or --continue-job (the job to answer)")
+    if options.env_names:
+        _warn("--env is only used by the docker runtime; ignored by the local runtime")
+
+
+def prepare_run(options: RunOptions, *, cwd: Path | None = None) -> PreparedRun:
+    """Resolve config, checkpoint, env and settings for a run (raising one-line errors)."""
+    from runtime.config import find_config, load_config, load_env, resolve_env_paths
+    from runtime.config import with_overrides
+    from runtime.storage import FileStorage, default_storage_root, select_checkpoint
+
+    cwd = cwd or Path.cwd()
+    _check_flags(options)
+    config = with_overrides(
+        load_config(find_config(cwd, options.config)),
+        provider=options.provider,
+        model=options.model,
+        reasoning_budget=options.reasoning_budget,
+        max_steps=options.max_steps,
+        max_retries=options.max_retries,
+        timeout=options.timeout,
+        runtime=options.runtime,
+    )
+    for warning in config.warnings:
+        _warn(warning)
+    workspace = Path(options.workspace).resolve() if options.workspace else cwd
+    if not workspace.is_dir():
+        raise PerstackError(f"--workspace {options.workspace}: not a directory")
+    storage = FileStorage(default_storage_root(workspace, os.environ))
+    checkpoint = select_checkpoint(
+        storage,
+        continue_latest=options.continue_latest,
+        continue_job=options.continue_job,
+        resume_from=options.resume_from,
+    )
+    answer = None
+    if checkpoint is not None:
+        if checkpoint.expert.key != options.expert_key:
+            raise PerstackError(
+                f"Checkpoint expert key {checkpoint.expert.key} does not match input "
+                f"expert key {options.expert_key}"
+            )
+        if options.interactive:
+            answer = interactive_answer(checkpoint, options.query)
+    env = load_env(resolve_env_paths(config, list(options.env_path)), cwd)
+    from runtime.api import settings_from_config
+
+    setting = settings_from_config(
+        config,
+        options.expert_key,
+        None if answer is not None else options.query,
+        env=env,
+        workspace=workspace,
+        job_id=checkpoint.job_id if checkpoint is not None else options.job_id,
+        interactive_answer=answer,
+    )
+    setting.verbose = options.verbose or None
+    return PreparedRun(setting=setting, config=config, storage=storage, checkpoint=checkpoint)
+
+
+def interactive_answer(checkpoint: Checkpoint, query: str) -> InteractiveToolCallResult:
+    """The answer to the checkpoint's first pending interactive call (D15).
+
+    A query that is a JSON object with ``toolCallId``, ``toolName``, ``skillName`` and
+    ``text`` is used verbatim.
+    """
+    from runtime.model import InteractiveToolCallResult
+
+    try:
+        data = json.loads(query)
+    except ValueError:
+        data = None
+    if isinstance(data, dict) and {"toolCallId", "toolName", "skillName", "text"} <= set(data):
+        return InteractiveToolCallResult.model_validate(data)
+    pending = checkpoint.pending_tool_calls or []
+    if not pending:
+        raise PerstackError(
+            f"Checkpoint {checkpoint.id} has no pending interactive tool call to answer"
+        )
+    call = pending[0]
+    return InteractiveToolCallResult(
+        tool_call_id=call.id, tool_name=call.tool_name, skill_name=call.skill_name, text=query
+    )
+
+
+def execute_run(prepared: PreparedRun) -> int:
+    """Run the prepared job, printing each event as one JSON line on stdout."""
+    from runtime.api import run
+
+    out = sys.stdout.buffer
+
+    def print_event(_event: BaseEvent, data: bytes) -> None:
+        out.write(data)
+        out.write(b"\n")
+        out.flush()
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        assert task is not None
+        # SIGTERM cancels the run like Ctrl+C does: skills close, files stay whole.
+        loop.add_signal_handler(signal.SIGTERM, task.cancel)
+        await run(
+            prepared.setting,
+            storage=prepared.storage,
+            checkpoint=prepared.checkpoint,
+            raw_event_listener=print_event,
+            locked_tools=prepared.locked_tools,
+        )
+
+    try:
+        asyncio.run(main())
+    except asyncio.CancelledError:
+        _warn("Terminated; resume with --continue")
+        return 143
+    return 0
+
+
+def _warn(message: str) -> None:
+    sys.stderr.write(f"warning: {message}\n" if not message.startswith("warning") else message + "\n")

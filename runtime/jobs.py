@@ -1,0 +1,438 @@
+"""The job loop (spec §6): run segments, sequential and parallel delegation, resumption.
+
+A job runs the coordinator; when a run stops to delegate, its children run (one after
+the other for a single delegate, concurrently for several), their answers go back to the
+parent as tool results, and the parent resumes in a new run segment. A child that fails
+answers its parent with an error result instead of ending the job (D3).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from runtime._version import __version__
+from runtime.bus import EventBus
+from runtime.context_window import context_window_for
+from runtime.errors import PerstackError
+from runtime.events import SkillConnected, SkillDisconnected
+from runtime.loop import RunSegment, SegmentSpec
+from runtime.model import (
+    Checkpoint,
+    DelegatedBy,
+    DelegationTarget,
+    ExpertMessage,
+    ExpertRef,
+    InteractiveToolCallResult,
+    Job,
+    RunInput,
+    TextPart,
+    ToolResult,
+    Usage,
+    new_id,
+    now_ms,
+)
+from runtime.prompt import build_instruction_message
+from runtime.providers.base import Provider
+from runtime.settings import RunSetting
+from runtime.skills.factory import build_skills
+from runtime.skills.manager import Skill, SkillContext
+from runtime.skills.skillset import SkillSet
+
+if TYPE_CHECKING:
+    from runtime.config.models import ExpertConfig
+
+__all__ = ["JobRunner"]
+
+_BASE_SKILL = "@perstack/base"
+_JOB_STATUS = {
+    "completed": "completed",
+    "stoppedByInteractiveTool": "stoppedByInteractiveTool",
+    "stoppedByExceededMaxSteps": "stoppedByMaxSteps",
+    "stoppedByError": "stoppedByError",
+}
+
+
+class JobRunner:
+    """Runs one job to a stop.
+
+    Args:
+        setting: The first segment's settings (job id, Expert, input, limits).
+        experts: Every Expert of the loaded file, by key.
+        provider: The job's model provider (one client for the whole job).
+        bus: The job's event bus (it persists to ``storage``).
+        storage: Where the job, run settings and checkpoints live (``None``: nowhere).
+        workspace: The directory the run works in.
+        env: The run's environment (process env plus ``.env`` files).
+        locked_tools: Per Expert key, per skill name, tool definitions from the lockfile.
+    """
+
+    def __init__(
+        self,
+        *,
+        setting: RunSetting,
+        experts: Mapping[str, ExpertConfig],
+        provider: Provider,
+        bus: EventBus,
+        storage: Any | None,
+        workspace: Path,
+        env: Mapping[str, str],
+        locked_tools: Mapping[str, Mapping[str, Any]] | None = None,
+    ) -> None:
+        self.setting = setting
+        self.experts = experts
+        self.provider = provider
+        self.bus = bus
+        self.storage = storage
+        self.workspace = workspace
+        self.env = dict(env)
+        self.locked_tools = locked_tools or {}
+        self.context_window = context_window_for(setting.provider_name, setting.model)
+        self.job: Job | None = None
+
+    # --- job record ---------------------------------------------------------------------
+
+    def _open_job(self) -> Job:
+        existing = self.storage.retrieve_job(self.setting.job_id) if self.storage else None
+        if existing is None:
+            job = Job(
+                id=self.setting.job_id,
+                status="running",
+                coordinator_expert_key=self.setting.expert_key,
+                max_steps=self.setting.max_steps,
+                started_at=now_ms(),
+            )
+        else:
+            job = existing.model_copy(
+                update={"status": "running", "finished_at": None, "max_steps": self.setting.max_steps}
+            )
+        self.job = job
+        self._store_job()
+        return job
+
+    def _store_job(self) -> None:
+        if self.storage is not None and self.job is not None:
+            self.storage.store_job(self.job)
+
+    def _record(self, checkpoint: Checkpoint, *, totals: bool) -> None:
+        assert self.job is not None
+        update: dict[str, Any] = {
+            "total_steps": max(self.job.total_steps, checkpoint.step_number)
+        }
+        if totals:
+            update["usage"] = checkpoint.usage
+        self.job = self.job.model_copy(update=update)
+        self._store_job()
+
+    def _close_job(self, final: Checkpoint) -> None:
+        assert self.job is not None
+        status = _JOB_STATUS.get(final.status, "running")
+        self.job = self.job.model_copy(
+            update={
+                "status": status,
+                "usage": final.usage,
+                "total_steps": max(self.job.total_steps, final.step_number),
+                "finished_at": now_ms() if status not in ("running", "stoppedByInteractiveTool") else None,
+            }
+        )
+        self._store_job()
+
+    # --- the job ------------------------------------------------------------------------
+
+    def expert_ref(self, key: str) -> ExpertRef:
+        """The reference (key, name, version) of the Expert ``key``."""
+        expert = self.experts.get(key)
+        if expert is None:
+            raise PerstackError(f'Delegate expert "{key}" not found in experts')
+        return ExpertRef(key=key, name=expert.name, version=expert.version)
+
+    def initial_checkpoint(self, resume_from: Checkpoint | None) -> Checkpoint:
+        """The checkpoint the first segment starts from (fresh, or resumed from ``resume_from``)."""
+        if resume_from is None:
+            return Checkpoint(
+                id=new_id(),
+                job_id=self.setting.job_id,
+                run_id=self.setting.run_id,
+                status="init",
+                step_number=1,
+                messages=[],
+                expert=self.expert_ref(self.setting.expert_key),
+                usage=Usage(),
+                context_window=self.context_window,
+                context_window_usage=0.0 if self.context_window else None,
+            )
+        return resume_from.model_copy(
+            update={
+                "id": new_id(),
+                "job_id": self.setting.job_id,
+                "run_id": self.setting.run_id,
+                "step_number": resume_from.step_number + 1,
+            }
+        )
+
+    async def run(self, resume_from: Checkpoint | None = None) -> Checkpoint:
+        """Run the job from a fresh start or from ``resume_from``; return the last checkpoint."""
+        self._open_job()
+        try:
+            checkpoint = self.initial_checkpoint(resume_from)
+            final = await self._drive(self.setting, checkpoint, parallel=False)
+            # A job stopped inside a delegate resumes there; once that child completes,
+            # its parents continue where they left off.
+            while final.status == "completed" and final.delegated_by is not None:
+                final = await self._resume_parent(final)
+        except (asyncio.CancelledError, KeyboardInterrupt):
+            raise  # the job stays "running": `--continue` resumes from the last checkpoint
+        except BaseException:
+            if self.job is not None:
+                self.job = self.job.model_copy(
+                    update={"status": "stoppedByError", "finished_at": now_ms()}
+                )
+                self._store_job()
+            raise
+        self._close_job(final)
+        return final
+
+    async def _resume_parent(self, child: Checkpoint) -> Checkpoint:
+        delegated_by = child.delegated_by
+        assert delegated_by is not None
+        parent = (
+            self.storage.retrieve_checkpoint(child.job_id, delegated_by.checkpoint_id)
+            if self.storage is not None
+            else None
+        )
+        if parent is None:
+            raise PerstackError(
+                f"Checkpoint {delegated_by.checkpoint_id} not found in job {child.job_id}"
+            )
+        answer = _answer(child, delegated_by.tool_call_id, delegated_by.tool_name)
+        run_id = new_id()
+        setting = self.setting.model_copy(
+            update={
+                "run_id": run_id,
+                "expert_key": parent.expert.key,
+                "input": RunInput(interactive_tool_call_result=answer),
+                "updated_at": now_ms(),
+            }
+        )
+        resumed = parent.model_copy(
+            update={
+                "id": new_id(),
+                "run_id": run_id,
+                "step_number": child.step_number + 1,
+                "usage": child.usage,
+            }
+        )
+        return await self._drive(setting, resumed, parallel=False)
+
+    async def _drive(self, setting: RunSetting, checkpoint: Checkpoint, *, parallel: bool) -> Checkpoint:
+        """Run segments of one Expert until it stops for a reason other than delegating."""
+        while True:
+            checkpoint = await self._segment(setting, checkpoint)
+            self._record(checkpoint, totals=not parallel)
+            if checkpoint.status != "stoppedByDelegate":
+                return checkpoint
+            targets = checkpoint.delegate_to or []
+            if len(targets) == 1:
+                children = [await self._child(setting, checkpoint, targets[0], parallel=False)]
+            else:
+                children = list(
+                    await asyncio.gather(
+                        *(self._child(setting, checkpoint, t, parallel=True) for t in targets)
+                    )
+                )
+            stopped = next(
+                (c for c in children if c.status not in ("completed", "stoppedByError")), None
+            )
+            if stopped is not None:
+                return stopped  # e.g. the job's maxSteps reached inside a delegate
+            answers = [
+                _answer(child, target.tool_call_id, target.tool_name)
+                for child, target in zip(children, targets, strict=True)
+            ]
+            if len(children) == 1:
+                step, usage = children[0].step_number, children[0].usage
+            else:
+                step = max(c.step_number for c in children)
+                usage = sum((c.usage for c in children), checkpoint.usage)
+            run_id = new_id()
+            setting = setting.model_copy(
+                update={
+                    "run_id": run_id,
+                    "input": RunInput(interactive_tool_call_result=answers[0]),
+                    "updated_at": now_ms(),
+                }
+            )
+            partial = list(checkpoint.partial_tool_results or []) + [
+                ToolResult(
+                    id=a.tool_call_id,
+                    skill_name=a.skill_name,
+                    tool_name=a.tool_name,
+                    result=[TextPart(text=a.text)],
+                    is_error=a.is_error,
+                )
+                for a in answers[1:]
+            ]
+            checkpoint = checkpoint.model_copy(
+                update={
+                    "id": new_id(),
+                    "run_id": run_id,
+                    "step_number": step + 1,
+                    "usage": usage,
+                    "partial_tool_results": partial or None,
+                }
+            )
+
+    async def _child(
+        self, parent_setting: RunSetting, parent: Checkpoint, target: DelegationTarget, *, parallel: bool
+    ) -> Checkpoint:
+        run_id = new_id()
+        setting = parent_setting.model_copy(
+            update={
+                "run_id": run_id,
+                "expert_key": target.expert.key,
+                "input": RunInput(text=target.query),
+                "started_at": now_ms(),
+                "updated_at": now_ms(),
+            }
+        )
+        checkpoint = Checkpoint(
+            id=new_id(),
+            job_id=parent.job_id,
+            run_id=run_id,
+            status="init",
+            step_number=parent.step_number + 1,
+            messages=[],
+            expert=target.expert,
+            usage=Usage() if parallel else parent.usage,
+            context_window=self.context_window,
+            context_window_usage=0.0 if self.context_window else None,
+            delegated_by=DelegatedBy(
+                expert=parent.expert,
+                tool_call_id=target.tool_call_id,
+                tool_name=target.tool_name,
+                checkpoint_id=parent.id,
+                run_id=parent.run_id,
+            ),
+        )
+        return await self._drive(setting, checkpoint, parallel=parallel)
+
+    # --- one segment --------------------------------------------------------------------
+
+    async def _segment(self, setting: RunSetting, checkpoint: Checkpoint) -> Checkpoint:
+        expert = self.experts.get(setting.expert_key)
+        if expert is None:
+            raise PerstackError(f'Expert "{setting.expert_key}" not found in experts')
+        if self.storage is not None:
+            self.storage.store_run_setting(setting.job_id, setting.run_id, setting.redacted())
+        ids = {"job_id": setting.job_id, "run_id": setting.run_id}
+        self.bus.emit_runtime(
+            "initializeRuntime",
+            **ids,
+            runtime_version=__version__,
+            runtime="local",
+            expert_name=expert.name,
+            experts=list(self.experts),
+            model=setting.model,
+            max_steps=setting.max_steps,
+            max_retries=setting.max_retries,
+            timeout=setting.timeout,
+            query=setting.input.text,
+            interactive_tool_call=_interactive_payload(setting.input.interactive_tool_call_result),
+        )
+        delegated = checkpoint.delegated_by is not None
+        skills = SkillSet(
+            build_skills(
+                expert,
+                self.experts,
+                delegated=delegated,
+                locked_tools=self.locked_tools.get(expert.key),
+            ),
+            on_connected=lambda skill: self._in_process_connected(skill, ids),
+            on_closed=lambda skill: self._in_process_closed(skill, ids),
+        )
+        skill_state: dict[str, Any] = {}
+        context = SkillContext(
+            workspace=self.workspace,
+            env=self.env,
+            emit_runtime=lambda event_type, **payload: self.bus.emit_runtime(
+                event_type, **ids, **payload
+            ),
+            state=skill_state,
+        )
+        try:
+            await skills.start(context)
+            segment = RunSegment(
+                SegmentSpec(
+                    setting=setting,
+                    expert=self.expert_ref(expert.key),
+                    provider=self.provider,
+                    skills=skills,
+                    bus=self.bus,
+                    build_instruction=lambda: self._instruction(expert, setting, skills),
+                    context_window=self.context_window,
+                    skill_state=skill_state,
+                    expert_ref=self.expert_ref,
+                )
+            )
+            return await segment.execute(checkpoint)
+        finally:
+            await skills.close()
+
+    def _instruction(self, expert: ExpertConfig, setting: RunSetting, skills: SkillSet):
+        rules = [(s.name, s.rule) for s in skills.skills if s.rule and s.kind != "delegate"]
+        delegates = [
+            (self.experts[key].name, self.experts[key].description) for key in expert.delegates
+        ]
+        return build_instruction_message(
+            instruction=expert.instruction,
+            started_at_ms=setting.started_at,
+            workspace=self.workspace,
+            skill_rules=rules,
+            delegates=delegates,
+        )
+
+    def _in_process_connected(self, skill: Skill, ids: dict[str, str]) -> None:
+        if skill.name == _BASE_SKILL:
+            self.bus.emit(
+                SkillConnected(
+                    **ids,
+                    skill_name=skill.name,
+                    server_info={"name": _BASE_SKILL, "version": __version__},
+                    spawn_duration_ms=0,
+                    connect_duration_ms=0,
+                    total_duration_ms=0,
+                )
+            )
+
+    def _in_process_closed(self, skill: Skill, ids: dict[str, str]) -> None:
+        if skill.name == _BASE_SKILL:
+            self.bus.emit(SkillDisconnected(**ids, skill_name=skill.name))
+
+
+def _answer(child: Checkpoint, tool_call_id: str, tool_name: str) -> InteractiveToolCallResult:
+    """What a finished child tells its parent: its final text, or why it failed (D3)."""
+    skill_name = f"delegate/{child.expert.key}"
+    if child.status == "stoppedByError":
+        reason = child.error.message if child.error else "the delegate stopped with an error"
+        return InteractiveToolCallResult(
+            tool_call_id=tool_call_id,
+            tool_name=tool_name,
+            skill_name=skill_name,
+            text=f"Delegation failed: {reason}",
+            is_error=True,
+        )
+    last = child.messages[-1] if child.messages else None
+    if not isinstance(last, ExpertMessage):
+        raise PerstackError("Delegation error: delegation result message is incorrect")
+    text = next((p.text for p in last.contents if isinstance(p, TextPart)), "")
+    return InteractiveToolCallResult(
+        tool_call_id=tool_call_id, tool_name=tool_name, skill_name=skill_name, text=text
+    )
+
+
+def _interactive_payload(answer: InteractiveToolCallResult | None) -> dict[str, Any] | None:
+    if answer is None:
+        return None
+    return {"toolName": answer.tool_name, "toolCallId": answer.tool_call_id, "text": answer.text}

@@ -1,0 +1,522 @@
+"""The agent-loop state machine of one run segment (spec §5).
+
+Each state does its work, emits exactly one state event (persisting the checkpoint it
+carries first) and moves to the next state, until ``Stopped``. The segment returns its
+final checkpoint; the job runner (``runtime.jobs``) decides what happens next
+(delegation, resuming a parent, ending the job).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from runtime import events as ev
+from runtime.bus import EventBus
+from runtime.context_window import context_window_usage
+from runtime.model import (
+    Checkpoint,
+    CheckpointError,
+    ExpertMessage,
+    ExpertRef,
+    InstructionMessage,
+    Message,
+    Step,
+    TextPart,
+    ToolCall,
+    ToolCallPart,
+    ToolResult,
+    Usage,
+    UserMessage,
+    new_id,
+    now_ms,
+)
+from runtime.providers.base import GenerationRequest, GenerationResult, Provider, ProviderError
+from runtime.settings import RunSetting
+from runtime.skills.skillset import SkillSet
+from runtime.streaming import EventStreamSink
+from runtime.tool_execution import ToolExecutor, tool_message
+
+__all__ = ["RunSegment", "SegmentSpec"]
+
+_NO_OUTPUT_REASON = (
+    '{"error":"Error: No tool call or text generated",'
+    '"message":"You must generate a tool call or provide a response. Try again."}'
+)
+_LENGTH_REASON = (
+    '{"error":"Error: Tool call generation failed",'
+    '"message":"Generation length exceeded. Try again."}'
+)
+
+
+@dataclass
+class SegmentSpec:
+    """What a run segment needs besides its checkpoint.
+
+    Attributes:
+        setting: The segment's run setting (its ``run_id``, ``expert_key`` and ``input``).
+        expert: The Expert being run, as a reference.
+        provider: The job's model provider.
+        skills: The segment's started skills.
+        bus: The job's event bus.
+        build_instruction: Makes the instruction message (only for fresh runs).
+        context_window: The model's context window, when known.
+        skill_state: Per-run skill state (todos) persisted in ``checkpoint.metadata``.
+        expert_ref: Looks up a delegate Expert's reference by key.
+    """
+
+    setting: RunSetting
+    expert: ExpertRef
+    provider: Provider
+    skills: SkillSet
+    bus: EventBus
+    build_instruction: Callable[[], InstructionMessage]
+    context_window: int | None = None
+    skill_state: dict[str, Any] = field(default_factory=dict)
+    expert_ref: Callable[[str], ExpertRef] | None = None
+
+
+class RunSegment:
+    """Runs one Expert from a checkpoint until it stops.
+
+    Args:
+        spec: The segment's settings, provider, skills and bus.
+    """
+
+    def __init__(self, spec: SegmentSpec) -> None:
+        self.spec = spec
+        self.setting = spec.setting
+        self.checkpoint: Checkpoint
+        self.step: Step
+        self._tool_calls: list[ToolCall] = []
+        self._pending: list[ToolCall] = []
+        self._partial: list[ToolResult] = []
+        self._completion_results: list[ToolResult] = []
+        self._executor = ToolExecutor(spec.skills, spec.skill_state, spec.expert_ref)
+
+    # --- plumbing -----------------------------------------------------------------------
+
+    def _base(self) -> dict[str, Any]:
+        return {
+            "job_id": self.checkpoint.job_id,
+            "run_id": self.setting.run_id,
+            "expert_key": self.checkpoint.expert.key,
+            "step_number": self.checkpoint.step_number,
+        }
+
+    def _emit(self, event: ev.BaseEvent) -> None:
+        self.spec.bus.emit(event)
+
+    def _update(self, **changes: Any) -> Checkpoint:
+        """A new checkpoint object (events keep the one they were given)."""
+        metadata = dict(self.checkpoint.metadata or {})
+        todos = self.spec.skill_state.get("todos")
+        if todos is not None:
+            metadata["todos"] = list(todos)
+        changes.setdefault("metadata", metadata or None)
+        if "usage" in changes:
+            changes["context_window_usage"] = context_window_usage(
+                changes["usage"], self.spec.context_window
+            )
+        self.checkpoint = self.checkpoint.model_copy(update=changes)
+        return self.checkpoint
+
+    def _add_messages(self, *messages: Message) -> None:
+        self.step.new_messages = [*self.step.new_messages, *messages]
+        self._update(messages=[*self.checkpoint.messages, *messages])
+
+    def _finish_step(self) -> Step:
+        self.step = self.step.model_copy(
+            update={
+                "finished_at": now_ms(),
+                "tool_calls": self._tool_calls or None,
+                "pending_tool_calls": self._pending or None,
+                "partial_tool_results": self._partial or None,
+            }
+        )
+        return self.step
+
+    # --- the machine --------------------------------------------------------------------
+
+    async def execute(self, initial: Checkpoint) -> Checkpoint:
+        """Run the state machine from ``initial`` until it stops; return the last checkpoint."""
+        self.checkpoint = initial
+        state: Callable[[], Any] | None = self._init
+        while state is not None:
+            state = await state()
+        return self.checkpoint
+
+    async def _init(self) -> Callable[[], Any]:
+        initial = self.checkpoint
+        run_input = self.setting.input
+        status = initial.status
+        self._pending = list(initial.pending_tool_calls or [])
+        self._partial = list(initial.partial_tool_results or [])
+        todos = (initial.metadata or {}).get("todos")
+        if todos is not None:
+            self.spec.skill_state["todos"] = list(todos)
+        if status == "init":
+            if not run_input.text:
+                raise _input_error("Input message is undefined")
+            input_messages: list[Message] = [
+                self.spec.build_instruction(),
+                UserMessage(contents=[TextPart(text=run_input.text)]),
+            ]
+        elif status in ("stoppedByDelegate", "stoppedByInteractiveTool"):
+            answer = run_input.interactive_tool_call_result
+            if answer is None:
+                raise _input_error("Interactive tool call result is undefined")
+            self._partial.append(
+                ToolResult(
+                    id=answer.tool_call_id,
+                    skill_name=answer.skill_name,
+                    tool_name=answer.tool_name,
+                    result=[TextPart(text=answer.text)],
+                    is_error=answer.is_error,
+                )
+            )
+            self._pending = [c for c in self._pending if c.id != answer.tool_call_id]
+            input_messages = []
+        else:
+            if not run_input.text:
+                raise _input_error("Input message is undefined")
+            input_messages = [UserMessage(contents=[TextPart(text=run_input.text)])]
+        self.step = Step(
+            step_number=initial.step_number,
+            input_messages=input_messages or None,
+            started_at=now_ms(),
+        )
+        self._emit(
+            ev.StartRun(initial_checkpoint=initial, input_messages=input_messages, **self._base())
+        )
+        self._update(
+            status="proceeding",
+            messages=[*initial.messages, *input_messages],
+            pending_tool_calls=None,
+            partial_tool_results=None,
+            delegate_to=None,
+            error=None,
+        )
+        return self._prepare_for_step
+
+    async def _prepare_for_step(self) -> Callable[[], Any]:
+        if self._pending:
+            self._emit(
+                ev.ResumeToolCalls(
+                    pending_tool_calls=self._pending,
+                    partial_tool_results=self._partial,
+                    **self._base(),
+                )
+            )
+            self._tool_calls = list(self._pending)
+            return self._calling_tool
+        if self._partial:
+            message = tool_message(self._partial)
+            self._emit(ev.FinishAllToolCalls(new_messages=[message], **self._base()))
+            self.step = self.step.model_copy(update={"tool_results": self._partial})
+            self._partial = []
+            self._add_messages(message)
+            return self._finishing_step
+        await self.spec.skills.ready()
+        self._emit(ev.StartGeneration(messages=self.checkpoint.messages, **self._base()))
+        return self._generating_tool_call
+
+    async def _generate(
+        self, messages: list[Message], *, with_tools: bool
+    ) -> tuple[GenerationResult | None, ProviderError | None]:
+        request = GenerationRequest(
+            model=self.setting.model,
+            messages=messages,
+            tools=self.spec.skills.tools() if with_tools else [],
+            reasoning_budget=self.setting.reasoning_budget,
+            timeout_ms=self.setting.timeout,
+            expert_key=self.checkpoint.expert.key,
+            job_id=self.checkpoint.job_id,
+            run_id=self.setting.run_id,
+            step_number=self.checkpoint.step_number,
+            purpose="toolCall" if with_tools else "runResult",
+        )
+        sink = EventStreamSink(self._emit, self._base(), stream_text=not with_tools)
+        try:
+            async with asyncio.timeout(self.setting.timeout / 1000):
+                result = await self.spec.provider.generate(request, sink)
+        except ProviderError as error:
+            sink.finish()
+            return None, error
+        except TimeoutError:
+            sink.finish()
+            message = f"Generation timeout after {self.setting.timeout}ms"
+            return None, ProviderError("TimeoutError", message, is_retryable=True)
+        self._sink = sink
+        return result, None
+
+    def _retries_exhausted(self) -> bool:
+        return (self.checkpoint.retry_count or 0) >= self.setting.max_retries
+
+    async def _stop_by_error(self, error: ProviderError, *, exhausted: bool) -> None:
+        message = error.message
+        if exhausted:
+            message = f"Max retries ({self.setting.max_retries}) exceeded: {message}"
+        failure = CheckpointError(
+            name=error.name, message=message, status_code=error.status_code, is_retryable=False
+        )
+        checkpoint = self._update(status="stoppedByError", error=failure)
+        self._emit(
+            ev.StopRunByError(
+                checkpoint=checkpoint, step=self._finish_step(), error=failure, **self._base()
+            )
+        )
+
+    async def _retry(self, reason: str, new_messages: list[Message], error: ProviderError | None):
+        self._emit(
+            ev.Retry(reason=reason, new_messages=new_messages, usage=Usage(), **self._base())
+        )
+        self._add_messages(*new_messages)
+        retries = (self.checkpoint.retry_count or 0) + 1
+        self._update(retry_count=retries)
+        if error is not None:
+            delay = self.spec.provider.retry_delay(error, retries)
+            if delay > 0:
+                await asyncio.sleep(delay)
+        return self._finishing_step
+
+    async def _generation_failed(self, error: ProviderError, extra: list[Message]):
+        if not error.is_retryable or self._retries_exhausted():
+            await self._stop_by_error(error, exhausted=error.is_retryable)
+            return None
+        reason = _json_reason(error.name, error.message)
+        return await self._retry(reason, [*extra, _user(reason)], error)
+
+    async def _generating_tool_call(self) -> Callable[[], Any] | None:
+        result, error = await self._generate(self.checkpoint.messages, with_tools=True)
+        if error is not None:
+            return await self._generation_failed(error, [])
+        assert result is not None
+        usage = result.usage
+        if not result.tool_calls:
+            if result.text.strip():
+                return await self._complete(
+                    ExpertMessage(contents=[*result.thinking, TextPart(text=result.text)]),
+                    text=result.text,
+                    usage=usage,
+                    new_messages=[],
+                )
+            self._sink.finish()
+            if self._retries_exhausted():
+                error = ProviderError(
+                    "MaxRetriesExceeded", "No tool call or text generated", is_retryable=True
+                )
+                await self._stop_by_error(error, exhausted=True)
+                return None
+            return await self._retry(_NO_OUTPUT_REASON, [_user(_NO_OUTPUT_REASON)], None)
+        self._sink.finish()
+        if result.finish_reason == "length":
+            if self._retries_exhausted():
+                error = ProviderError(
+                    "MaxRetriesExceeded", "Generation length exceeded", is_retryable=True
+                )
+                await self._stop_by_error(error, exhausted=True)
+                return None
+            first = result.tool_calls[0]
+            call_part = ToolCallPart(tool_call_id=first.id, tool_name=first.name, args=first.args)
+            answer = tool_message(
+                [
+                    ToolResult(
+                        id=first.id,
+                        skill_name="",
+                        tool_name=first.name,
+                        result=[TextPart(text=_LENGTH_REASON)],
+                        is_error=True,
+                    )
+                ]
+            )
+            return await self._retry(
+                _LENGTH_REASON, [ExpertMessage(contents=[call_part]), answer], None
+            )
+        calls = self._executor.resolve_calls(result.tool_calls)
+        contents: list[Any] = list(result.thinking)
+        if result.text:
+            contents.append(TextPart(text=result.text))
+        contents += [
+            ToolCallPart(tool_call_id=c.id, tool_name=c.tool_name, args=c.args) for c in calls
+        ]
+        message = ExpertMessage(contents=contents)
+        self.step = self.step.model_copy(update={"usage": self.step.usage + usage})
+        self._emit(ev.CallTools(new_message=message, tool_calls=calls, usage=usage, **self._base()))
+        self._tool_calls = calls
+        self._pending = list(calls)
+        self._add_messages(message)
+        self._update(usage=self.checkpoint.usage + usage, retry_count=0)
+        return self._calling_tool
+
+    async def _calling_tool(self) -> Callable[[], Any] | None:
+        outcome = await self._executor.run(self._pending, self._partial)
+        self._partial = outcome.results
+        if outcome.completion is not None:
+            completion = outcome.completion
+            if outcome.remaining_todos:
+                return self._resolve(outcome.results)
+            last = self.checkpoint.messages[-1]
+            text = last.text.strip() if isinstance(last, ExpertMessage) else ""
+            self._pending = []
+            if text:
+                message = tool_message(outcome.results)
+                return await self._complete(
+                    ExpertMessage(contents=[TextPart(text=text)]),
+                    text=text,
+                    usage=Usage(),
+                    new_messages=[message],
+                )
+            self._emit(ev.AttemptCompletion(tool_result=completion, **self._base()))
+            self._completion_results = outcome.results
+            self._partial = []
+            return self._generating_run_result
+        if outcome.delegates:
+            self._pending = outcome.delegates + outcome.interactive
+            last = self.checkpoint.messages[-1]
+            self._emit(
+                ev.CallDelegate(
+                    new_message=last,
+                    tool_calls=outcome.delegates,
+                    usage=self.step.usage,
+                    **self._base(),
+                )
+            )
+            return self._calling_delegate(outcome.delegates, outcome.interactive)
+        if outcome.interactive:
+            self._pending = outcome.interactive
+            last = self.checkpoint.messages[-1]
+            self._emit(
+                ev.CallInteractiveTool(
+                    new_message=last,
+                    tool_call=outcome.interactive[0],
+                    usage=self.step.usage,
+                    **self._base(),
+                )
+            )
+            return self._calling_interactive_tool
+        return self._resolve(outcome.results)
+
+    def _resolve(self, results: list[ToolResult]) -> Callable[[], Any]:
+        self._emit(ev.ResolveToolResults(tool_results=results, **self._base()))
+        self.step = self.step.model_copy(update={"tool_results": results})
+        self._pending = []
+        self._partial = []
+        return self._resolving_tool_result
+
+    async def _resolving_tool_result(self) -> Callable[[], Any]:
+        message = tool_message(self.step.tool_results or [])
+        self._emit(ev.FinishToolCall(new_messages=[message], **self._base()))
+        self._add_messages(message)
+        return self._finishing_step
+
+    async def _generating_run_result(self) -> Callable[[], Any] | None:
+        results = self._completion_results
+        message = tool_message(results)
+        self.step = self.step.model_copy(update={"tool_results": results})
+        history = [*self.checkpoint.messages, message]
+        result, error = await self._generate(history, with_tools=False)
+        if error is not None:
+            return await self._generation_failed(error, [message])
+        assert result is not None
+        answer = ExpertMessage(contents=[*result.thinking, TextPart(text=result.text)])
+        return await self._complete(
+            answer, text=result.text, usage=result.usage, new_messages=[message]
+        )
+
+    async def _complete(
+        self, answer: ExpertMessage, *, text: str, usage: Usage, new_messages: list[Message]
+    ) -> None:
+        sink = getattr(self, "_sink", None)
+        if sink is not None:
+            sink.finish(final_text=text)
+        self.step = self.step.model_copy(update={"usage": self.step.usage + usage})
+        self._add_messages(*new_messages, answer)
+        self._pending = []
+        self._partial = []
+        checkpoint = self._update(
+            status="completed", usage=self.checkpoint.usage + usage, retry_count=0
+        )
+        self._emit(
+            ev.CompleteRun(
+                checkpoint=checkpoint,
+                step=self._finish_step(),
+                text=text,
+                usage=usage,
+                **self._base(),
+            )
+        )
+
+    async def _calling_interactive_tool(self) -> None:
+        checkpoint = self._update(
+            status="stoppedByInteractiveTool",
+            pending_tool_calls=self._pending,
+            partial_tool_results=self._partial or None,
+        )
+        self._emit(
+            ev.StopRunByInteractiveTool(
+                checkpoint=checkpoint, step=self._finish_step(), **self._base()
+            )
+        )
+
+    def _calling_delegate(
+        self, delegates: list[ToolCall], others: list[ToolCall]
+    ) -> Callable[[], Any]:
+        async def state() -> None:
+            targets = self._executor.delegation_targets(delegates)
+            checkpoint = self._update(
+                status="stoppedByDelegate",
+                delegate_to=targets,
+                pending_tool_calls=others or None,
+                partial_tool_results=self._partial or None,
+            )
+            self._pending = others
+            self._emit(
+                ev.StopRunByDelegate(
+                    checkpoint=checkpoint, step=self._finish_step(), **self._base()
+                )
+            )
+
+        return state
+
+    async def _finishing_step(self) -> Callable[[], Any] | None:
+        step = self._finish_step()
+        checkpoint = self._update(
+            pending_tool_calls=self._pending or None,
+            partial_tool_results=self._partial or None,
+        )
+        if checkpoint.step_number >= self.setting.max_steps:
+            checkpoint = self._update(status="stoppedByExceededMaxSteps")
+            self._emit(ev.StopRunByExceededMaxSteps(checkpoint=checkpoint, step=step, **self._base()))
+            return None
+        next_checkpoint = checkpoint.model_copy(
+            update={"id": new_id(), "step_number": checkpoint.step_number + 1}
+        )
+        self._emit(
+            ev.ContinueToNextStep(
+                checkpoint=checkpoint, step=step, next_checkpoint=next_checkpoint, **self._base()
+            )
+        )
+        self.checkpoint = next_checkpoint
+        self.step = Step(step_number=next_checkpoint.step_number, started_at=now_ms())
+        self._tool_calls = []
+        self._sink = None
+        return self._prepare_for_step
+
+
+def _user(text: str) -> UserMessage:
+    return UserMessage(contents=[TextPart(text=text)])
+
+
+def _json_reason(name: str, message: str) -> str:
+    import json
+
+    return json.dumps({"error": name, "message": message}, ensure_ascii=False)
+
+
+def _input_error(message: str) -> Exception:
+    from runtime.errors import PerstackError
+
+    return PerstackError(message)
