@@ -178,6 +178,7 @@ class RunSegment:
                 )
             )
             self._pending = [c for c in self._pending if c.id != answer.tool_call_id]
+            self._partial = _in_call_order(self._partial, initial.messages)
             input_messages = []
         else:
             if not run_input.text:
@@ -504,6 +505,17 @@ class RunSegment:
         self._tool_calls = []
         self._sink = None
         return self._prepare_for_step
+
+
+def _in_call_order(results: list[ToolResult], messages: list[Message]) -> list[ToolResult]:
+    """Results ordered as the model made the calls (answers arrive in any order)."""
+    last = next((m for m in reversed(messages) if isinstance(m, ExpertMessage)), None)
+    if last is None:
+        return results
+    order = {
+        p.tool_call_id: i for i, p in enumerate(last.contents) if isinstance(p, ToolCallPart)
+    }
+    return sorted(results, key=lambda r: order.get(r.id, len(order)))
 
 
 def _user(text: str) -> UserMessage:
