@@ -1,0 +1,398 @@
+"""Jobs on disk in upstream Perstack's layout (spec §12), written atomically.
+
+```
+<root>/jobs/<jobId>/job.json                                        Job, 2-space JSON
+<root>/jobs/<jobId>/checkpoints/<checkpointId>.json                 Checkpoint, compact
+<root>/jobs/<jobId>/runs/<runId>/run-setting.json                   RunSetting, compact
+<root>/jobs/<jobId>/runs/<runId>/event-<timestamp>-<step>-<type>.json   RunEvent, compact
+```
+
+Writes go through :mod:`runtime.storage.atomic` (temp file + rename/link, no fsync: safe
+against a crashing process, not against power loss). Reads skip anything that is not a
+whole, valid document, with one warning per file.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from runtime.errors import PerstackError
+from runtime.events import RunEvent
+from runtime.model import Checkpoint, Job, dumps, now_ms
+from runtime.storage.atomic import (
+    TEMP_PREFIX,
+    remove_stale_temp_files,
+    write_exclusive,
+    write_replace,
+)
+from runtime.storage.base import (
+    CheckpointFileRef,
+    EventFileRef,
+    RawJson,
+    Storage,
+    WarningHandler,
+    _first_error,
+    event_type_rank,
+    parse_json_object,
+    print_warning,
+)
+
+__all__ = ["FileStorage", "check_id"]
+
+JOB_FILE = "job.json"
+RUN_SETTING_FILE = "run-setting.json"
+_EVENT_PREFIX = "event-"
+# How many later timestamps `store_event` tries when an event's file name is taken.
+_MAX_NAME_BUMPS = 100_000
+_EVENT_TYPE = re.compile(r"[A-Za-z][A-Za-z0-9]*\Z")
+# A checkpoint's step, read from its first bytes when every key before `stepNumber` is a
+# plain string (so it is certainly the top-level one): the case for files written by us
+# and by upstream. Anything else is parsed in full.
+_HEAD_STEP = re.compile(rb'\{(?:"[A-Za-z]+":"[^"\\]*",)*"stepNumber":(\d+)[,}]')
+_HEAD_BYTES = 4096
+
+
+def check_id(kind: str, value: str) -> str:
+    """Reject ids that would not stay one path component inside the storage root.
+
+    Raises:
+        PerstackError: for an empty id, one with a path separator or NUL, or one starting
+            with ``.``.
+    """
+    if (
+        not value
+        or len(value) > 255
+        or value[0] == "."
+        or "/" in value
+        or "\\" in value
+        or "\0" in value
+    ):
+        raise PerstackError(f"Invalid {kind} id: {value!r}")
+    return value
+
+
+def _is_safe_id(value: str | None) -> bool:
+    try:
+        check_id("", value or "")
+    except PerstackError:
+        return False
+    return True
+
+
+def _read_bytes(path: str) -> bytes:
+    with open(path, "rb", buffering=0) as file:
+        return file.readall()
+
+
+class FileStorage(Storage):
+    """Jobs under ``<root>/jobs`` (see the module docstring for the layout).
+
+    Args:
+        root: The storage root (``default_storage_root`` gives the usual one).
+        on_warning: Receives one line per skipped corrupt file; defaults to stderr.
+    """
+
+    def __init__(self, root: Path, on_warning: WarningHandler = print_warning) -> None:
+        self.root = Path(root)
+        self._jobs_dir = str(self.root / "jobs")
+        self._on_warning = on_warning
+        self._warned: set[str] = set()
+        self._last_write_ns = 0
+
+    def __repr__(self) -> str:
+        return f"FileStorage({str(self.root)!r})"
+
+    # --- paths ----------------------------------------------------------------------
+
+    def _job_dir(self, job_id: str) -> str:
+        return f"{self._jobs_dir}{os.sep}{job_id}"
+
+    def _checkpoints_dir(self, job_id: str) -> str:
+        return f"{self._jobs_dir}{os.sep}{job_id}{os.sep}checkpoints"
+
+    def _runs_dir(self, job_id: str) -> str:
+        return f"{self._jobs_dir}{os.sep}{job_id}{os.sep}runs"
+
+    def _run_dir(self, job_id: str, run_id: str) -> str:
+        return f"{self._runs_dir(job_id)}{os.sep}{run_id}"
+
+    def _next_write_ns(self) -> int:
+        # Strictly increasing write times, finer than the filesystem clock's tick, so
+        # "written last" is exact between checkpoints (and run settings) of one process.
+        now = max(time.time_ns(), self._last_write_ns + 1)
+        self._last_write_ns = now
+        return now
+
+    # --- jobs -----------------------------------------------------------------------
+
+    def store_job(self, job: Job) -> None:
+        check_id("job", job.id)
+        write_replace(self._job_dir(job.id), JOB_FILE, dumps(job, indent=True))
+
+    def read_job_record(self, job_id: str) -> Job | None:
+        if not _is_safe_id(job_id):
+            return None
+        path = f"{self._job_dir(job_id)}{os.sep}{JOB_FILE}"
+        document = self._read_json(path)
+        if document is None:
+            return None
+        try:
+            return Job.model_validate(document.data)
+        except ValidationError as error:
+            self.warn_corrupt(path, f"not a job: {_first_error(error)}")
+            return None
+
+    def job_created_at(self, job_id: str) -> int:
+        try:
+            return os.stat(self._job_dir(job_id)).st_mtime_ns // 1_000_000
+        except OSError:
+            return now_ms()
+
+    def list_job_ids(self) -> list[str]:
+        return _subdirectories(self._jobs_dir)
+
+    # --- checkpoints ----------------------------------------------------------------
+
+    def store_checkpoint(self, checkpoint: Checkpoint) -> None:
+        check_id("job", checkpoint.job_id)
+        check_id("checkpoint", checkpoint.id)
+        write_replace(
+            self._checkpoints_dir(checkpoint.job_id),
+            f"{checkpoint.id}.json",
+            checkpoint.to_json(),
+            mtime_ns=self._next_write_ns(),
+        )
+
+    def list_checkpoint_files(self, job_id: str) -> list[CheckpointFileRef]:
+        if not _is_safe_id(job_id):
+            return []
+        directory = self._checkpoints_dir(job_id)
+        try:
+            names = os.listdir(directory)
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+        refs: list[CheckpointFileRef] = []
+        temps: list[str] = []
+        for name in names:
+            if name[0] == ".":
+                if name.startswith(TEMP_PREFIX):
+                    temps.append(name)
+                continue
+            if name.endswith(".json"):
+                ref = self._checkpoint_ref(job_id, directory, name[:-5])
+                if ref is not None:
+                    refs.append(ref)
+        if temps:
+            remove_stale_temp_files(directory, temps)
+        refs.sort(key=lambda ref: (ref.step, ref.written_ns, ref.checkpoint_id))
+        return refs
+
+    def checkpoint_file(self, job_id: str, checkpoint_id: str) -> CheckpointFileRef | None:
+        if not (_is_safe_id(job_id) and _is_safe_id(checkpoint_id)):
+            return None
+        return self._checkpoint_ref(job_id, self._checkpoints_dir(job_id), checkpoint_id)
+
+    def _checkpoint_ref(
+        self, job_id: str, directory: str, checkpoint_id: str
+    ) -> CheckpointFileRef | None:
+        path = f"{directory}{os.sep}{checkpoint_id}.json"
+        try:
+            fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        except OSError as error:
+            self.warn_corrupt(path, f"unreadable ({error.strerror})")
+            return None
+        try:
+            stat = os.fstat(fd)
+            head = os.read(fd, _HEAD_BYTES)
+        finally:
+            os.close(fd)
+        match = _HEAD_STEP.match(head)
+        if match is not None:
+            step = int(match.group(1))
+        else:
+            try:
+                data = parse_json_object(head if stat.st_size <= len(head) else _read_bytes(path))
+            except (ValueError, OSError) as error:
+                self.warn_corrupt(path, str(error))
+                return None
+            step = data.get("stepNumber")
+            if not isinstance(step, int) or isinstance(step, bool):
+                self.warn_corrupt(path, "not a checkpoint: stepNumber: missing or not a number")
+                return None
+        return CheckpointFileRef(job_id, checkpoint_id, step, stat.st_mtime_ns, directory)
+
+    def read_checkpoint_raw(self, ref: CheckpointFileRef) -> RawJson | None:
+        return self._read_json(f"{ref.directory}{os.sep}{ref.checkpoint_id}.json")
+
+    # --- events ---------------------------------------------------------------------
+
+    def store_event(self, event: RunEvent, data: bytes | None = None) -> None:
+        if not isinstance(event, RunEvent):
+            return  # Runtime events are printed, never stored (spec §4).
+        check_id("job", event.job_id)
+        check_id("run", event.run_id)
+        event_type = event.type
+        if not _EVENT_TYPE.match(event_type):
+            raise PerstackError(f"Invalid event type: {event_type!r}")
+        if data is None:
+            data = event.to_json()
+        timestamp, step = event.timestamp, event.step_number
+        # The runtime gives each event of a job a later timestamp than the one before, so
+        # the first name is almost always free. When it is not, bump the timestamp in the
+        # *name* (the JSON keeps the real one) rather than overwrite the other event.
+        names = (
+            f"{_EVENT_PREFIX}{timestamp + bump}-{step}-{event_type}.json"
+            for bump in range(_MAX_NAME_BUMPS)
+        )
+        write_exclusive(self._run_dir(event.job_id, event.run_id), names, data)
+
+    def list_event_files(
+        self,
+        job_id: str,
+        run_id: str | None = None,
+        max_step: int | None = None,
+        types: set[str] | frozenset[str] | None = None,
+    ) -> list[EventFileRef]:
+        if not _is_safe_id(job_id):
+            return []
+        runs_dir = self._runs_dir(job_id)
+        if run_id is not None:
+            run_ids = [run_id] if _is_safe_id(run_id) else []
+        else:
+            run_ids = _subdirectories(runs_dir)
+        keyed: list[tuple[int, int, int, str, str, str, str]] = []
+        for run in run_ids:
+            directory = f"{runs_dir}{os.sep}{run}"
+            try:
+                names = os.listdir(directory)
+            except (FileNotFoundError, NotADirectoryError):
+                continue
+            temps: list[str] = []
+            # The hot loop of `perstack log` over 100k files: plain string operations,
+            # and the type filter before any integer parsing.
+            for name in names:
+                if not name.startswith(_EVENT_PREFIX) or not name.endswith(".json"):
+                    if name.startswith(TEMP_PREFIX):
+                        temps.append(name)
+                    continue
+                dash = name.rfind("-")
+                event_type = name[dash + 1 : -5]
+                if types is not None and event_type not in types:
+                    continue
+                timestamp_text, _, step_text = name[6:dash].partition("-")
+                if not (_is_number(timestamp_text) and _is_number(step_text) and event_type):
+                    self.warn_corrupt(f"{directory}{os.sep}{name}", "not an event file name")
+                    continue
+                step = int(step_text)
+                if max_step is not None and step > max_step:
+                    continue
+                keyed.append(
+                    (int(timestamp_text), step, event_type_rank(event_type), run, name,
+                     event_type, directory)
+                )  # fmt: skip
+            if temps:
+                remove_stale_temp_files(directory, temps)
+        keyed.sort()
+        return [
+            EventFileRef(job_id, run, timestamp, step, event_type, name, directory)
+            for timestamp, step, _, run, name, event_type, directory in keyed
+        ]
+
+    def read_event_raw(self, ref: EventFileRef) -> RawJson | None:
+        return self._read_json(f"{ref.directory}{os.sep}{ref.name}")
+
+    # --- run settings ---------------------------------------------------------------
+
+    def store_run_setting(self, job_id: str, run_id: str, setting: dict[str, Any]) -> None:
+        check_id("job", job_id)
+        check_id("run", run_id)
+        directory = self._run_dir(job_id, run_id)
+        existing = self._read_json(f"{directory}{os.sep}{RUN_SETTING_FILE}")
+        if existing is not None:
+            document = existing.data
+            document["updatedAt"] = now_ms()
+        else:
+            document = dict(setting)
+            document.setdefault("updatedAt", now_ms())
+        write_replace(directory, RUN_SETTING_FILE, dumps(document), mtime_ns=self._next_write_ns())
+
+    def retrieve_run_setting(self, job_id: str, run_id: str) -> dict[str, Any] | None:
+        if not (_is_safe_id(job_id) and _is_safe_id(run_id)):
+            return None
+        document = self._read_json(f"{self._run_dir(job_id, run_id)}{os.sep}{RUN_SETTING_FILE}")
+        return None if document is None else document.data
+
+    def list_runs(self, job_id: str) -> list[dict[str, Any]]:
+        ranked = self._ranked_runs(job_id)
+        ranked.sort(key=lambda item: item[0], reverse=True)
+        return [setting for _, _, setting in ranked]
+
+    def latest_run(self) -> tuple[str, str] | None:
+        best: tuple[tuple[int, int], str, str] | None = None
+        for job_id in self.list_job_ids():
+            for rank, run_id, _ in self._ranked_runs(job_id):
+                if best is None or rank > best[0]:
+                    best = (rank, job_id, run_id)
+        return None if best is None else (best[1], best[2])
+
+    def _ranked_runs(self, job_id: str) -> list[tuple[tuple[int, int], str, dict[str, Any]]]:
+        """``((updatedAt, write time), runId, setting)`` of every stored run setting."""
+        if not _is_safe_id(job_id):
+            return []
+        runs_dir = self._runs_dir(job_id)
+        ranked = []
+        for run_id in _subdirectories(runs_dir):
+            path = f"{runs_dir}{os.sep}{run_id}{os.sep}{RUN_SETTING_FILE}"
+            try:
+                written_ns = os.stat(path).st_mtime_ns
+            except OSError:
+                continue
+            document = self._read_json(path)
+            if document is None:
+                continue
+            updated_at = document.data.get("updatedAt")
+            if not isinstance(updated_at, (int, float)):
+                updated_at = written_ns // 1_000_000
+            ranked.append(((int(updated_at), written_ns), run_id, document.data))
+        return ranked
+
+    # --- reading --------------------------------------------------------------------
+
+    def _read_json(self, path: str) -> RawJson | None:
+        """A whole JSON object from ``path``; ``None`` when missing or (with a warning) bad."""
+        try:
+            raw = _read_bytes(path)
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        except OSError as error:
+            self.warn_corrupt(path, f"unreadable ({error.strerror})")
+            return None
+        try:
+            return RawJson(parse_json_object(raw), raw)
+        except ValueError as error:
+            self.warn_corrupt(path, str(error))
+            return None
+
+
+def _is_number(text: str) -> bool:
+    return text.isascii() and text.isdigit()
+
+
+def _subdirectories(directory: str) -> list[str]:
+    try:
+        with os.scandir(directory) as entries:
+            return sorted(
+                entry.name
+                for entry in entries
+                if entry.name[0] != "." and entry.is_dir(follow_symlinks=False)
+            )
+    except (FileNotFoundError, NotADirectoryError):
+        return []
