@@ -1,0 +1,212 @@
+"""One live MCP session, held open by a task of its own.
+
+The SDK's transports and ``ClientSession`` are anyio context managers whose task groups
+must be entered and exited by the same task. The runtime starts and closes a skill from
+one task but calls tools from many (parallel tool calls run under ``asyncio.gather``), so
+each connection gets an *owner task* that enters the transport and the session, reports
+when the session is ready, and exits both when asked to close. Requests go straight to
+the session from whichever task calls: the SDK's dispatcher correlates responses through
+memory streams and is safe to use from any task of the same event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from typing import Any
+
+from runtime.providers.base import ToolDefinition
+
+__all__ = ["Connected", "McpConnection", "describe_error"]
+
+#: Opens the transport; yields ``(read_stream, write_stream, process_or_None)``.
+TransportFactory = Callable[[], AbstractAsyncContextManager[tuple[Any, Any, Any]]]
+
+
+@dataclass(slots=True)
+class Connected:
+    """What a successful connection reports (durations in milliseconds)."""
+
+    tools: list[ToolDefinition]
+    server_info: dict[str, str] | None
+    transport_ms: float
+    handshake_ms: float
+    discovery_ms: float
+
+
+def _leaf(exc: BaseException) -> BaseException:
+    # anyio task groups wrap failures in exception groups; the first leaf says what broke.
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    return exc
+
+
+def describe_error(exc: BaseException) -> str:
+    """A one-line reason for a failure, without the exception-group wrapping."""
+    leaf = _leaf(exc)
+    if isinstance(leaf, FileNotFoundError):
+        return f"command not found: {leaf.filename or leaf}"
+    if isinstance(leaf, PermissionError):
+        return f"command not executable: {leaf.filename or leaf}"
+    if isinstance(leaf, TimeoutError):
+        return "timed out waiting for the server"
+    text = " ".join(str(leaf).split())
+    return text or type(leaf).__name__
+
+
+def _ms(seconds: float) -> float:
+    return round(seconds * 1000, 3)
+
+
+async def _list_all_tools(session: Any, skill_name: str) -> list[ToolDefinition]:
+    import mcp_types
+
+    tools: list[ToolDefinition] = []
+    cursor: str | None = None
+    while True:
+        params = mcp_types.PaginatedRequestParams(cursor=cursor) if cursor else None
+        page = await session.list_tools(params=params)
+        tools.extend(
+            ToolDefinition(
+                name=tool.name,
+                description=tool.description,
+                input_schema=dict(tool.input_schema),
+                skill_name=skill_name,
+            )
+            for tool in page.tools
+        )
+        cursor = page.next_cursor
+        if not cursor:
+            return tools
+
+
+class McpConnection:
+    """A session with one MCP server, owned by a background task.
+
+    Args:
+        skill_name: Names the MCP client (``<skill>-mcp-client``, as upstream).
+        open_transport: Opens the transport (spawns the process, or connects over HTTP).
+    """
+
+    def __init__(self, skill_name: str, open_transport: TransportFactory) -> None:
+        self.skill_name = skill_name
+        self.process: Any = None
+        self._open_transport = open_transport
+        self._session: Any = None
+        self._ready: asyncio.Future[Connected] | None = None
+        self._stop = asyncio.Event()
+        self._owner: asyncio.Task[None] | None = None
+        self._scope: Any = None
+        self._failure: str | None = None
+
+    async def open(self, timeout: float) -> Connected:
+        """Connect, handshake and list the tools.
+
+        Raises:
+            Exception: Whatever stopped the connection (the caller words it); on failure
+                the owner task has already cleaned up (the process is gone).
+        """
+        self._ready = asyncio.get_running_loop().create_future()
+        self._owner = asyncio.create_task(self._own(), name=f"mcp:{self.skill_name}")
+        try:
+            return await asyncio.wait_for(asyncio.shield(self._ready), timeout)
+        except BaseException:
+            await self.close()
+            raise
+
+    async def _own(self) -> None:
+        import anyio
+        import mcp_types
+        from mcp.client.session import ClientSession
+
+        assert self._ready is not None
+        failure: BaseException | None = None
+        started = time.perf_counter()
+        try:
+            # A scope close() can cancel from its own task while the handshake is pending.
+            with anyio.CancelScope() as self._scope:
+                async with self._open_transport() as (read_stream, write_stream, process):
+                    self.process = process
+                    opened = time.perf_counter()
+                    client_info = mcp_types.Implementation(
+                        name=f"{self.skill_name}-mcp-client", version="1.0.0"
+                    )
+                    async with ClientSession(
+                        read_stream, write_stream, client_info=client_info
+                    ) as session:
+                        init = await session.initialize()
+                        shaken = time.perf_counter()
+                        tools = await _list_all_tools(session, self.skill_name)
+                        listed = time.perf_counter()
+                        self._session = session
+                        info = init.server_info
+                        self._ready.set_result(
+                            Connected(
+                                tools=tools,
+                                server_info=(
+                                    {"name": info.name, "version": info.version}
+                                    if info
+                                    else None
+                                ),
+                                transport_ms=_ms(opened - started),
+                                handshake_ms=_ms(shaken - opened),
+                                discovery_ms=_ms(listed - shaken),
+                            )
+                        )
+                        await self._stop.wait()
+        except BaseException as exc:  # reported to the opener, or kept for later calls
+            failure = exc
+            if not isinstance(exc, Exception):
+                raise
+        finally:
+            self._session = None
+            if not self._ready.done():
+                self._ready.set_exception(
+                    failure
+                    if isinstance(failure, Exception)
+                    else ConnectionAbortedError("closed before the server was ready")
+                )
+            self._failure = describe_error(failure) if failure else "the connection is closed"
+
+    @property
+    def session(self) -> Any:
+        """The live ``ClientSession``, or None once the connection is gone."""
+        return self._session
+
+    async def gone_reason(self) -> str:
+        """Why the server stopped answering: its exit status when it is a process."""
+        if self.process is not None:
+            # A crash closes stdout a moment before the exit status is collected.
+            for _ in range(50):
+                if self.process.returncode is not None:
+                    break
+                await asyncio.sleep(0.01)
+            return self.process.exit_reason()
+        return self._failure or "the server closed the connection"
+
+    async def close(self) -> None:
+        """Close the session and the transport (the process ends). Safe to call twice.
+
+        Shielded: a caller cancelled while closing does not stop the owner task from
+        finishing the shutdown.
+        """
+        owner = self._owner
+        if owner is None:
+            return
+        if self._ready is not None and not self._ready.done():
+            # Still connecting: abandon the handshake. Through the anyio scope once the
+            # owner runs, so the transport's shielded shutdown still stops the process.
+            if self._scope is not None:
+                self._scope.cancel()
+            else:
+                owner.cancel()
+        self._stop.set()
+        if not owner.done():
+            await asyncio.shield(asyncio.wait({owner}))
+        if self._ready is not None and not self._ready.done():
+            self._ready.cancel()  # the owner was cancelled before it ever ran
+        if self._ready is not None and self._ready.done() and not self._ready.cancelled():
+            self._ready.exception()  # mark retrieved: the opener already saw it

@@ -1,0 +1,274 @@
+"""An MCP server as a skill: stdio, legacy SSE or streamable HTTP (spec §8, D8).
+
+Lifecycle: ``start()`` checks the configuration (launch target, required variables,
+endpoint) before anything spawns, then connects: ``skillStarting`` (stdio), the handshake,
+the tool listing, ``skillConnected`` with its durations. ``close()`` ends the session and
+the process and emits ``skillDisconnected``.
+
+Lock mode: built with the tool definitions of ``perstack.lock``, the skill offers them
+without connecting and connects on its first call. If the live tools then differ from the
+locked ones it emits a ``warning`` naming the skill and the tools, and offers the live
+ones from then on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from runtime.errors import PerstackError
+from runtime.providers.base import ToolDefinition
+from runtime.skills.manager import Skill, SkillContext, ToolContent, filter_tools
+from runtime.skills.mcp.connection import McpConnection, describe_error
+from runtime.skills.mcp.results import error_contents, result_contents
+
+__all__ = ["McpSkill", "tool_drift"]
+
+#: How long a server may take from spawn (or first request) to its tool list. Generous:
+#: ``npx``/``uvx`` may download the package first.
+DEFAULT_START_TIMEOUT = 120.0
+
+
+def _comparable(tool: ToolDefinition) -> tuple[str | None, Any]:
+    return tool.description, tool.input_schema
+
+
+def tool_drift(locked: list[ToolDefinition], live: list[ToolDefinition]) -> dict[str, list[str]]:
+    """How live tools differ from locked ones: ``{"added"|"removed"|"changed": [names]}``.
+
+    Only non-empty categories are present; an empty dict means no drift.
+    """
+    old = {t.name: _comparable(t) for t in locked}
+    new = {t.name: _comparable(t) for t in live}
+    drift = {
+        "added": sorted(new.keys() - old.keys()),
+        "removed": sorted(old.keys() - new.keys()),
+        "changed": sorted(n for n in old.keys() & new.keys() if old[n] != new[n]),
+    }
+    return {kind: names for kind, names in drift.items() if names}
+
+
+class McpSkill(Skill):
+    """A skill backed by an MCP server.
+
+    Args:
+        config: A ``McpStdioSkillConfig``, ``McpSseSkillConfig`` or
+            ``McpStreamableHttpSkillConfig``.
+        locked_tools: Tool definitions from ``perstack.lock``; when given, the skill
+            connects on its first call instead of in ``start()``.
+        start_timeout: Seconds a server may take to be ready.
+    """
+
+    kind = "mcp"
+
+    def __init__(
+        self,
+        config: Any,
+        *,
+        locked_tools: list[ToolDefinition] | None = None,
+        start_timeout: float = DEFAULT_START_TIMEOUT,
+    ) -> None:
+        self.name = config.name
+        self.rule = config.rule
+        self.lazy = bool(getattr(config, "lazy_init", False)) and locked_tools is None
+        self.config = config
+        self.transport = {
+            "mcpStdioSkill": "stdio",
+            "mcpSseSkill": "sse",
+            "mcpStreamableHttpSkill": "streamableHttp",
+        }[config.type]
+        self.start_timeout = start_timeout
+        self._locked = list(locked_tools) if locked_tools is not None else None
+        self._tools: list[ToolDefinition] = []
+        self._context: SkillContext | None = None
+        self._connection: McpConnection | None = None
+        self._connect_lock = asyncio.Lock()
+        self._connect_failure: str | None = None
+        self._closed = False
+
+    # --- lifecycle ---------------------------------------------------------------
+
+    async def start(self, context: SkillContext) -> None:
+        """Check the configuration, then connect (or, in lock mode, offer the lock).
+
+        Raises:
+            PerstackError: A configuration problem, or the server did not start; one
+                line naming the skill and the reason.
+        """
+        self._context = context
+        self._closed = False
+        self._launch_plan(context)  # raises before anything is spawned
+        if self._locked is not None:
+            self._tools = self._filtered(self._locked)
+            return
+        await self._connect(context)
+
+    def _launch_plan(self, context: SkillContext) -> tuple[str, list[str], dict[str, str]]:
+        """``(command, args, env)`` for stdio; validates the endpoint for remote skills."""
+        config = self.config
+        if self.transport == "stdio":
+            from runtime.skills.mcp.stdio import launch_command, server_env
+
+            command, args = launch_command(
+                self.name, config.command, config.package_name, config.args
+            )
+            env = server_env(self.name, config.required_env, context.env)
+            return command, args, env
+        from runtime.skills.mcp.remote import check_endpoint
+
+        check_endpoint(self.name, self.transport, config.endpoint, config.allow_private_network)
+        return "", [], {}
+
+    def _filtered(self, tools: list[ToolDefinition]) -> list[ToolDefinition]:
+        return filter_tools(tools, self.config.pick, self.config.omit)
+
+    async def _connect(self, context: SkillContext) -> None:
+        """Spawn or reach the server, handshake, list tools; emit the lifecycle events."""
+        begun = time.perf_counter()
+        command, args, env = self._launch_plan(context)
+        if self.transport == "stdio":
+            from runtime.skills.mcp.stdio import stdio_transport
+
+            def emit_stderr(line: str) -> None:
+                context.emit_runtime("skillStderr", skill_name=self.name, message=line)
+
+            context.emit_runtime("skillStarting", skill_name=self.name, command=command, args=args)
+
+            def open_transport() -> Any:
+                return stdio_transport(command, args, env, emit_stderr)
+        else:
+            from runtime.skills.mcp.remote import remote_transport
+
+            def open_transport() -> Any:
+                return _with_no_process(remote_transport(self.transport, self.config.endpoint))
+
+        connection = McpConnection(self.name, open_transport)
+        try:
+            connected = await connection.open(self.start_timeout)
+        except Exception as exc:
+            reason = describe_error(exc)
+            if connection.process is not None and not isinstance(exc, TimeoutError):
+                reason = await connection.gone_reason()
+            raise PerstackError(f"Skill {self.name} failed to start: {reason}") from None
+        self._connection = connection
+        live = self._filtered(connected.tools)
+        if self._locked is not None:
+            self._warn_on_drift(context, live)
+        self._tools = live
+        stdio = self.transport == "stdio"
+        context.emit_runtime(
+            "skillConnected",
+            skill_name=self.name,
+            server_info=connected.server_info,
+            spawn_duration_ms=connected.transport_ms if stdio else None,
+            handshake_duration_ms=connected.handshake_ms,
+            tool_discovery_duration_ms=connected.discovery_ms,
+            connect_duration_ms=round(connected.transport_ms + connected.handshake_ms, 3),
+            total_duration_ms=round((time.perf_counter() - begun) * 1000, 3),
+        )
+
+    def _warn_on_drift(self, context: SkillContext, live: list[ToolDefinition]) -> None:
+        drift = tool_drift(self._filtered(self._locked or []), live)
+        if not drift:
+            return
+        details = "; ".join(f"{kind}: {', '.join(names)}" for kind, names in drift.items())
+        context.emit_runtime(
+            "warning",
+            skill_name=self.name,
+            message=(
+                f"Skill {self.name}: tools differ from perstack.lock ({details}); "
+                "using the live definitions. Run `perstack install` to update the lockfile."
+            ),
+        )
+
+    async def close(self) -> None:
+        """End the session and the server process; emit ``skillDisconnected``."""
+        self._closed = True
+        async with self._connect_lock:  # let a first-call connect in flight finish
+            connection, self._connection = self._connection, None
+        if connection is None:
+            return
+        try:
+            await connection.close()
+        finally:
+            if self._context is not None:
+                self._context.emit_runtime("skillDisconnected", skill_name=self.name)
+
+    # --- tools -----------------------------------------------------------------------
+
+    def tools(self) -> list[ToolDefinition]:
+        """The tools on offer (live once connected, else the locked ones), filtered."""
+        return list(self._tools)
+
+    @property
+    def connected(self) -> bool:
+        """Whether a session with the server is open."""
+        return self._connection is not None
+
+    @property
+    def pid(self) -> int | None:
+        """The stdio server's pid while it is connected (for diagnostics and tests)."""
+        process = self._connection.process if self._connection else None
+        return process.pid if process is not None else None
+
+    async def _ensure_connected(self) -> str | None:
+        """Connect on first use (lock mode); the reason it cannot, or None."""
+        if self._connection is not None:
+            return None
+        async with self._connect_lock:
+            if self._connection is not None:
+                return None
+            if self._closed or self._context is None:
+                return f"skill {self.name} is not running"
+            if self._connect_failure is not None:
+                return self._connect_failure
+            try:
+                await self._connect(self._context)
+            except PerstackError as exc:
+                # Remembered: a server that cannot start is not respawned on every call.
+                self._connect_failure = str(exc)
+                return self._connect_failure
+        return None
+
+    async def call(self, tool_name: str, args: Any) -> list[ToolContent]:
+        """Call one tool; every failure comes back as an error text for the model."""
+        problem = await self._ensure_connected()
+        if problem is not None:
+            return error_contents(tool_name, problem)
+        if args is not None and not isinstance(args, dict):
+            return error_contents(tool_name, "arguments must be a JSON object")
+        connection = self._connection
+        session = connection.session if connection else None
+        if connection is None or session is None:
+            reason = await connection.gone_reason() if connection else "not connected"
+            return error_contents(tool_name, f"MCP server {self.name} is not available: {reason}")
+        try:
+            result = await session.call_tool(tool_name, arguments=args or {})
+        except Exception as exc:  # an MCP error, a dead server, a malformed result
+            return error_contents(tool_name, await self._call_failure(connection, exc))
+        return result_contents(result, tool_name, args or {})
+
+    async def _call_failure(self, connection: McpConnection, exc: Exception) -> str:
+        from mcp.shared.exceptions import MCPError
+        from mcp_types import CONNECTION_CLOSED
+
+        if isinstance(exc, MCPError) and exc.error.code == CONNECTION_CLOSED:
+            reason = await connection.gone_reason()
+            return f"MCP server {self.name} is not available: {reason}"
+        return describe_error(exc)
+
+
+class _with_no_process:
+    """Adapts a remote transport's ``(read, write)`` to the ``(read, write, None)``
+    shape of the stdio one."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+
+    async def __aenter__(self) -> tuple[Any, Any, None]:
+        read_stream, write_stream = await self._inner.__aenter__()
+        return read_stream, write_stream, None
+
+    async def __aexit__(self, *exc_info: Any) -> Any:
+        return await self._inner.__aexit__(*exc_info)
