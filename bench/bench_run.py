@@ -48,13 +48,16 @@ instruction = "Work."
 instruction = "Work."
 """
 
-SCRIPT = """
+LOOP_RULE = """
 [[rules]]
 expert = "looper"
-turn = "1-{last}"
+turn = "<{steps}"
 [[rules.toolCalls]]
-name = "todo"
-args = {{ newTodos = ["step"] }}
+name = "readTextFile"
+args = {{ path = "notes.txt" }}
+"""
+
+SCRIPT = """
 [[rules]]
 expert = "looper"
 text = "done"
@@ -64,16 +67,16 @@ expert = "lead"
 turn = 1
 [[rules.toolCalls]]
 name = "w1"
-args = {{ query = "a" }}
+args = { query = "a" }
 [[rules.toolCalls]]
 name = "w2"
-args = {{ query = "b" }}
+args = { query = "b" }
 [[rules.toolCalls]]
 name = "w3"
-args = {{ query = "c" }}
+args = { query = "c" }
 [[rules.toolCalls]]
 name = "w4"
-args = {{ query = "d" }}
+args = { query = "d" }
 [[rules]]
 expert = "w?"
 delayMs = 1000
@@ -87,7 +90,9 @@ text = "all done"
 def project(steps: int) -> Path:
     root = Path(tempfile.mkdtemp(prefix="perstack-bench-"))
     (root / "perstack.toml").write_text(CONFIG)
-    (root / "script.toml").write_text(SCRIPT.format(last=max(steps - 1, 0)))
+    (root / "notes.txt").write_text("A short note the looping Expert reads at every step.\n")
+    loop = LOOP_RULE.format(steps=steps) if steps > 1 else ""
+    (root / "script.toml").write_text(loop + SCRIPT)
     return root
 
 

@@ -13,7 +13,7 @@ Three families:
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal, Self, Union
 
 import orjson
 from pydantic import Field, TypeAdapter
@@ -50,6 +50,15 @@ class BaseEvent(WireModel):
     timestamp: int = Field(default_factory=now_ms)
     job_id: str
     run_id: str
+
+    @classmethod
+    def make(cls, **fields: Any) -> Self:
+        """Build an event from values the runtime already validated (no re-validation).
+
+        The loop emits several events per step carrying the whole history; validating
+        those lists again on every event would dominate the per-step cost.
+        """
+        return cls.model_construct(**fields)
 
 
 class RunEvent(BaseEvent):

@@ -190,7 +190,7 @@ class RunSegment:
             started_at=now_ms(),
         )
         self._emit(
-            ev.StartRun(initial_checkpoint=initial, input_messages=input_messages, **self._base())
+            ev.StartRun.make(initial_checkpoint=initial, input_messages=input_messages, **self._base())
         )
         self._update(
             status="proceeding",
@@ -205,7 +205,7 @@ class RunSegment:
     async def _prepare_for_step(self) -> Callable[[], Any]:
         if self._pending:
             self._emit(
-                ev.ResumeToolCalls(
+                ev.ResumeToolCalls.make(
                     pending_tool_calls=self._pending,
                     partial_tool_results=self._partial,
                     **self._base(),
@@ -215,13 +215,13 @@ class RunSegment:
             return self._calling_tool
         if self._partial:
             message = tool_message(self._partial)
-            self._emit(ev.FinishAllToolCalls(new_messages=[message], **self._base()))
+            self._emit(ev.FinishAllToolCalls.make(new_messages=[message], **self._base()))
             self.step = self.step.model_copy(update={"tool_results": self._partial})
             self._partial = []
             self._add_messages(message)
             return self._finishing_step
         await self.spec.skills.ready()
-        self._emit(ev.StartGeneration(messages=self.checkpoint.messages, **self._base()))
+        self._emit(ev.StartGeneration.make(messages=self.checkpoint.messages, **self._base()))
         return self._generating_tool_call
 
     async def _generate(
@@ -265,14 +265,14 @@ class RunSegment:
         )
         checkpoint = self._update(status="stoppedByError", error=failure)
         self._emit(
-            ev.StopRunByError(
+            ev.StopRunByError.make(
                 checkpoint=checkpoint, step=self._finish_step(), error=failure, **self._base()
             )
         )
 
     async def _retry(self, reason: str, new_messages: list[Message], error: ProviderError | None):
         self._emit(
-            ev.Retry(reason=reason, new_messages=new_messages, usage=Usage(), **self._base())
+            ev.Retry.make(reason=reason, new_messages=new_messages, usage=Usage(), **self._base())
         )
         self._add_messages(*new_messages)
         retries = (self.checkpoint.retry_count or 0) + 1
@@ -345,7 +345,7 @@ class RunSegment:
         ]
         message = ExpertMessage(contents=contents)
         self.step = self.step.model_copy(update={"usage": self.step.usage + usage})
-        self._emit(ev.CallTools(new_message=message, tool_calls=calls, usage=usage, **self._base()))
+        self._emit(ev.CallTools.make(new_message=message, tool_calls=calls, usage=usage, **self._base()))
         self._tool_calls = calls
         self._pending = list(calls)
         self._add_messages(message)
@@ -370,7 +370,7 @@ class RunSegment:
                     usage=Usage(),
                     new_messages=[message],
                 )
-            self._emit(ev.AttemptCompletion(tool_result=completion, **self._base()))
+            self._emit(ev.AttemptCompletion.make(tool_result=completion, **self._base()))
             self._completion_results = outcome.results
             self._partial = []
             return self._generating_run_result
@@ -378,7 +378,7 @@ class RunSegment:
             self._pending = outcome.delegates + outcome.interactive
             last = self.checkpoint.messages[-1]
             self._emit(
-                ev.CallDelegate(
+                ev.CallDelegate.make(
                     new_message=last,
                     tool_calls=outcome.delegates,
                     usage=self.step.usage,
@@ -390,7 +390,7 @@ class RunSegment:
             self._pending = outcome.interactive
             last = self.checkpoint.messages[-1]
             self._emit(
-                ev.CallInteractiveTool(
+                ev.CallInteractiveTool.make(
                     new_message=last,
                     tool_call=outcome.interactive[0],
                     usage=self.step.usage,
@@ -401,7 +401,7 @@ class RunSegment:
         return self._resolve(outcome.results)
 
     def _resolve(self, results: list[ToolResult]) -> Callable[[], Any]:
-        self._emit(ev.ResolveToolResults(tool_results=results, **self._base()))
+        self._emit(ev.ResolveToolResults.make(tool_results=results, **self._base()))
         self.step = self.step.model_copy(update={"tool_results": results})
         self._pending = []
         self._partial = []
@@ -409,7 +409,7 @@ class RunSegment:
 
     async def _resolving_tool_result(self) -> Callable[[], Any]:
         message = tool_message(self.step.tool_results or [])
-        self._emit(ev.FinishToolCall(new_messages=[message], **self._base()))
+        self._emit(ev.FinishToolCall.make(new_messages=[message], **self._base()))
         self._add_messages(message)
         return self._finishing_step
 
@@ -441,7 +441,7 @@ class RunSegment:
             status="completed", usage=self.checkpoint.usage + usage, retry_count=0
         )
         self._emit(
-            ev.CompleteRun(
+            ev.CompleteRun.make(
                 checkpoint=checkpoint,
                 step=self._finish_step(),
                 text=text,
@@ -457,7 +457,7 @@ class RunSegment:
             partial_tool_results=self._partial or None,
         )
         self._emit(
-            ev.StopRunByInteractiveTool(
+            ev.StopRunByInteractiveTool.make(
                 checkpoint=checkpoint, step=self._finish_step(), **self._base()
             )
         )
@@ -475,7 +475,7 @@ class RunSegment:
             )
             self._pending = others
             self._emit(
-                ev.StopRunByDelegate(
+                ev.StopRunByDelegate.make(
                     checkpoint=checkpoint, step=self._finish_step(), **self._base()
                 )
             )
@@ -490,13 +490,13 @@ class RunSegment:
         )
         if checkpoint.step_number >= self.setting.max_steps:
             checkpoint = self._update(status="stoppedByExceededMaxSteps")
-            self._emit(ev.StopRunByExceededMaxSteps(checkpoint=checkpoint, step=step, **self._base()))
+            self._emit(ev.StopRunByExceededMaxSteps.make(checkpoint=checkpoint, step=step, **self._base()))
             return None
         next_checkpoint = checkpoint.model_copy(
             update={"id": new_id(), "step_number": checkpoint.step_number + 1}
         )
         self._emit(
-            ev.ContinueToNextStep(
+            ev.ContinueToNextStep.make(
                 checkpoint=checkpoint, step=step, next_checkpoint=next_checkpoint, **self._base()
             )
         )

@@ -66,18 +66,9 @@ JobStatus = Literal[
     "running", "completed", "stoppedByMaxSteps", "stoppedByInteractiveTool", "stoppedByError"
 ]
 
-_ID_ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"
-
-
 def new_id() -> str:
-    """A fresh 24-character lowercase id, like upstream's cuid2 ids (letter first)."""
-    raw = int.from_bytes(os.urandom(16), "big")
-    chars = [_ID_ALPHABET[10 + raw % 26]]
-    raw //= 26
-    for _ in range(23):
-        raw, digit = divmod(raw, 36)
-        chars.append(_ID_ALPHABET[digit])
-    return "".join(chars)
+    """A fresh 24-character lowercase id (120 random bits), like upstream's cuid2 ids."""
+    return base64.b32encode(os.urandom(15)).decode("ascii").lower()
 
 
 def now_ms() -> int:
@@ -103,6 +94,20 @@ class WireModel(BaseModel):
     def to_json(self) -> bytes:
         """Compact JSON bytes, as upstream writes them."""
         return dumps(self)
+
+    def model_copy(self, *, update: dict[str, Any] | None = None, deep: bool = False) -> Any:
+        copied = super().model_copy(update=update, deep=deep)
+        private = copied.__pydantic_private__
+        if private and private.get("_json") is not None:
+            private["_json"] = None  # a copy is a new value: never reuse the cached JSON
+        return copied
+
+
+class _Cached(WireModel):
+    """A value that is never changed once made (copies are new values), so its JSON is
+    encoded once and reused: messages and checkpoints appear in several events and files."""
+
+    _json: orjson.Fragment | None = PrivateAttr(default=None)
 
 
 class Usage(WireModel):
@@ -216,13 +221,9 @@ MessagePart = Annotated[
 ]
 
 
-class _Message(WireModel):
+class _Message(_Cached):
     id: str = Field(default_factory=new_id)
     cache: bool | None = None
-
-    # Messages never change once made, and the whole history is written with every
-    # checkpoint and several events per step: serialise each message once.
-    _json: orjson.Fragment | None = PrivateAttr(default=None)
 
 
 class InstructionMessage(_Message):
@@ -320,7 +321,7 @@ class CheckpointError(WireModel):
     is_retryable: bool = False
 
 
-class Checkpoint(WireModel):
+class Checkpoint(_Cached):
     """The state of a run at the end of a step; what `--continue` resumes from."""
 
     id: str
@@ -413,7 +414,7 @@ def _shallow(model: WireModel) -> dict[str, Any]:
 
 
 def _encode(obj: Any) -> Any:
-    if isinstance(obj, _Message):
+    if isinstance(obj, _Cached):
         # Read the private slot directly: pydantic's __getattr__ costs more than the encode.
         private = obj.__pydantic_private__
         cached = private.get("_json")

@@ -45,9 +45,9 @@ class EventStreamSink:
             return
         if self._reasoning is None:
             self._reasoning = []
-            self._emit(StartStreamingReasoning(**self._base))
+            self._emit(StartStreamingReasoning.make(**self._base))
         self._reasoning.append(delta)
-        self._emit(StreamReasoning(delta=delta, **self._base))
+        self._emit(StreamReasoning.make(delta=delta, **self._base))
 
     def text_delta(self, delta: str) -> None:
         if not delta or not self._stream_text:
@@ -55,15 +55,15 @@ class EventStreamSink:
         self._finish_reasoning()
         if self._text is None:
             self._text = []
-            self._emit(StartStreamingRunResult(**self._base))
+            self._emit(StartStreamingRunResult.make(**self._base))
         self._text.append(delta)
-        self._emit(StreamRunResult(delta=delta, **self._base))
+        self._emit(StreamRunResult.make(delta=delta, **self._base))
 
     def _finish_reasoning(self) -> None:
         if self._reasoning is not None:
             text = "".join(self._reasoning)
             self._reasoning = None
-            self._emit(CompleteStreamingReasoning(text=text, **self._base))
+            self._emit(CompleteStreamingReasoning.make(text=text, **self._base))
 
     def finish(self, final_text: str | None = None) -> None:
         """Close any open stream.
@@ -79,4 +79,4 @@ class EventStreamSink:
         if self._text is not None:
             text = "".join(self._text)
             self._text = None
-            self._emit(CompleteStreamingRunResult(text=text, **self._base))
+            self._emit(CompleteStreamingRunResult.make(text=text, **self._base))
