@@ -326,7 +326,16 @@ Event = Annotated[
     Union[_STATE + _STREAMING + _RUNTIME],  # type: ignore[valid-type]
     Field(discriminator="type"),
 ]
-_EVENT_ADAPTER: TypeAdapter[Any] = TypeAdapter(Event)
+_adapter: TypeAdapter[Any] | None = None
+
+
+def _event_adapter() -> TypeAdapter[Any]:
+    # Built on first use: building every event's schema costs tens of milliseconds that
+    # `perstack run` would otherwise pay before printing its first event.
+    global _adapter
+    if _adapter is None:
+        _adapter = TypeAdapter(Event)
+    return _adapter
 
 
 def parse_event(data: bytes | str | dict[str, Any]) -> BaseEvent:
@@ -337,7 +346,7 @@ def parse_event(data: bytes | str | dict[str, Any]) -> BaseEvent:
     """
     if isinstance(data, (bytes, str)):
         data = orjson.loads(data)
-    return _EVENT_ADAPTER.validate_python(data)
+    return _event_adapter().validate_python(data)
 
 
 def is_run_event(event: BaseEvent) -> bool:

@@ -85,6 +85,7 @@ class WireModel(BaseModel):
         extra="allow",
         ser_json_bytes="base64",
         val_json_bytes="base64",
+        defer_build=True,
     )
 
     def to_json_dict(self) -> dict[str, Any]:
