@@ -141,6 +141,18 @@ async def test_close_from_another_task(context: SkillContext) -> None:
     assert pid is not None and not pid_alive(pid)
 
 
+async def test_close_during_a_call(context: SkillContext, recorder: Recorder) -> None:
+    skill = McpSkill(toolbox_config())
+    await skill.start(context)
+    call = asyncio.create_task(skill.call("sleep", {"seconds": 30}))
+    await recorder.wait_for(lambda kind, p: p.get("message") == "sleeping 30.0")  # it runs
+    await skill.close()
+    result = await asyncio.wait_for(call, 10)
+    assert texts(result) == [
+        "Error calling tool sleep: skill toolbox was closed while the tool ran"
+    ]
+
+
 async def test_crash_mid_run_gives_error_results(
     context: SkillContext, recorder: Recorder
 ) -> None:
@@ -303,3 +315,60 @@ async def test_mcp_server_time(context: SkillContext, recorder: Recorder) -> Non
 def test_lazy_init_flag() -> None:
     assert McpSkill(toolbox_config(lazy_init=True)).lazy is True
     assert McpSkill(toolbox_config()).lazy is False
+
+
+async def test_lazy_init_through_the_skillset(context: SkillContext, recorder: Recorder) -> None:
+    from runtime.skills.skillset import SkillSet
+
+    eager = McpSkill(toolbox_config("eager", pick=["echo"]))
+    lazy = McpSkill(toolbox_config("lazy", pick=["image"], lazy_init=True))
+    skills = SkillSet([eager, lazy])
+    try:
+        await skills.start(context)
+        # The run may start now: the lazy server has not even been spawned yet.
+        assert [p["skill_name"] for p in recorder.of("skillConnected")] == ["eager"]
+        assert [p["skill_name"] for p in recorder.of("skillStarting")] == ["eager"]
+        await skills.ready()  # before the first generation
+        assert [t.name for t in skills.tools()] == ["echo", "image"]
+        assert skills.owner("image") is lazy
+    finally:
+        await skills.close()
+    assert sorted(p["skill_name"] for p in recorder.of("skillDisconnected")) == ["eager", "lazy"]
+
+
+@pytest.mark.parametrize("ending", ["KeyboardInterrupt", "SystemExit"])
+def test_interrupted_process_leaves_no_server(ending: str, tmp_path) -> None:
+    """A run interrupted with the skill still open (no close()) still ends the server."""
+    import subprocess
+    import textwrap
+    from pathlib import Path
+
+    from mcp_testkit import TOOLBOX
+
+    script = textwrap.dedent(
+        f"""
+        import asyncio, os, sys
+        from pathlib import Path
+        from runtime.config.models import McpStdioSkillConfig
+        from runtime.skills.manager import SkillContext
+        from runtime.skills.mcp import McpSkill
+
+        async def main():
+            config = McpStdioSkillConfig(
+                name="box", command=sys.executable, args=[{str(TOOLBOX)!r}, "--spawn-child"]
+            )
+            skill = McpSkill(config)
+            await skill.start(SkillContext(workspace=Path("."), env=dict(os.environ)))
+            print((await skill.call("pids", {{}}))[0].text, flush=True)
+            raise {ending}()
+
+        asyncio.run(main())
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    pids = json.loads(done.stdout.splitlines()[0])
+    assert not pid_alive(pids["server"])
+    assert not pid_alive(pids["child"])

@@ -12,6 +12,7 @@ memory streams and is safe to use from any task of the same event loop.
 from __future__ import annotations
 
 import asyncio
+import importlib
 import time
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
@@ -20,10 +21,31 @@ from typing import Any
 
 from runtime.providers.base import ToolDefinition
 
-__all__ = ["Connected", "McpConnection", "describe_error"]
+__all__ = ["Connected", "McpConnection", "describe_error", "load_sdk"]
 
-#: Opens the transport; yields ``(read_stream, write_stream, process_or_None)``.
-TransportFactory = Callable[[], AbstractAsyncContextManager[tuple[Any, Any, Any]]]
+_SDK_MODULES = ("mcp_types", "mcp.shared.message", "mcp.client.session")
+_loaded: set[str] = set()
+
+
+async def load_sdk(*extra_modules: str) -> None:
+    """Import the SDK (about a second of CPU) in a worker thread.
+
+    Off the event loop, so the servers of the other skills spawn meanwhile and boot while
+    it loads; a stdio transport spawns its process first and only then waits for this.
+
+    Args:
+        extra_modules: More SDK modules to load the same way (a remote transport's).
+    """
+    wanted = [name for name in (*_SDK_MODULES, *extra_modules) if name not in _loaded]
+    if not wanted:
+        return
+
+    def load() -> None:
+        for name in wanted:
+            importlib.import_module(name)  # the import lock makes concurrent loads safe
+            _loaded.add(name)
+
+    await asyncio.to_thread(load)
 
 
 @dataclass(slots=True)
@@ -119,8 +141,6 @@ class McpConnection:
 
     async def _own(self) -> None:
         import anyio
-        import mcp_types
-        from mcp.client.session import ClientSession
 
         assert self._ready is not None
         failure: BaseException | None = None
@@ -129,8 +149,14 @@ class McpConnection:
             # A scope close() can cancel from its own task while the handshake is pending.
             with anyio.CancelScope() as self._scope:
                 async with self._open_transport() as (read_stream, write_stream, process):
+                    # A stdio transport yields once spawned and the SDK is loaded; the
+                    # handshake is timed from the spawn (the server boots meanwhile).
                     self.process = process
-                    opened = time.perf_counter()
+                    opened = process.spawned_at if process is not None else time.perf_counter()
+                    await load_sdk()
+                    import mcp_types
+                    from mcp.client.session import ClientSession
+
                     client_info = mcp_types.Implementation(
                         name=f"{self.skill_name}-mcp-client", version="1.0.0"
                     )

@@ -44,6 +44,10 @@ async def remote_transport(kind: RemoteKind, endpoint: str) -> AsyncIterator[tup
     Yields:
         ``(read_stream, write_stream)`` for ``ClientSession``.
     """
+    from runtime.skills.mcp.connection import load_sdk
+
+    module = "mcp.client.sse" if kind == "sse" else "mcp.client.streamable_http"
+    await load_sdk(module)
     if kind == "sse":
         from mcp.client.sse import sse_client
 

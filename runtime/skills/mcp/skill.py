@@ -245,15 +245,17 @@ class McpSkill(Skill):
             return error_contents(tool_name, f"MCP server {self.name} is not available: {reason}")
         try:
             result = await session.call_tool(tool_name, arguments=args or {})
+            return result_contents(result, tool_name, args or {})
         except Exception as exc:  # an MCP error, a dead server, a malformed result
             return error_contents(tool_name, await self._call_failure(connection, exc))
-        return result_contents(result, tool_name, args or {})
 
     async def _call_failure(self, connection: McpConnection, exc: Exception) -> str:
         from mcp.shared.exceptions import MCPError
         from mcp_types import CONNECTION_CLOSED
 
         if isinstance(exc, MCPError) and exc.error.code == CONNECTION_CLOSED:
+            if self._closed:
+                return f"skill {self.name} was closed while the tool ran"
             reason = await connection.gone_reason()
             return f"MCP server {self.name} is not available: {reason}"
         return describe_error(exc)

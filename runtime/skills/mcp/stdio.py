@@ -17,6 +17,7 @@ from __future__ import annotations
 import atexit
 import os
 import signal
+import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager, suppress
@@ -109,12 +110,14 @@ class ServerProcess:
 
     Attributes:
         pid: The server's pid (also its process-group id).
+        spawned_at: ``time.perf_counter()`` right after the spawn.
         stderr_tail: The last lines it wrote to stderr, for error messages.
     """
 
     def __init__(self, process: Any) -> None:
         self._process = process
         self.pid: int = process.pid
+        self.spawned_at = time.perf_counter()
         self.stderr_tail: deque[str] = deque(maxlen=_STDERR_TAIL_LINES)
 
     @property
@@ -215,15 +218,24 @@ async def stdio_transport(
         OSError: The command could not be spawned (not found, not executable).
     """
     import anyio
-    import mcp_types
     from anyio.streams.text import TextReceiveStream
-    from mcp.shared.message import SessionMessage
+
+    from runtime.skills.mcp.connection import load_sdk
 
     process = await anyio.open_process(
         [command, *args], env=dict(env), start_new_session=True
     )
     _LIVE_GROUPS.add(process.pid)
     server = ServerProcess(process)
+    try:
+        await load_sdk()  # while the server boots
+    except BaseException:
+        with anyio.CancelScope(shield=True):
+            await _stop(process)
+        raise
+    import mcp_types
+    from mcp.shared.message import SessionMessage
+
     read_writer, read_stream = anyio.create_memory_object_stream[Any](0)
     write_stream, write_reader = anyio.create_memory_object_stream[Any](0)
 

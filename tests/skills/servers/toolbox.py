@@ -131,6 +131,7 @@ def build_server(variant: int, name: str, child: "subprocess.Popen | None"):
 
     @server.tool(description="Sleep, then answer.")
     async def sleep(seconds: float) -> str:
+        print(f"sleeping {seconds}", file=sys.stderr, flush=True)
         await asyncio.sleep(seconds)
         return f"slept {seconds}"
 

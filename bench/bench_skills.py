@@ -1,0 +1,120 @@
+"""Benchmarks of MCP skill start-up, with the toolbox test server (issue 4 targets).
+
+Run: ``uv run python bench/bench_skills.py``.
+
+Figures (targets in brackets):
+* three stdio skills started together against the slowest of them alone (each a fresh
+  process, so both pay the same SDK import) [<= 1.2x];
+* with ``perstack.lock``: launch of a fresh interpreter to the three skills' tools being on
+  offer, lockfile read included (the skill layer's share of launch-to-``startRun``)
+  [the whole launch-to-``startRun`` <= 0.3 s].
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+TOOLBOX = ROOT / "tests" / "skills" / "servers" / "toolbox.py"
+DELAYS = (0.2, 0.6, 1.0)
+
+START = textwrap.dedent(
+    """
+    import asyncio, json, os, sys, time
+    from pathlib import Path
+    from runtime.config.models import McpStdioSkillConfig
+    from runtime.skills.manager import SkillContext
+    from runtime.skills.mcp import McpSkill
+
+    async def main(delays):
+        context = SkillContext(workspace=Path("."), env=dict(os.environ))
+        skills = [
+            McpSkill(McpStdioSkillConfig(name=f"s{i}", command=sys.executable,
+                                         args=[sys.argv[1], "--delay", str(d)]))
+            for i, d in enumerate(delays)
+        ]
+        began = time.perf_counter()
+        await asyncio.gather(*(s.start(context) for s in skills))
+        elapsed = time.perf_counter() - began
+        await asyncio.gather(*(s.close() for s in skills))
+        return elapsed
+
+    print(json.dumps(asyncio.run(main([float(d) for d in sys.argv[2:]]))))
+    """
+)
+
+LOCKED = textwrap.dedent(
+    """
+    import asyncio, os
+    from pathlib import Path
+    from runtime.config import load_config
+    from runtime.lockfile import find_lockfile, load_lockfile
+    from runtime.skills.manager import SkillContext
+    from runtime.skills.mcp import McpSkill
+
+    config = load_config(Path("perstack.toml"))
+    lock = load_lockfile(find_lockfile(config.path))
+    expert = config.experts["bench"]
+    locked = lock.locked_tools_for(expert)
+    skills = [McpSkill(s, locked_tools=locked[n]) for n, s in expert.skills.items()]
+    context = SkillContext(workspace=Path("."), env=dict(os.environ))
+    async def main():
+        await asyncio.gather(*(s.start(context) for s in skills))
+        return sum(len(s.tools()) for s in skills)
+    print(asyncio.run(main()), flush=True)
+    """
+)
+
+
+def start_seconds(delays: tuple[float, ...]) -> float:
+    done = subprocess.run(
+        [sys.executable, "-c", START, str(TOOLBOX), *map(str, delays)],
+        capture_output=True, text=True, check=True, cwd=ROOT,
+    )
+    return json.loads(done.stdout)
+
+
+def locked_launch_seconds() -> float:
+    with tempfile.TemporaryDirectory() as tmp:
+        skills = "".join(
+            f'\n[experts."bench".skills.s{i}]\ntype = "mcpStdioSkill"\n'
+            f"command = '{sys.executable}'\nargs = ['{TOOLBOX}', \"--delay\", \"{d}\"]\n"
+            for i, d in enumerate(DELAYS)
+        )
+        Path(tmp, "perstack.toml").write_text(f'[experts."bench"]\ninstruction = "x"\n{skills}')
+        subprocess.run(
+            [str(Path(sys.executable).parent / "perstack"), "install"],
+            cwd=tmp, check=True, capture_output=True, env=_env(),
+        )
+        began = time.perf_counter()
+        done = subprocess.run(
+            [sys.executable, "-c", LOCKED], cwd=tmp, check=True, capture_output=True,
+            text=True, env=_env(),
+        )
+        elapsed = time.perf_counter() - began
+        assert int(done.stdout) > 0
+        return elapsed
+
+
+def _env() -> dict[str, str]:
+    import os
+
+    return {**os.environ, "PYTHONPATH": str(ROOT)}
+
+
+def main() -> None:
+    slowest = start_seconds((max(DELAYS),))
+    together = start_seconds(DELAYS)
+    print(f"slowest alone: {slowest:.3f} s; three together: {together:.3f} s "
+          f"({together / slowest:.2f}x) [<= 1.2x]")
+    print(f"launch to locked tools on offer (3 skills): {locked_launch_seconds():.3f} s")
+
+
+if __name__ == "__main__":
+    main()
