@@ -9,18 +9,18 @@
 from __future__ import annotations
 
 from runtime.storage.atomic import StorageWriteError
-from runtime.storage.base import (
+from runtime.storage.base import Storage
+from runtime.storage.filestore import FileStorage, check_id
+from runtime.storage.memory import MemoryStorage
+from runtime.storage.records import (
     CheckpointFileRef,
     EventFileRef,
     RawJson,
-    Storage,
     WarningHandler,
     default_storage_root,
     event_type_rank,
     print_warning,
 )
-from runtime.storage.filestore import FileStorage, check_id
-from runtime.storage.memory import MemoryStorage
 from runtime.storage.selection import select_checkpoint
 
 __all__ = [

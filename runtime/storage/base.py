@@ -12,155 +12,25 @@ references a caller keeps are read in full.
 
 from __future__ import annotations
 
-import sys
 from abc import abstractmethod
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-import orjson
-from pydantic import ValidationError
+from runtime.storage.records import (
+    CheckpointFileRef,
+    EventFileRef,
+    RawJson,
+    WarningHandler,
+    _first_error,
+    _is_int,
+)
 
-from runtime.events import RunEvent, parse_event
-from runtime.model import Checkpoint, Job
+if TYPE_CHECKING:
+    # Imported lazily at run time: `perstack log` works on raw JSON and never needs the
+    # pydantic models, whose import is a sizeable part of its time budget.
+    from runtime.events import RunEvent
+    from runtime.model import Checkpoint, Job
 
-__all__ = [
-    "CheckpointFileRef",
-    "EventFileRef",
-    "RawJson",
-    "Storage",
-    "WarningHandler",
-    "default_storage_root",
-    "event_type_rank",
-    "print_warning",
-]
-
-WarningHandler = Callable[[str], None]
-
-
-def print_warning(message: str) -> None:
-    """The default warning handler: one line on stderr."""
-    print(message, file=sys.stderr, flush=True)
-
-
-def default_storage_root(cwd: Path, env: Mapping[str, str]) -> Path:
-    """Where jobs live: ``PERSTACK_STORAGE_PATH`` (relative to ``cwd``) or ``<cwd>/perstack``.
-
-    Args:
-        cwd: The working directory of the command.
-        env: The process environment.
-    """
-    configured = env.get("PERSTACK_STORAGE_PATH", "")
-    if configured:
-        return cwd / Path(configured).expanduser()
-    return cwd / "perstack"
-
-
-# Where each event type happens within one step (spec §5). Only used to order events that
-# share a millisecond, which our runtime never writes (it gives every event of a job a
-# strictly increasing timestamp) but upstream's files can contain.
-_TYPE_PHASE = {
-    "startRun": 0,
-    "resumeToolCalls": 1,
-    "finishAllToolCalls": 1,
-    "startGeneration": 2,
-    "startStreamingReasoning": 3,
-    "streamReasoning": 4,
-    "completeStreamingReasoning": 5,
-    "callTools": 6,
-    "retry": 6,
-    "callInteractiveTool": 7,
-    "callDelegate": 7,
-    "resolveToolResults": 7,
-    "attemptCompletion": 7,
-    "finishToolCall": 8,
-    "startStreamingRunResult": 9,
-    "streamRunResult": 10,
-    "completeStreamingRunResult": 11,
-    "continueToNextStep": 12,
-    "stopRunByInteractiveTool": 12,
-    "stopRunByDelegate": 12,
-    "stopRunByExceededMaxSteps": 12,
-    "stopRunByError": 12,
-    "completeRun": 12,
-}
-
-
-def event_type_rank(event_type: str) -> int:
-    """The position of ``event_type`` within a step, for ordering same-millisecond events."""
-    return _TYPE_PHASE.get(event_type, 6)
-
-
-@dataclass(frozen=True, slots=True)
-class EventFileRef:
-    """One stored event, known from its file name without reading it.
-
-    Attributes:
-        job_id: The job the event belongs to.
-        run_id: The run directory it was found in.
-        timestamp: The timestamp in the file name. Equal to the event's own ``timestamp``
-            unless ``store_event`` had to bump it to avoid overwriting an existing file.
-        step: The step number in the file name.
-        type: The event type in the file name.
-        name: The file name (``event-<timestamp>-<step>-<type>.json``).
-        directory: The run directory, or ``None`` for an in-memory event.
-        seq: Write order within the store (in-memory events only; 0 for files).
-    """
-
-    job_id: str
-    run_id: str
-    timestamp: int
-    step: int
-    type: str
-    name: str
-    directory: str | None = None
-    seq: int = 0
-
-    @property
-    def path(self) -> Path | None:
-        """The file's path, or ``None`` when the event is kept in memory."""
-        return None if self.directory is None else Path(self.directory, self.name)
-
-
-@dataclass(frozen=True, slots=True)
-class CheckpointFileRef:
-    """One stored checkpoint, known from its name and first bytes.
-
-    Attributes:
-        job_id: The job it belongs to.
-        checkpoint_id: Its id (the file name without ``.json``).
-        step: Its ``stepNumber``.
-        written_ns: When it was written (file modification time in ns, or write order in
-            memory); orders checkpoints of the same step.
-        directory: The checkpoints directory, or ``None`` when kept in memory.
-    """
-
-    job_id: str
-    checkpoint_id: str
-    step: int
-    written_ns: int
-    directory: str | None = field(default=None, compare=False)
-
-    @property
-    def path(self) -> Path | None:
-        """The file's path, or ``None`` when the checkpoint is kept in memory."""
-        if self.directory is None:
-            return None
-        return Path(self.directory, f"{self.checkpoint_id}.json")
-
-
-class RawJson(NamedTuple):
-    """A stored JSON document: its parsed value and the exact bytes it was read from."""
-
-    data: dict[str, Any]
-    raw: bytes
-
-
-def _first_error(error: ValidationError) -> str:
-    first = error.errors()[0]
-    where = ".".join(str(part) for part in first["loc"]) or "(root)"
-    return f"{where}: {first['msg']}"
+__all__ = ["Storage"]
 
 
 class Storage(Protocol):
@@ -216,8 +86,8 @@ class Storage(Protocol):
         """Every job id with anything stored."""
 
     @abstractmethod
-    def read_job_record(self, job_id: str) -> Job | None:
-        """The stored job record only (no reconstruction), or ``None``."""
+    def read_job_raw(self, job_id: str) -> RawJson | None:
+        """The stored job record's JSON only (no reconstruction), or ``None``."""
 
     @abstractmethod
     def job_created_at(self, job_id: str) -> int:
@@ -270,30 +140,82 @@ class Storage(Protocol):
         self._warned.add(where)
         self._on_warning(f"warning: skipped corrupt file {where}: {reason}")
 
-    def retrieve_job(self, job_id: str) -> Job | None:
-        """The job, reconstructed from its checkpoints when no job record exists.
+    def job_data(self, job_id: str) -> dict[str, Any] | None:
+        """The job's JSON: its record, or one reconstructed from its checkpoints.
 
         Upstream Perstack never writes ``job.json`` (spec §12, "Upstream gap"); such a job
         gets: coordinator = first checkpoint's expert, ``totalSteps`` = last step, usage =
         last checkpoint's usage, status ``completed`` when the last checkpoint is completed
-        (else ``running``), ``startedAt`` = when its directory was created.
+        (else ``running``), ``startedAt`` = when its directory was created. A record that
+        is not a job is reported and reconstructed too.
         """
-        job = self.read_job_record(job_id)
-        if job is not None:
-            return job
+        record = self.read_job_raw(job_id)
+        if record is not None:
+            data = record.data
+            if (
+                isinstance(data.get("id"), str)
+                and isinstance(data.get("status"), str)
+                and isinstance(data.get("coordinatorExpertKey"), str)
+                and _is_int(data.get("startedAt"))
+            ):
+                return data
+            self.warn_corrupt(
+                self._job_where(job_id),
+                "not a job: needs id, status, coordinatorExpertKey, startedAt",
+            )
+        return self._reconstructed_job(job_id)
+
+    def _reconstructed_job(self, job_id: str) -> dict[str, Any] | None:
         refs = self.list_checkpoint_files(job_id)
-        first = self._first_readable(refs)
-        last = self._first_readable(list(reversed(refs)))
+        first = self._first_usable(refs)
+        last = self._first_usable(list(reversed(refs)))
         if first is None or last is None:
             return None
-        return Job(
-            id=job_id,
-            status="completed" if last.status == "completed" else "running",
-            coordinator_expert_key=first.expert.key,
-            total_steps=last.step_number,
-            usage=last.usage,
-            started_at=self.job_created_at(job_id),
-        )
+        usage = last.get("usage")
+        return {
+            "id": job_id,
+            "status": "completed" if last["status"] == "completed" else "running",
+            "coordinatorExpertKey": first["expert"]["key"],
+            "totalSteps": last["stepNumber"],
+            "usage": usage if isinstance(usage, dict) else {},
+            "startedAt": self.job_created_at(job_id),
+        }
+
+    def _first_usable(self, refs: list[CheckpointFileRef]) -> dict[str, Any] | None:
+        """The first checkpoint with what a reconstructed job needs."""
+        for ref in refs:
+            document = self.read_checkpoint_raw(ref)
+            if document is None:
+                continue
+            data = document.data
+            expert = data.get("expert")
+            if (
+                _is_int(data.get("stepNumber"))
+                and isinstance(data.get("status"), str)
+                and isinstance(expert, dict)
+                and isinstance(expert.get("key"), str)
+            ):
+                return data
+            self.warn_corrupt(
+                self._where(ref), "not a checkpoint: needs stepNumber, status, expert"
+            )
+        return None
+
+    def retrieve_job(self, job_id: str) -> Job | None:
+        """The job (see :meth:`job_data` for jobs without a record), or ``None``."""
+        from pydantic import ValidationError
+
+        from runtime.model import Job
+
+        data = self.job_data(job_id)
+        if data is None:
+            return None
+        try:
+            return Job.model_validate(data)
+        except ValidationError as error:
+            self.warn_corrupt(self._job_where(job_id), f"not a job: {_first_error(error)}")
+        data = self._reconstructed_job(job_id)
+        return None if data is None else Job.model_validate(data)
 
     def list_jobs(self) -> list[Job]:
         """Every job, newest ``startedAt`` first."""
@@ -301,8 +223,17 @@ class Storage(Protocol):
         jobs.sort(key=lambda job: (job.started_at, job.id), reverse=True)
         return jobs
 
+    def latest_job_data(self) -> dict[str, Any] | None:
+        """The JSON of the job with the newest ``startedAt`` (the first of ``list_jobs``)."""
+        jobs = [data for job_id in self.list_job_ids() if (data := self.job_data(job_id))]
+        return max(jobs, key=lambda data: (data["startedAt"], data["id"]), default=None)
+
     def read_checkpoint(self, ref: CheckpointFileRef) -> Checkpoint | None:
         """A checkpoint, or ``None`` (with a warning) when its file is not a checkpoint."""
+        from pydantic import ValidationError
+
+        from runtime.model import Checkpoint
+
         document = self.read_checkpoint_raw(ref)
         if document is None:
             return None
@@ -328,6 +259,10 @@ class Storage(Protocol):
 
     def read_event(self, ref: EventFileRef) -> RunEvent | None:
         """One event, or ``None`` (with a warning) when its file is not a run event."""
+        from pydantic import ValidationError
+
+        from runtime.events import RunEvent, parse_event
+
         document = self.read_event_raw(ref)
         if document is None:
             return None
@@ -359,6 +294,9 @@ class Storage(Protocol):
                 return checkpoint
         return None
 
+    def _job_where(self, job_id: str) -> str:
+        return f"job {job_id} record"
+
     def _where(self, ref: EventFileRef | CheckpointFileRef) -> str:
         path = ref.path
         if path is not None:
@@ -366,20 +304,3 @@ class Storage(Protocol):
         if isinstance(ref, EventFileRef):
             return f"<memory>/jobs/{ref.job_id}/runs/{ref.run_id}/{ref.name}"
         return f"<memory>/jobs/{ref.job_id}/checkpoints/{ref.checkpoint_id}.json"
-
-
-def parse_json_object(raw: bytes) -> dict[str, Any]:
-    """Parse ``raw`` as a JSON object.
-
-    Raises:
-        ValueError: with a one-line reason when it is not one.
-    """
-    if not raw:
-        raise ValueError("empty file")
-    try:
-        data = orjson.loads(raw)
-    except orjson.JSONDecodeError as error:
-        raise ValueError(f"invalid JSON ({error})") from None
-    if not isinstance(data, dict):
-        raise ValueError("not a JSON object")  # noqa: TRY004 - callers handle ValueError
-    return data

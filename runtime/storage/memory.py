@@ -7,22 +7,25 @@ on every read, so callers get the same behaviour (and independent copies) from b
 from __future__ import annotations
 
 import itertools
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from runtime.events import RunEvent
-from runtime.model import Checkpoint, Job, dumps, now_ms
-from runtime.storage.base import (
+from runtime.storage.base import Storage
+from runtime.storage.filestore import check_id
+from runtime.storage.records import (
     CheckpointFileRef,
     EventFileRef,
     RawJson,
-    Storage,
     WarningHandler,
+    now_ms,
     parse_json_object,
     print_warning,
 )
-from runtime.storage.filestore import check_id
+
+if TYPE_CHECKING:
+    from runtime.events import RunEvent
+    from runtime.model import Checkpoint, Job
 
 __all__ = ["MemoryStorage"]
 
@@ -68,9 +71,9 @@ class MemoryStorage(Storage):
         self._touch(job.id)
         self._jobs[job.id] = job.to_json()
 
-    def read_job_record(self, job_id: str) -> Job | None:
+    def read_job_raw(self, job_id: str) -> RawJson | None:
         raw = self._jobs.get(job_id)
-        return None if raw is None else Job.model_validate_json(raw)
+        return None if raw is None else RawJson(orjson.loads(raw), raw)
 
     def job_created_at(self, job_id: str) -> int:
         return self._created.get(job_id) or now_ms()
@@ -109,8 +112,8 @@ class MemoryStorage(Storage):
     # --- events ---------------------------------------------------------------------
 
     def store_event(self, event: RunEvent, data: bytes | None = None) -> None:
-        if not isinstance(event, RunEvent):
-            return  # Runtime events are printed, never stored (spec §4).
+        if getattr(event, "step_number", None) is None:
+            return  # Runtime events (no step) are printed, never stored (spec §4).
         check_id("job", event.job_id)
         check_id("run", event.run_id)
         self._touch(event.job_id)
@@ -167,9 +170,11 @@ class MemoryStorage(Storage):
             document = orjson.loads(existing[1])
             document["updatedAt"] = now_ms()
         else:
+            from runtime.model import dumps  # the setting may still hold models
+
             document = orjson.loads(dumps(setting))
             document.setdefault("updatedAt", now_ms())
-        runs[run_id] = (next(self._seq), dumps(document))
+        runs[run_id] = (next(self._seq), orjson.dumps(document))
 
     def retrieve_run_setting(self, job_id: str, run_id: str) -> dict[str, Any] | None:
         entry = self._settings.get(job_id, {}).get(run_id)

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from runtime.errors import PerstackError
-from runtime.model import Checkpoint
 from runtime.storage.base import Storage
+
+if TYPE_CHECKING:
+    from runtime.model import Checkpoint
 
 __all__ = ["select_checkpoint"]
 

@@ -91,6 +91,15 @@ def test_job_round_trip_and_listing_newest_first(storage: Storage) -> None:
     assert storage.retrieve_job("missing") is None
 
 
+def test_latest_job_data_is_the_first_listed_job(storage: Storage) -> None:
+    assert storage.latest_job_data() is None
+    storage.store_job(job("b", started_at=T0))
+    storage.store_job(job("a", started_at=T0))  # same start: the greater id wins, as in list_jobs
+    storage.store_job(job("old", started_at=T0 - 1))
+    latest = storage.latest_job_data()
+    assert latest is not None and latest["id"] == storage.list_jobs()[0].id == "b"
+
+
 def test_job_json_is_two_space_indented_at_upstream_path(files: FileStorage) -> None:
     files.store_job(job("j1"))
     text = (job_dir(files, "j1") / "job.json").read_text()
@@ -264,6 +273,33 @@ def test_colliding_event_names_are_bumped_never_overwritten(storage: Storage) ->
         names = sorted(p.name for p in (storage.root / "jobs/j1/runs/r1").iterdir())
         ts = a.timestamp
         assert names == [f"event-{t}-1-streamReasoning.json" for t in (ts, ts + 1, ts + 2)]
+
+
+def test_memory_storage_breaks_timestamp_ties_by_write_order() -> None:
+    memory = MemoryStorage()
+    make = EventFactory("j1")
+    first = make.call_tools("r1", 1)
+    second = make.resolve("r1", 1).model_copy(update={"timestamp": first.timestamp})
+    third = make.start_generation("r1", 1).model_copy(update={"timestamp": first.timestamp})
+    for event in (first, second, third):
+        memory.store_event(event)
+    assert [e.type for e in memory.list_events("j1")] == [
+        "callTools", "resolveToolResults", "startGeneration"
+    ]  # fmt: skip
+
+
+def test_same_millisecond_upstream_events_follow_the_step_order(files: FileStorage) -> None:
+    # Upstream files can share a millisecond; their names carry no write order, so the
+    # order within a step (spec §5) decides.
+    make = EventFactory("j1")
+    events = [make.start_generation("r1", 2), make.call_tools("r1", 2), make.resolve("r1", 2)]
+    run_dir = job_dir(files, "j1") / "runs" / "r1"
+    run_dir.mkdir(parents=True)
+    for event in reversed(events):
+        (run_dir / f"event-{T0}-2-{event.type}.json").write_bytes(
+            event.model_copy(update={"timestamp": T0}).to_json()
+        )
+    assert [e.type for e in files.list_events("j1")] == [e.type for e in events]
 
 
 def test_runtime_events_are_not_stored(storage: Storage) -> None:
@@ -512,6 +548,16 @@ def test_corrupt_job_record_falls_back_to_reconstruction(
     reconstructed = files.retrieve_job("j1")
     assert reconstructed is not None and reconstructed.status == "completed"
     assert len(warnings) == 1 and "job.json" in warnings[0]
+
+
+def test_job_record_that_is_not_a_job_is_reported_and_reconstructed(
+    files: FileStorage, warnings: Warnings
+) -> None:
+    write_upstream_job(files.root, "j1", ["proceeding"], mtime=1_700_000_000)
+    (files.root / "jobs" / "j1" / "job.json").write_text('{"id": "j1", "status": 3}')
+    data = files.job_data("j1")
+    assert data is not None and data["status"] == "running" and data["totalSteps"] == 1
+    assert len(warnings) == 1 and "not a job" in warnings[0]
 
 
 # --- ids ----------------------------------------------------------------------------

@@ -1,0 +1,143 @@
+"""``perstack log``: view execution history and events for debugging (spec §13.3)."""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from pathlib import Path
+
+import click
+
+from runtime.errors import PerstackError
+
+__all__ = ["log_command", "parse_count"]
+
+_INTEGER = re.compile(r"\s*\+?\d+\s*\Z")
+_NEGATIVE = re.compile(r"\s*-\d+\s*\Z")
+
+
+def parse_count(value: str | None, option: str, default: int) -> int:
+    """A non-negative integer option (``--take``, ``--offset``, ``--context``).
+
+    Raises:
+        PerstackError: ``Invalid value for <option>: "<v>" is not a valid number`` or
+            ``… must be non-negative``.
+    """
+    if value is None:
+        return default
+    if _NEGATIVE.match(value):
+        raise PerstackError(f'Invalid value for {option}: "{value}" must be non-negative')
+    if not _INTEGER.match(value):
+        raise PerstackError(f'Invalid value for {option}: "{value}" is not a valid number')
+    return int(value)
+
+
+@click.command(
+    "log",
+    help="View execution history and events for debugging",
+    context_settings={"max_content_width": 100},
+)
+@click.option("--job", "job_id", metavar="<jobId>", help="Show events for a specific job")
+@click.option("--run", "run_id", metavar="<runId>", help="Show events for a specific run")
+@click.option(
+    "--checkpoint", "checkpoint_id", metavar="<checkpointId>", help="Show checkpoint details"
+)
+@click.option("--step", metavar="<step>", help="Filter by step number (e.g., 5, >5, 1-10)")
+@click.option("--type", "event_type", metavar="<type>", help="Filter by event type")
+@click.option("--errors", is_flag=True, help="Show error-related events only")
+@click.option("--tools", is_flag=True, help="Show tool call events only")
+@click.option("--delegations", is_flag=True, help="Show delegation events only")
+@click.option(
+    "--filter",
+    "expression",
+    metavar="<expression>",
+    help="Simple filter expression (e.g., '.toolCalls[].toolName == \"exec\"')",
+)
+@click.option("--json", "as_json", is_flag=True, help="Output as JSON")
+@click.option("--pretty", is_flag=True, help="Pretty-print JSON output")
+@click.option("--verbose", is_flag=True, help="Show full event details")
+@click.option(
+    "--take", metavar="<n>", help="Number of events to display (default: 100, use 0 for all)"
+)
+@click.option("--offset", metavar="<n>", help="Number of events to skip (default: 0)")
+@click.option("--context", metavar="<n>", help="Include N events before/after matches")
+@click.option("--messages", is_flag=True, help="Show message history for checkpoint")
+@click.option("--summary", is_flag=True, help="Show summarized view")
+def log_command(
+    job_id: str | None,
+    run_id: str | None,
+    checkpoint_id: str | None,
+    step: str | None,
+    event_type: str | None,
+    errors: bool,
+    tools: bool,
+    delegations: bool,
+    expression: str | None,
+    as_json: bool,
+    pretty: bool,
+    verbose: bool,
+    take: str | None,
+    offset: str | None,
+    context: str | None,
+    messages: bool,
+    summary: bool,
+) -> None:
+    """Print a stored job's events: the latest job unless told otherwise."""
+    from runtime.filtering import parse_filter, parse_step_range
+    from runtime.logview import DEFAULT_TAKE, LogQuery, select_log
+    from runtime.storage import FileStorage, default_storage_root
+
+    try:
+        query = LogQuery(
+            job=job_id,
+            run=run_id,
+            checkpoint=checkpoint_id,
+            step=None if step is None else parse_step_range(step),
+            type=event_type,
+            errors=errors,
+            tools=tools,
+            delegations=delegations,
+            filter=None if expression is None else parse_filter(expression),
+            take=parse_count(take, "--take", DEFAULT_TAKE),
+            offset=parse_count(offset, "--offset", 0),
+            context=parse_count(context, "--context", 0),
+        )
+        root = default_storage_root(Path.cwd(), os.environ)
+        storage = FileStorage(root)
+        selection = select_log(storage, query, str(root))
+        if selection is None:
+            click.echo("No data found")
+            return
+        if as_json:
+            from runtime.logview import write_json
+
+            write_json(storage, selection, sys.stdout.buffer, pretty=pretty)
+        else:
+            from runtime.logview_text import render_text
+
+            render_text(
+                storage,
+                selection,
+                sys.stdout,
+                verbose=verbose,
+                messages=messages,
+                summary=summary,
+            )
+    except PerstackError as error:
+        click.echo(f"Error: {error}", err=True)
+        sys.exit(1)
+    except BrokenPipeError:
+        # `perstack log | head`: the reader has all it wanted. Point stdout at nothing so
+        # the interpreter's final flush does not complain again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        sys.exit(0)
+    except OSError as error:
+        where = f": {error.filename}" if error.filename else ""
+        click.echo(f"Error: {error.strerror or error}{where}", err=True)
+        sys.exit(1)
+
+
+if __name__ == "__main__":  # `python -m runtime.cli_log`, before `perstack` mounts it
+    log_command()
