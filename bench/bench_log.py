@@ -19,6 +19,7 @@ Two job shapes:
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import statistics
 import subprocess
@@ -158,16 +159,18 @@ def command() -> list[str]:
     return [sys.executable, "-m", "runtime.cli_log"]  # before `perstack` mounts `log`
 
 
-def measure(root: Path, runs: int, expected: int, extra: list[str]) -> tuple[list[float], int]:
-    """Run the command ``runs`` times in a fresh child each; return wall times and peak RSS.
+def measure(
+    root: Path, runs: int, expected: int, extra: list[str]
+) -> tuple[list[float], list[float], int]:
+    """Run the command ``runs`` times; return wall times, CPU times and the peak RSS.
 
     Each measurement runs in its own helper process so ``RUSAGE_CHILDREN`` sees only the
     ``perstack log`` children of that helper (not this process's earlier children).
     """
     helper = [sys.executable, "-c", _HELPER, str(root), str(runs), str(expected), *extra]
     report = subprocess.run(helper, capture_output=True, check=True, cwd=ROOT).stdout
-    walls, peak_kib = orjson.loads(report)
-    return walls, peak_kib
+    walls, cpus, peak_kib = orjson.loads(report)
+    return walls, cpus, peak_kib
 
 
 _HELPER = """
@@ -180,19 +183,22 @@ argv = [*command(), "log", "--job", JOB_ID, "--type", "callTools", "--json", *ex
 if argv[1] == "-m":
     argv.remove("log")
 env = {**os.environ, "PERSTACK_STORAGE_PATH": root}
-walls = []
+walls, cpus = [], []
 with tempfile.TemporaryFile() as out:
     for _ in range(runs):
         out.seek(0)
         out.truncate()
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         started = time.perf_counter()
         subprocess.run(argv, stdout=out, env=env, check=True)
         walls.append(time.perf_counter() - started)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpus.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
     out.seek(0)
     data = orjson.loads(out.read())
 assert len(data["events"]) == expected, (len(data["events"]), expected)
 peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-print(orjson.dumps([walls, peak]).decode())
+print(orjson.dumps([walls, cpus, peak]).decode())
 """
 
 
@@ -215,12 +221,14 @@ def main() -> None:
         size = sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
         print(f"job: {events} events ({calls} callTools), {size / 2**20:.0f} MiB on disk")
         for extra, expected in (([], min(calls, 100)), (["--take", "0"], calls)):
-            walls, peak_kib = measure(root, args.runs, expected, extra)
+            walls, cpus, peak_kib = measure(root, args.runs, expected, extra)
             print(
                 f"perstack log --job {JOB_ID} --type callTools --json {' '.join(extra)}".rstrip()
                 + f": wall median {statistics.median(walls):.2f} s (min {min(walls):.2f}, "
-                f"max {max(walls):.2f}, {args.runs} runs), peak RSS {peak_kib / 1024:.0f} MiB"
+                f"max {max(walls):.2f}, {args.runs} runs), CPU (user+sys) median "
+                f"{statistics.median(cpus):.2f} s, peak RSS {peak_kib / 1024:.0f} MiB"
             )
+        print(f"load average while measuring: {os.getloadavg()[0]:.1f} ({os.cpu_count()} CPUs)")
     finally:
         if args.keep is None:
             shutil.rmtree(root, ignore_errors=True)

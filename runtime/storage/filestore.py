@@ -85,9 +85,23 @@ def _is_safe_id(value: str | None) -> bool:
     return True
 
 
+_READ_FLAGS = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+
+
 def _read_bytes(path: str) -> bytes:
-    with open(path, "rb", buffering=0) as file:
-        return file.readall()
+    """The whole file, in as few system calls as possible (``perstack log`` reads 10k+)."""
+    fd = os.open(path, _READ_FLAGS)
+    try:
+        size = os.fstat(fd).st_size
+        data = os.read(fd, size + 1)
+        if len(data) <= size:
+            return data  # a short read of a regular file: that was all of it
+        chunks = [data]  # the file grew while we read it: read on to the end
+        while chunk := os.read(fd, 1 << 20):
+            chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
 
 
 class FileStorage(Storage):
@@ -200,7 +214,7 @@ class FileStorage(Storage):
     ) -> CheckpointFileRef | None:
         path = f"{directory}{os.sep}{checkpoint_id}.json"
         try:
-            fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+            fd = os.open(path, _READ_FLAGS)
         except (FileNotFoundError, NotADirectoryError):
             return None
         except OSError as error:
