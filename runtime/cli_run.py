@@ -190,7 +190,28 @@ def prepare_run(options: RunOptions, *, cwd: Path | None = None) -> PreparedRun:
         interactive_answer=answer,
     )
     setting.verbose = options.verbose or None
-    return PreparedRun(setting=setting, config=config, storage=storage, checkpoint=checkpoint)
+    return PreparedRun(
+        setting=setting,
+        config=config,
+        storage=storage,
+        checkpoint=checkpoint,
+        locked_tools=_locked_tools(config),
+    )
+
+
+def _locked_tools(config: PerstackConfig) -> dict[str, Any] | None:
+    """Tool definitions from ``perstack.lock`` next to the config, when there is one.
+
+    Locked skills offer their tools at once and connect on their first call, so the run
+    starts inference without waiting for any MCP server.
+    """
+    from runtime.lockfile import find_lockfile, load_lockfile
+
+    path = find_lockfile(config.path)
+    if path is None:
+        return None
+    lockfile = load_lockfile(path, on_warning=_warn)
+    return lockfile.locked_tools(config) if lockfile is not None else None
 
 
 def interactive_answer(checkpoint: Checkpoint, query: str) -> InteractiveToolCallResult:
