@@ -1,0 +1,558 @@
+"""The step timeline of a job: one row per step and action, derived event by event.
+
+:class:`ActivityLog` turns the event stream of a job (live, or replayed from storage)
+into :class:`ActivityRow` objects, the model of the workbench's timeline (spec §15
+describes upstream's activities; this keeps what a timeline needs):
+
+* ``query``: a run started with a question (the coordinator's, or a delegate's task);
+* ``reasoning``: the model's reasoning, growing while it streams;
+* ``tool``: one tool call, from the call to its result;
+* ``delegate``: a delegation, from the call until the delegate answers;
+* ``interactive``: an interactive tool call waiting for the user's answer;
+* ``completion``: the run's final answer, growing while it streams;
+* ``retry``, ``error``, ``stop``: a failed generation, a run stopped by an error, the
+  job's step limit.
+
+Feeding an event costs O(1) amortised (O(n) in the calls a step makes), so a
+10,000-event job is derived as fast as it arrives. Rows keep *slim* copies of their
+events (histories dropped, see :func:`slim_event`): a long job's events carry its whole
+history many times over, which a viewer must not hold in memory. :class:`EventRef` names
+the stored event for whoever needs the full JSON.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from runtime.runtree import ROOT, STEP_END_TYPES, generation_tokens, node_key
+
+if TYPE_CHECKING:
+    from runtime.events import BaseEvent
+    from runtime.model import ToolCall
+
+__all__ = ["ActivityLog", "ActivityRow", "EventRef", "ROW_KINDS", "short_args", "slim_event"]
+
+ROW_KINDS = (
+    "query", "reasoning", "tool", "delegate", "interactive", "completion", "retry", "error",
+    "stop",
+)  # fmt: skip
+#: Row statuses still expected to change.
+OPEN_STATUSES = frozenset({"running", "streaming", "waiting"})
+
+
+@dataclass(frozen=True, slots=True)
+class EventRef:
+    """Where a stored event is: enough to find its file (see ``Storage.list_event_files``)."""
+
+    type: str
+    run_id: str
+    step: int
+    id: str
+    timestamp: int
+
+    @classmethod
+    def of(cls, event: BaseEvent) -> EventRef:
+        """The reference of a run event."""
+        return cls(event.type, event.run_id, event.step_number, event.id, event.timestamp)  # type: ignore[attr-defined]
+
+
+class ActivityRow:
+    """One line of the timeline.
+
+    Attributes:
+        index: Position in :attr:`ActivityLog.rows`.
+        kind: One of :data:`ROW_KINDS`.
+        step: The job-wide step number.
+        expert_key: The Expert acting.
+        run_id: The run segment it happened in.
+        node_id: Its node in the delegation tree (see :mod:`runtime.runtree`).
+        depth: Delegation depth (0 for the coordinator).
+        label: What happened, on one line (tool and short arguments, query, …).
+        status: ``running``, ``streaming``, ``waiting``, ``done``, ``error`` or ``stopped``.
+        tool_call_id: For tool, delegate and interactive rows.
+        tool_name: The tool (or delegate) called.
+        skill_name: The skill owning the tool.
+        args: The call's arguments.
+        result: The result's text (tool rows), the answer (delegate, interactive rows).
+        tokens: Tokens of the generation this row starts (``None`` for later rows of it).
+        started_ms: When it began.
+        finished_ms: When it ended (``None`` while open).
+        events: Slim copies of the events behind the row (see :func:`slim_event`).
+        refs: Where those events are stored.
+        generation: The ``startGeneration`` of the step: the messages sent to the model.
+        version: Bumped on every change (for render caches).
+    """
+
+    __slots__ = (
+        "index", "kind", "step", "expert_key", "run_id", "node_id", "depth", "label",
+        "status", "tool_call_id", "tool_name", "skill_name", "args", "result", "tokens",
+        "started_ms", "finished_ms", "events", "refs", "generation", "version", "_chunks",
+        "_text",
+    )  # fmt: skip
+
+    def __init__(self, index: int, kind: str, event: BaseEvent, run: _RunState) -> None:
+        self.index = index
+        self.kind = kind
+        self.step: int = event.step_number  # type: ignore[attr-defined]
+        self.expert_key: str = event.expert_key  # type: ignore[attr-defined]
+        self.run_id = event.run_id
+        self.node_id = run.node_id
+        self.depth = run.depth
+        self.label = ""
+        self.status = "done"
+        self.tool_call_id: str | None = None
+        self.tool_name: str | None = None
+        self.skill_name: str | None = None
+        self.args: Any = None
+        self.result: str | None = None
+        self.tokens: int | None = None
+        self.started_ms = event.timestamp
+        self.finished_ms: int | None = None
+        self.events: list[BaseEvent] = []
+        self.refs: list[EventRef] = []
+        self.generation = run.generation
+        self.version = 0
+        self._chunks: list[str] = []
+        self._text: str | None = ""
+
+    @property
+    def text(self) -> str:
+        """The streamed text of a reasoning or completion row (empty for others)."""
+        if self._text is None:
+            self._text = "".join(self._chunks)
+        return self._text
+
+    def _append(self, delta: str) -> None:
+        self._chunks.append(delta)
+        self._text = None
+
+    def _set_text(self, text: str) -> None:
+        self._chunks = [text]
+        self._text = text
+
+    def add_event(self, event: BaseEvent) -> None:
+        """Attach an event (slimmed) to the row."""
+        self.events.append(slim_event(event))
+        if hasattr(event, "step_number"):
+            self.refs.append(EventRef.of(event))
+
+    @property
+    def is_open(self) -> bool:
+        """Whether the row may still change by itself (running, streaming, waiting)."""
+        return self.status in OPEN_STATUSES
+
+    def duration_ms(self, now_ms: int) -> int | None:
+        """How long it took, or has taken so far; ``None`` for instantaneous rows."""
+        if self.kind in ("query", "retry", "error", "stop"):
+            return None
+        end = self.finished_ms if self.finished_ms is not None else now_ms
+        return max(0, end - self.started_ms)
+
+    def __repr__(self) -> str:
+        return f"<ActivityRow {self.index} step={self.step} {self.kind} {self.status} {self.label!r}>"
+
+
+@dataclass(slots=True)
+class _RunState:
+    node_id: str
+    depth: int
+    generation: EventRef | None = None
+    reasoning: ActivityRow | None = None
+    result: ActivityRow | None = None
+
+
+class ActivityLog:
+    """The rows of one job's timeline, updated one event at a time.
+
+    Example:
+        >>> log = ActivityLog()
+        >>> for event in events:
+        ...     changed = log.feed(event)   # rows added or changed by this event
+    """
+
+    def __init__(self) -> None:
+        self.rows: list[ActivityRow] = []
+        self._runs: dict[str, _RunState] = {}
+        self._node_depth: dict[str, int] = {}
+        self._run_node: dict[str, str] = {}
+        self._open_calls: dict[str, ActivityRow] = {}
+
+    def feed(self, event: BaseEvent) -> list[ActivityRow]:
+        """Apply one event; return the rows it added or changed (each once)."""
+        if not hasattr(event, "step_number"):
+            return []  # runtime events (skills, initializeRuntime) are not timeline rows
+        handler = _HANDLERS.get(event.type)
+        changed: dict[int, ActivityRow] = {}
+        if handler is not None:
+            for row in handler(self, event, self._run(event)) or ():
+                row.version += 1
+                changed[row.index] = row
+        return list(changed.values())
+
+    def mark_stopped(self, at_ms: int) -> list[ActivityRow]:
+        """The job was cancelled: running and streaming rows become ``stopped``."""
+        changed = []
+        for call_id, row in list(self._open_calls.items()):
+            if row.status == "running":
+                self._open_calls.pop(call_id)
+        for row in self.rows:
+            if row.status in ("running", "streaming"):
+                row.status = "stopped"
+                row.finished_ms = at_ms
+                row.version += 1
+                changed.append(row)
+        for run in self._runs.values():
+            run.reasoning = run.result = None
+        return changed
+
+    # --- helpers -------------------------------------------------------------------------
+
+    def _run(self, event: BaseEvent) -> _RunState:
+        run = self._runs.get(event.run_id)
+        if run is None:
+            if event.type == "startRun":
+                checkpoint = event.initial_checkpoint  # type: ignore[attr-defined]
+                node_id = node_key(checkpoint)
+                depth = self._node_depth.get(node_id)
+                if depth is None:
+                    by = checkpoint.delegated_by
+                    parent = None if by is None else self._run_node.get(by.run_id)
+                    depth = 0 if by is None else self._node_depth.get(parent or "", 0) + 1
+                    self._node_depth[node_id] = depth
+            else:
+                node_id, depth = ROOT, 0  # a run we never saw start: the coordinator's
+            run = self._runs[event.run_id] = _RunState(node_id, depth)
+            self._run_node[event.run_id] = node_id
+        return run
+
+    def _new(self, kind: str, event: BaseEvent, run: _RunState) -> ActivityRow:
+        row = ActivityRow(len(self.rows), kind, event, run)
+        row.add_event(event)
+        self.rows.append(row)
+        return row
+
+    def _resolve(
+        self, call_id: str, parts: list[Any], is_error: bool | None, event: BaseEvent
+    ) -> ActivityRow | None:
+        row = self._open_calls.pop(call_id, None)
+        if row is None:
+            return None
+        row.result = _parts_text(parts)
+        row.status = "error" if is_error or _looks_like_error(row.result) else "done"
+        row.finished_ms = event.timestamp
+        row.add_event(event)
+        return row
+
+    def _resolve_step(self, event: BaseEvent) -> list[ActivityRow]:
+        """Results a step-ending event carries (its step's and the checkpoint's partials)."""
+        found = []
+        step = event.step  # type: ignore[attr-defined]
+        results = list(step.tool_results or [])
+        results += event.checkpoint.partial_tool_results or []  # type: ignore[attr-defined]
+        for result in results:
+            row = self._resolve(result.id, result.result, result.is_error, event)
+            if row is not None:
+                found.append(row)
+        for message in step.new_messages:
+            if message.type == "toolMessage":
+                for part in message.contents:
+                    row = self._resolve(part.tool_call_id, part.contents, part.is_error, event)
+                    if row is not None:
+                        found.append(row)
+        return found
+
+
+# --- one handler per event type --------------------------------------------------------
+
+
+def _start_run(log: ActivityLog, event: Any, run: _RunState) -> list[ActivityRow]:
+    # A resumed run (after delegates or an interactive answer) asks nothing new.
+    for message in event.input_messages:
+        if message.type == "userMessage":
+            row = log._new("query", event, run)
+            row.label = "".join(getattr(p, "text", "") for p in message.contents)
+            return [row]
+    return []
+
+
+def _start_generation(log: ActivityLog, event: Any, run: _RunState) -> None:
+    run.generation = EventRef.of(event)
+
+
+def _start_reasoning(log: ActivityLog, event: Any, run: _RunState) -> list[ActivityRow]:
+    row = run.reasoning = log._new("reasoning", event, run)
+    row.status = "streaming"
+    return [row]
+
+
+def _stream_reasoning(log: ActivityLog, event: Any, run: _RunState) -> list[ActivityRow]:
+    row = run.reasoning
+    if row is None:
+        return _start_reasoning(log, event, run)
+    row._append(event.delta)
+    return [row]
+
+
+def _complete_reasoning(log: ActivityLog, event: Any, run: _RunState) -> list[ActivityRow]:
+    row = run.reasoning or log._new("reasoning", event, run)
+    run.reasoning = None
+    row._set_text(event.text)
+    row.status = "done"
+    row.finished_ms = event.timestamp
+    row.add_event(event)
+    return [row]
+
+
+def _start_result(log: ActivityLog, event: Any, run: _RunState) -> list[ActivityRow]:
+    row = run.result = log._new("completion", event, run)
+    row.status = "streaming"
+    return [row]
+
+
+def _stream_result(log: ActivityLog, event: Any, run: _RunState) -> list[ActivityRow]:
+    row = run.result
+    if row is None:
+        return _start_result(log, event, run)
+    row._append(event.delta)
+    return [row]
+
+
+def _complete_result(log: ActivityLog, event: Any, run: _RunState) -> list[ActivityRow]:
+    row = run.result
+    if row is None:
+        row = _start_result(log, event, run)[0]
+    else:
+        row.add_event(event)
+    row._set_text(event.text)
+    return [row]
+
+
+def _call_tools(log: ActivityLog, event: Any, run: _RunState) -> list[ActivityRow]:
+    rows = []
+    for call in event.tool_calls:
+        row = log._new("tool", event, run)
+        _describe_call(row, call)
+        row.status = "running"
+        log._open_calls[call.id] = row
+        rows.append(row)
+    if rows:
+        rows[0].tokens = generation_tokens(event)
+    return rows
+
+
+def _call_delegate(log: ActivityLog, event: Any, run: _RunState) -> list[ActivityRow]:
+    rows = []
+    for call in event.tool_calls:
+        row = log._open_calls.get(call.id)
+        if row is not None:
+            row.kind = "delegate"
+            query = call.args.get("query") if isinstance(call.args, dict) else None
+            row.label = f"{call.tool_name}: {query}" if isinstance(query, str) else row.label
+            row.add_event(event)
+            rows.append(row)
+    return rows
+
+
+def _call_interactive(log: ActivityLog, event: Any, run: _RunState) -> list[ActivityRow]:
+    row = log._open_calls.get(event.tool_call.id)
+    if row is None:
+        return []
+    row.kind = "interactive"
+    row.status = "waiting"
+    row.add_event(event)
+    return [row]
+
+
+def _tool_results(log: ActivityLog, event: Any, run: _RunState) -> list[ActivityRow]:
+    results = event.tool_results if event.type == "resolveToolResults" else [event.tool_result]
+    rows = []
+    for result in results:
+        row = log._resolve(result.id, result.result, result.is_error, event)
+        if row is not None:
+            rows.append(row)
+    return rows
+
+
+def _finish_calls(log: ActivityLog, event: Any, run: _RunState) -> list[ActivityRow]:
+    rows = []
+    for message in event.new_messages:
+        if message.type == "toolMessage":
+            for part in message.contents:
+                row = log._resolve(part.tool_call_id, part.contents, part.is_error, event)
+                if row is not None:
+                    rows.append(row)
+    return rows
+
+
+def _retry(log: ActivityLog, event: Any, run: _RunState) -> list[ActivityRow]:
+    row = log._new("retry", event, run)
+    row.label = _reason_text(event.reason)
+    row.status = "error"
+    row.tokens = generation_tokens(event) or None
+    return [row, *_close_streams(run, event)]
+
+
+def _step_end(log: ActivityLog, event: Any, run: _RunState) -> list[ActivityRow]:
+    rows = _close_streams(run, event) if event.type != "continueToNextStep" else []
+    rows += log._resolve_step(event)
+    kind = event.type
+    if kind == "completeRun":
+        row = run.result
+        run.result = None
+        if row is None:
+            row = log._new("completion", event, run)
+        else:
+            row.add_event(event)
+        row._set_text(event.text)
+        row.status = "done"
+        row.finished_ms = event.timestamp
+        row.tokens = (row.tokens or 0) + (generation_tokens(event) or 0) or None
+        rows.append(row)
+        # The delegation that started this run is answered.
+        by = event.checkpoint.delegated_by
+        if by is not None:
+            answered = log._open_calls.pop(by.tool_call_id, None)
+            if answered is not None:
+                answered.result = event.text
+                answered.status = "done"
+                answered.finished_ms = event.timestamp
+                rows.append(answered)
+    elif kind == "stopRunByError":
+        row = log._new("error", event, run)
+        error = event.error
+        row.label = f"{error.name}: {error.message}"
+        row.status = "error"
+        rows.append(row)
+        by = event.checkpoint.delegated_by
+        if by is not None:
+            failed = log._open_calls.pop(by.tool_call_id, None)
+            if failed is not None:
+                failed.result = f"Delegation failed: {error.message}"
+                failed.status = "error"
+                failed.finished_ms = event.timestamp
+                rows.append(failed)
+    elif kind == "stopRunByExceededMaxSteps":
+        row = log._new("stop", event, run)
+        row.label = f"stopped: the job reached its step limit at step {event.step_number}"
+        row.status = "error"
+        rows.append(row)
+    return rows
+
+
+def _close_streams(run: _RunState, event: Any) -> list[ActivityRow]:
+    rows = []
+    if run.reasoning is not None:
+        run.reasoning.status = "done"
+        run.reasoning.finished_ms = event.timestamp
+        rows.append(run.reasoning)
+        run.reasoning = None
+    return rows
+
+
+_HANDLERS: dict[str, Any] = {
+    "startRun": _start_run,
+    "startGeneration": _start_generation,
+    "startStreamingReasoning": _start_reasoning,
+    "streamReasoning": _stream_reasoning,
+    "completeStreamingReasoning": _complete_reasoning,
+    "startStreamingRunResult": _start_result,
+    "streamRunResult": _stream_result,
+    "completeStreamingRunResult": _complete_result,
+    "callTools": _call_tools,
+    "callDelegate": _call_delegate,
+    "callInteractiveTool": _call_interactive,
+    "resolveToolResults": _tool_results,
+    "attemptCompletion": _tool_results,
+    "finishToolCall": _finish_calls,
+    "finishAllToolCalls": _finish_calls,
+    "retry": _retry,
+    **{kind: _step_end for kind in STEP_END_TYPES},
+}
+
+
+# --- text helpers ------------------------------------------------------------------------
+
+
+def _describe_call(row: ActivityRow, call: ToolCall) -> None:
+    row.tool_call_id = call.id
+    row.tool_name = call.tool_name
+    row.skill_name = call.skill_name
+    row.args = call.args
+    arguments = short_args(call.args)
+    row.label = f"{call.tool_name} {arguments}" if arguments else call.tool_name
+
+
+def short_args(args: Any, value_width: int = 32) -> str:
+    """Arguments on one line: ``path=notes.md, limit=3``, long values cut with ``…``."""
+    if isinstance(args, dict):
+        return ", ".join(f"{key}={_short_value(value, value_width)}" for key, value in args.items())
+    return _short_value(args, value_width) if args not in (None, [], "") else ""
+
+
+def _short_value(value: Any, width: int) -> str:
+    if isinstance(value, str):
+        text = value
+    elif isinstance(value, list):
+        text = f"[{len(value)} items]" if len(value) != 1 else "[1 item]"
+    else:
+        text = orjson.dumps(value).decode()
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _parts_text(parts: list[Any]) -> str:
+    texts = []
+    for part in parts:
+        text = getattr(part, "text", None)
+        if text is not None:
+            texts.append(text)
+        else:
+            texts.append(f"[{getattr(part, 'type', 'part')}]")
+    return "\n".join(texts)
+
+
+def _looks_like_error(text: str) -> bool:
+    """Spec §15: a JSON object with an ``error`` string, or text starting ``error``."""
+    stripped = text.lstrip()
+    if stripped.startswith("{"):
+        try:
+            data = orjson.loads(stripped)
+        except orjson.JSONDecodeError:
+            return False
+        return isinstance(data, dict) and isinstance(data.get("error"), str)
+    lowered = stripped[:6].lower()
+    return lowered.startswith(("error:", "error "))
+
+
+def _reason_text(reason: str) -> str:
+    try:
+        data = orjson.loads(reason)
+    except orjson.JSONDecodeError:
+        return reason
+    if isinstance(data, dict) and "error" in data:
+        return f"{data.get('error')}: {data.get('message', '')}".strip()
+    return reason
+
+
+# --- slimming -----------------------------------------------------------------------------
+
+
+def slim_event(event: BaseEvent) -> BaseEvent:
+    """The event without the message histories it carries (a shallow copy when needed).
+
+    ``startGeneration`` carries everything sent to the model, and every event with a
+    checkpoint carries the whole history again; a viewer holding them all would hold the
+    history once per step. The copy keeps every other field, so filters on
+    ``.checkpoint.status``, ``.step.toolCalls[]…`` and the like still work.
+    """
+    update: dict[str, Any] = {}
+    for name in ("checkpoint", "initial_checkpoint", "next_checkpoint"):
+        checkpoint = event.__dict__.get(name)
+        if checkpoint is not None and checkpoint.messages:
+            update[name] = checkpoint.model_copy(update={"messages": []})
+    if event.type == "startGeneration" and event.__dict__.get("messages"):
+        update["messages"] = []
+    return event.model_copy(update=update) if update else event
