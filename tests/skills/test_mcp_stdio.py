@@ -206,9 +206,12 @@ async def test_command_not_found(context: SkillContext) -> None:
 
 
 async def test_handshake_timeout_kills_the_server(context: SkillContext) -> None:
-    skill = McpSkill(toolbox_config("stuck", "--hang"), start_timeout=1.5)
-    with pytest.raises(PerstackError, match="^Skill stuck failed to start: timed out"):
+    skill = McpSkill(toolbox_config("stuck", "--hang", "--name", "stuck"), start_timeout=3)
+    with pytest.raises(PerstackError) as raised:
         await skill.start(context)
+    assert str(raised.value) == (
+        "Skill stuck failed to start: no answer within 3 s (last stderr line: stuck starting)"
+    )
     # The autouse fixture checks that the hung process is gone.
 
 

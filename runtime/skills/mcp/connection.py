@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import sys
 import time
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
@@ -21,7 +22,14 @@ from typing import Any
 
 from runtime.providers.base import ToolDefinition
 
-__all__ = ["Connected", "McpConnection", "describe_error", "load_sdk"]
+__all__ = [
+    "Connected",
+    "McpConnection",
+    "StartTimeout",
+    "describe_error",
+    "is_connection_closed",
+    "load_sdk",
+]
 
 _SDK_MODULES = ("mcp_types", "mcp.shared.message", "mcp.client.session")
 _loaded: set[str] = set()
@@ -48,6 +56,14 @@ async def load_sdk(*extra_modules: str) -> None:
     await asyncio.to_thread(load)
 
 
+class StartTimeout(TimeoutError):
+    """The server was not ready within the start timeout."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"no answer within {seconds:g} s")
+        self.seconds = seconds
+
+
 @dataclass(slots=True)
 class Connected:
     """What a successful connection reports (durations in milliseconds)."""
@@ -66,6 +82,18 @@ def _leaf(exc: BaseException) -> BaseException:
     return exc
 
 
+def is_connection_closed(exc: BaseException) -> bool:
+    """Whether ``exc`` is the SDK's "connection closed" error (the server went away)."""
+    leaf = _leaf(exc)
+    # Looked up, not imported: a failure before the SDK loaded is never this error.
+    exceptions = sys.modules.get("mcp.shared.exceptions")
+    if exceptions is None or not isinstance(leaf, exceptions.MCPError):
+        return False
+    import mcp_types
+
+    return leaf.code == mcp_types.CONNECTION_CLOSED
+
+
 def describe_error(exc: BaseException) -> str:
     """A one-line reason for a failure, without the exception-group wrapping."""
     leaf = _leaf(exc)
@@ -73,8 +101,10 @@ def describe_error(exc: BaseException) -> str:
         return f"command not found: {leaf.filename or leaf}"
     if isinstance(leaf, PermissionError):
         return f"command not executable: {leaf.filename or leaf}"
+    if isinstance(leaf, StartTimeout):
+        return str(leaf)
     if isinstance(leaf, TimeoutError):
-        return "timed out waiting for the server"
+        return "a request to the server timed out"
     text = " ".join(str(leaf).split())
     return text or type(leaf).__name__
 
@@ -131,12 +161,16 @@ class McpConnection:
             Exception: Whatever stopped the connection (the caller words it); on failure
                 the owner task has already cleaned up (the process is gone).
         """
-        self._ready = asyncio.get_running_loop().create_future()
+        self._ready = ready = asyncio.get_running_loop().create_future()
         self._owner = asyncio.create_task(self._own(), name=f"mcp:{self.skill_name}")
         try:
-            return await asyncio.wait_for(asyncio.shield(self._ready), timeout)
-        except BaseException:
+            return await asyncio.wait_for(asyncio.shield(ready), timeout)
+        except BaseException as exc:
+            # Our own deadline, not a TimeoutError the owner reported through ``ready``.
+            timed_out = isinstance(exc, TimeoutError) and not ready.done()
             await self.close()
+            if timed_out:
+                raise StartTimeout(timeout) from None
             raise
 
     async def _own(self) -> None:

@@ -20,7 +20,12 @@ from typing import Any
 from runtime.errors import PerstackError
 from runtime.providers.base import ToolDefinition
 from runtime.skills.manager import Skill, SkillContext, ToolContent, filter_tools
-from runtime.skills.mcp.connection import McpConnection, describe_error
+from runtime.skills.mcp.connection import (
+    McpConnection,
+    StartTimeout,
+    describe_error,
+    is_connection_closed,
+)
 from runtime.skills.mcp.results import error_contents, result_contents
 
 __all__ = ["McpSkill", "tool_drift"]
@@ -148,8 +153,12 @@ class McpSkill(Skill):
             connected = await connection.open(self.start_timeout)
         except Exception as exc:
             reason = describe_error(exc)
-            if connection.process is not None and not isinstance(exc, TimeoutError):
-                reason = await connection.gone_reason()
+            process = connection.process
+            if process is not None and is_connection_closed(exc):
+                reason = await connection.gone_reason()  # its exit status and last words
+            elif isinstance(exc, StartTimeout):
+                if process is not None and process.stderr_tail:
+                    reason += f" (last stderr line: {process.stderr_tail[-1]})"
             raise PerstackError(f"Skill {self.name} failed to start: {reason}") from None
         self._connection = connection
         live = self._filtered(connected.tools)
@@ -250,10 +259,7 @@ class McpSkill(Skill):
             return error_contents(tool_name, await self._call_failure(connection, exc))
 
     async def _call_failure(self, connection: McpConnection, exc: Exception) -> str:
-        from mcp.shared.exceptions import MCPError
-        from mcp_types import CONNECTION_CLOSED
-
-        if isinstance(exc, MCPError) and exc.error.code == CONNECTION_CLOSED:
+        if is_connection_closed(exc):
             if self._closed:
                 return f"skill {self.name} was closed while the tool ran"
             reason = await connection.gone_reason()
