@@ -110,6 +110,17 @@ class _Cached(WireModel):
 
     _json: orjson.Fragment | None = PrivateAttr(default=None)
 
+    def __eq__(self, other: object) -> bool:
+        # Equal values are equal whether or not one of them has been serialised yet.
+        if not isinstance(other, BaseModel) or type(other) is not type(self):
+            return NotImplemented
+        return (
+            self.__dict__ == other.__dict__
+            and self.__pydantic_extra__ == other.__pydantic_extra__
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
 
 class Usage(WireModel):
     """Token counts; sums are field-wise."""
