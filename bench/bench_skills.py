@@ -1,6 +1,6 @@
 """Benchmarks of MCP skill start-up, with the toolbox test server (issue 4 targets).
 
-Run: ``uv run python bench/bench_skills.py``.
+Run: ``uv run python bench/bench_skills.py`` (``--repeat N`` samples, median reported).
 
 Figures (targets in brackets):
 * three stdio skills started together against the slowest of them alone (each a fresh
@@ -12,7 +12,9 @@ Figures (targets in brackets):
 
 from __future__ import annotations
 
+import argparse
 import json
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -109,11 +111,21 @@ def _env() -> dict[str, str]:
 
 
 def main() -> None:
-    slowest = start_seconds((max(DELAYS),))
-    together = start_seconds(DELAYS)
-    print(f"slowest alone: {slowest:.3f} s; three together: {together:.3f} s "
-          f"({together / slowest:.2f}x) [<= 1.2x]")
-    print(f"launch to locked tools on offer (3 skills): {locked_launch_seconds():.3f} s")
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--repeat", type=int, default=3, help="samples (median reported)")
+    repeat = parser.parse_args().repeat
+    ratios, slowest, together = [], [], []
+    for _ in range(repeat):
+        slowest.append(start_seconds((max(DELAYS),)))
+        together.append(start_seconds(DELAYS))
+        ratios.append(together[-1] / slowest[-1])
+    print(
+        f"slowest alone: {statistics.median(slowest):.3f} s; three together: "
+        f"{statistics.median(together):.3f} s; ratio {statistics.median(ratios):.2f}x "
+        f"(samples {', '.join(f'{r:.2f}' for r in ratios)}) [<= 1.2x]"
+    )
+    launches = [locked_launch_seconds() for _ in range(repeat)]
+    print(f"launch to locked tools on offer (3 skills): {statistics.median(launches):.3f} s")
 
 
 if __name__ == "__main__":
