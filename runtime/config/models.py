@@ -107,8 +107,11 @@ def _with_table_keys(data: Any, field: str, *names: str) -> Any:
 
 
 class _ConfigModel(BaseModel):
+    # defer_build: schemas are built on first validation, so importing is cheap for
+    # commands that never load a config (and for modules importing these for typing).
     model_config = ConfigDict(
-        alias_generator=to_camel, populate_by_name=True, extra="ignore", strict=True
+        alias_generator=to_camel, populate_by_name=True, extra="ignore", strict=True,
+        defer_build=True,
     )
 
 
