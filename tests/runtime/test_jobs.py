@@ -358,3 +358,87 @@ async def test_cancelling_a_run_leaves_a_resumable_job(tmp_path: Path) -> None:
         tmp_path, rules[2:], "continue", expert="alpha", storage=storage, checkpoint=last
     )
     assert final.status == "completed" and final.job_id == setting.job_id
+
+
+async def test_simple_run_event_sequence_in_process(tmp_path: Path) -> None:
+    rules = [
+        {"expert": "alpha", "turn": 1, "toolCalls": [call("attemptCompletion")]},
+        {"expert": "alpha", "purpose": "runResult", "reasoning": "sum up", "text": "done"},
+    ]
+    final, recorder, _, _ = await run_team(tmp_path, rules, expert="alpha")
+    compact = [t for t in recorder.types if t not in ("streamReasoning", "streamRunResult")]
+    assert compact == [
+        "initializeRuntime",
+        "skillConnected",
+        "startRun",
+        "startGeneration",
+        "callTools",
+        "attemptCompletion",
+        "startStreamingReasoning",
+        "completeStreamingReasoning",
+        "startStreamingRunResult",
+        "completeStreamingRunResult",
+        "completeRun",
+        "skillDisconnected",
+    ]
+    assert final.status == "completed" and final.step_number == 1
+
+
+async def test_retries_exhausted_in_process(tmp_path: Path) -> None:
+    rules = [{"error": {"name": "Overloaded", "message": "busy", "retryable": True}}]
+    final, recorder, storage, provider = await run_team(
+        tmp_path, rules, expert="alpha", max_retries=3
+    )
+    assert final.status == "stoppedByError"
+    assert len(recorder.of("retry")) == 3 and len(provider.requests) == 4
+    assert final.error.message == "Max retries (3) exceeded: busy"
+    # Each retry consumed a step and appended the reason for the model to see.
+    assert final.step_number == 4
+    assert storage.retrieve_job(final.job_id).status == "stoppedByError"
+
+
+async def test_non_retryable_error_stops_at_once(tmp_path: Path) -> None:
+    rules = [{"error": {"name": "BadRequest", "message": "invalid", "statusCode": 400}}]
+    final, recorder, _, _ = await run_team(tmp_path, rules, expert="alpha")
+    assert final.status == "stoppedByError" and recorder.of("retry") == []
+    assert final.error.model_dump() == {
+        "name": "BadRequest",
+        "message": "invalid",
+        "status_code": 400,
+        "is_retryable": False,
+    }
+
+
+async def test_unknown_tool_in_process(tmp_path: Path) -> None:
+    rules = [
+        {"expert": "alpha", "turn": 1, "toolCalls": [call("teleport", to="mars")]},
+        {"expert": "alpha", "turn": 2, "text": "cannot teleport"},
+    ]
+    final, recorder, _, _ = await run_team(tmp_path, rules, expert="alpha")
+    assert final.status == "completed"
+    result = recorder.of("resolveToolResults")[0].tool_results[0]
+    assert result.skill_name == "unknown" and result.is_error
+    assert result.result[0].text.startswith("Tool teleport not found. Available tools: ")
+
+
+async def test_resume_from_an_earlier_checkpoint_in_process(tmp_path: Path) -> None:
+    rules = [
+        {"expert": "alpha", "turn": "1-2", "toolCalls": [call("todo", newTodos=["t"])]},
+        {"expert": "alpha", "text": "end"},
+    ]
+    storage = MemoryStorage()
+    first, recorder, _, _ = await run_team(tmp_path, rules, expert="alpha", storage=storage)
+    step_one = recorder.of("continueToNextStep")[0].checkpoint
+    again, recorder2, _, provider = await run_team(
+        tmp_path, rules, "again", expert="alpha", storage=storage, checkpoint=step_one
+    )
+    assert again.job_id == first.job_id and again.status == "completed"
+    assert recorder2.of("startRun")[0].step_number == 2
+    # The todo list is restored as it was at that checkpoint (D5): its one todo plus the one
+    # added after resuming; the first run's later todo is not there.
+    assert first.metadata["todos"] == [
+        {"id": 0, "title": "t", "completed": False},
+        {"id": 1, "title": "t", "completed": False},
+    ]
+    assert again.metadata["todos"] == first.metadata["todos"]
+    assert step_one.metadata["todos"] == [{"id": 0, "title": "t", "completed": False}]
