@@ -8,9 +8,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from mcp_testkit import HttpServer, Recorder, child_pids, serve_toolbox
 
 from runtime.skills.manager import SkillContext
+from tests.skills.mcp_testkit import HttpServer, Recorder, child_pids, serve_toolbox
 
 
 @pytest.fixture(autouse=True)

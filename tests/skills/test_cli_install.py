@@ -6,11 +6,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from mcp_testkit import TOOLBOX
 
 from runtime.cli import main
 from runtime.config import load_config
 from runtime.lockfile import load_lockfile
+from tests.skills.mcp_testkit import TOOLBOX
 
 
 def write_config(directory: Path, extra: str = "") -> Path:

@@ -10,13 +10,13 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from mcp_testkit import Recorder, child_pids, toolbox_config
 
 from runtime.errors import PerstackError
 from runtime.model import TextPart
 from runtime.providers.base import ToolDefinition
 from runtime.skills.manager import SkillContext
 from runtime.skills.mcp import McpSkill, tool_drift
+from tests.skills.mcp_testkit import Recorder, child_pids, toolbox_config
 
 
 async def live_tools(config, tmp_path: Path) -> list[ToolDefinition]:

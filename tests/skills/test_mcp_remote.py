@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from mcp_testkit import HttpServer, Recorder
 
 from runtime.errors import PerstackError
 from runtime.model import ImageInlinePart, TextPart
 from runtime.skills.manager import SkillContext
 from runtime.skills.mcp import McpSkill
+from tests.skills.mcp_testkit import HttpServer, Recorder
 
 
 def remote_config(kind: str, endpoint: str, **fields):

@@ -9,12 +9,12 @@ import sys
 import time
 
 import pytest
-from mcp_testkit import Recorder, child_pids, pid_alive, time_config, toolbox_config
 
 from runtime.errors import PerstackError
 from runtime.model import FileInlinePart, ImageInlinePart, TextPart
 from runtime.skills.manager import SkillContext
 from runtime.skills.mcp import McpSkill
+from tests.skills.mcp_testkit import Recorder, child_pids, pid_alive, time_config, toolbox_config
 
 
 def texts(contents: list) -> list[str]:
@@ -346,7 +346,7 @@ def test_interrupted_process_leaves_no_server(ending: str, tmp_path) -> None:
     import textwrap
     from pathlib import Path
 
-    from mcp_testkit import TOOLBOX
+    from tests.skills.mcp_testkit import TOOLBOX
 
     script = textwrap.dedent(
         f"""

@@ -9,7 +9,8 @@ Options:
     --delay SECONDS              wait before serving (a slow start)
     --fail-on-start MESSAGE      print MESSAGE on stderr and exit 1 before serving
     --hang                       never answer (a server stuck before its handshake)
-    --variant N                  2 = changed tool schemas (for lockfile drift)
+    --variant N                  2 = changed tool schemas (for lockfile drift); default:
+                                 $TOOLBOX_VARIANT, else 1
     --spawn-child                start a long-lived child process (for orphan checks)
     --name NAME                  the serverInfo name (default "toolbox")
 """
@@ -161,7 +162,7 @@ def main() -> None:
     parser.add_argument("--delay", type=float, default=0.0)
     parser.add_argument("--fail-on-start")
     parser.add_argument("--hang", action="store_true")
-    parser.add_argument("--variant", type=int, default=1)
+    parser.add_argument("--variant", type=int, default=int(os.environ.get("TOOLBOX_VARIANT", 1)))
     parser.add_argument("--spawn-child", action="store_true")
     parser.add_argument("--name", default="toolbox")
     options = parser.parse_args()
