@@ -266,3 +266,39 @@ def test_secrets_never_reach_disk_or_stdout(project: Project) -> None:
     setting_file = next(project.storage.rglob("run-setting.json"))
     setting = json.loads(setting_file.read_text())
     assert setting["env"]["MY_SERVICE_TOKEN"] == "[redacted]"
+
+
+def test_sequential_delegation_through_the_cli(project: Project) -> None:
+    project.config(TEAM)
+    project.script(
+        """
+[[rules]]
+expert = "lead"
+turn = 1
+[[rules.toolCalls]]
+name = "alpha"
+args = { query = "Do the alpha part" }
+[[rules]]
+expert = "alpha"
+text = "alpha part done"
+[[rules]]
+expert = "lead"
+turn = 2
+text = "lead wraps up"
+"""
+    )
+    result = project.run("run", "lead", "Go")
+    assert result.code == 0, result.stderr
+    starts = [(e["expertKey"], e["stepNumber"]) for e in result.of_type("startRun")]
+    assert starts == [("lead", 1), ("alpha", 2), ("lead", 3)]
+    child_start = result.of_type("startRun")[1]
+    assert child_start["inputMessages"][1]["contents"][0]["text"] == "Do the alpha part"
+    assert child_start["initialCheckpoint"]["delegatedBy"]["expert"]["key"] == "lead"
+    resumed = result.of_type("startRun")[2]["initialCheckpoint"]
+    assert resumed["status"] == "stoppedByDelegate"
+    answer = result.last("finishAllToolCalls")["newMessages"][0]["contents"][0]
+    assert answer["contents"][0]["text"] == "alpha part done"
+    assert result.last("completeRun")["text"] == "lead wraps up"
+    # Each run segment is stored with its own run setting.
+    runs = list(next((project.storage / "jobs").iterdir()).joinpath("runs").iterdir())
+    assert len(runs) == 3
