@@ -9,6 +9,7 @@ final checkpoint; the job runner (``runtime.jobs``) decides what happens next
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,6 +17,7 @@ from typing import Any
 from runtime import events as ev
 from runtime.bus import EventBus
 from runtime.context_window import context_window_usage
+from runtime.errors import PerstackError
 from runtime.model import (
     Checkpoint,
     CheckpointError,
@@ -94,7 +96,8 @@ class RunSegment:
         self._pending: list[ToolCall] = []
         self._partial: list[ToolResult] = []
         self._completion_results: list[ToolResult] = []
-        self._executor = ToolExecutor(spec.skills, spec.skill_state, spec.expert_ref)
+        self._sink: EventStreamSink | None = None
+        self._executor = ToolExecutor(spec.skills, spec.expert_ref)
 
     # --- plumbing -----------------------------------------------------------------------
 
@@ -253,6 +256,10 @@ class RunSegment:
         self._sink = sink
         return result, None
 
+    def _finish_stream(self) -> None:
+        if self._sink is not None:
+            self._sink.finish()
+
     def _retries_exhausted(self) -> bool:
         return (self.checkpoint.retry_count or 0) >= self.setting.max_retries
 
@@ -304,7 +311,7 @@ class RunSegment:
                     usage=usage,
                     new_messages=[],
                 )
-            self._sink.finish()
+            self._finish_stream()
             if self._retries_exhausted():
                 error = ProviderError(
                     "MaxRetriesExceeded", "No tool call or text generated", is_retryable=True
@@ -312,7 +319,7 @@ class RunSegment:
                 await self._stop_by_error(error, exhausted=True)
                 return None
             return await self._retry(_NO_OUTPUT_REASON, [_user(_NO_OUTPUT_REASON)], None)
-        self._sink.finish()
+        self._finish_stream()
         if result.finish_reason == "length":
             if self._retries_exhausted():
                 error = ProviderError(
@@ -430,9 +437,10 @@ class RunSegment:
     async def _complete(
         self, answer: ExpertMessage, *, text: str, usage: Usage, new_messages: list[Message]
     ) -> None:
-        sink = getattr(self, "_sink", None)
-        if sink is not None:
-            sink.finish(final_text=text)
+        # The final text always streams as run-result events before completeRun, even
+        # when it was generated earlier (text that accompanied attemptCompletion).
+        sink = self._sink or EventStreamSink(self._emit, self._base(), stream_text=True)
+        sink.finish(final_text=text)
         self.step = self.step.model_copy(update={"usage": self.step.usage + usage})
         self._add_messages(*new_messages, answer)
         self._pending = []
@@ -523,12 +531,8 @@ def _user(text: str) -> UserMessage:
 
 
 def _json_reason(name: str, message: str) -> str:
-    import json
-
     return json.dumps({"error": name, "message": message}, ensure_ascii=False)
 
 
 def _input_error(message: str) -> Exception:
-    from runtime.errors import PerstackError
-
     return PerstackError(message)

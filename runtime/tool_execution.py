@@ -86,14 +86,12 @@ class ToolExecutor:
 
     Args:
         skills: The segment's skills.
-        skill_state: Per-run skill state (unused here; kept for symmetry with skills).
         expert_ref: Looks up a delegate Expert's reference by key.
     """
 
     def __init__(
         self,
         skills: SkillSet,
-        skill_state: dict[str, Any],
         expert_ref: Callable[[str], ExpertRef] | None = None,
     ) -> None:
         self.skills = skills
