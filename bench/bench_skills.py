@@ -6,8 +6,9 @@ Figures (targets in brackets):
 * three stdio skills started together against the slowest of them alone (each a fresh
   process, so both pay the same SDK import) [<= 1.2x];
 * with ``perstack.lock``: launch of a fresh interpreter to the three skills' tools being on
-  offer, lockfile read included (the skill layer's share of launch-to-``startRun``)
-  [the whole launch-to-``startRun`` <= 0.3 s].
+  offer, lockfile read included (the skill layer's share of launch-to-``startRun``);
+* ``perstack run`` (scripted provider) from launch to its ``startRun`` event, with the
+  three skills locked [<= 0.3 s] and, for comparison, without the lockfile.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+PERSTACK = str(Path(sys.executable).parent / "perstack")
 TOOLBOX = ROOT / "tests" / "skills" / "servers" / "toolbox.py"
 DELAYS = (0.2, 0.6, 1.0)
 
@@ -82,17 +84,26 @@ def start_seconds(delays: tuple[float, ...]) -> float:
     return json.loads(done.stdout)
 
 
+def _project(tmp: str) -> None:
+    skills = "".join(
+        f'\n[experts."bench".skills.s{i}]\ntype = "mcpStdioSkill"\n'
+        f"command = '{sys.executable}'\nargs = ['{TOOLBOX}', \"--delay\", \"{d}\"]\n"
+        f'pick = ["{tool}"]\n'  # one tool each: the same name twice is refused (D10)
+        for i, (d, tool) in enumerate(zip(DELAYS, ("echo", "image", "sleep"), strict=True))
+    )
+    Path(tmp, "perstack.toml").write_text(
+        '[provider]\nproviderName = "scripted"\n[provider.setting]\n'
+        'rules = [{ turn = 1, toolCalls = [{ name = "attemptCompletion" }] },'
+        ' { purpose = "runResult", text = "Done." }]\n'
+        f'[experts."bench"]\ninstruction = "x"\n{skills}'
+    )
+
+
 def locked_launch_seconds() -> float:
     with tempfile.TemporaryDirectory() as tmp:
-        skills = "".join(
-            f'\n[experts."bench".skills.s{i}]\ntype = "mcpStdioSkill"\n'
-            f"command = '{sys.executable}'\nargs = ['{TOOLBOX}', \"--delay\", \"{d}\"]\n"
-            for i, d in enumerate(DELAYS)
-        )
-        Path(tmp, "perstack.toml").write_text(f'[experts."bench"]\ninstruction = "x"\n{skills}')
+        _project(tmp)
         subprocess.run(
-            [str(Path(sys.executable).parent / "perstack"), "install"],
-            cwd=tmp, check=True, capture_output=True, env=_env(),
+            [PERSTACK, "install"], cwd=tmp, check=True, capture_output=True, env=_env(),
         )
         began = time.perf_counter()
         done = subprocess.run(
@@ -101,6 +112,28 @@ def locked_launch_seconds() -> float:
         )
         elapsed = time.perf_counter() - began
         assert int(done.stdout) > 0
+        return elapsed
+
+
+def run_to_start_run_seconds(locked: bool) -> float:
+    """``perstack run`` launch to its ``startRun`` event on stdout."""
+    with tempfile.TemporaryDirectory() as tmp:
+        _project(tmp)
+        if locked:
+            subprocess.run(
+                [PERSTACK, "install"], cwd=tmp, check=True, capture_output=True, env=_env()
+            )
+        began = time.perf_counter()
+        process = subprocess.Popen(
+            [PERSTACK, "run", "bench", "go"], cwd=tmp, stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL, text=True, env=_env(),
+        )
+        assert process.stdout is not None
+        elapsed = None
+        for line in process.stdout:
+            if elapsed is None and json.loads(line)["type"] == "startRun":
+                elapsed = time.perf_counter() - began
+        assert process.wait() == 0 and elapsed is not None
         return elapsed
 
 
@@ -126,6 +159,11 @@ def main() -> None:
     )
     launches = [locked_launch_seconds() for _ in range(repeat)]
     print(f"launch to locked tools on offer (3 skills): {statistics.median(launches):.3f} s")
+    for locked in (True, False):
+        runs = [run_to_start_run_seconds(locked) for _ in range(repeat)]
+        label = "with" if locked else "without"
+        print(f"perstack run launch to startRun, {label} perstack.lock: "
+              f"{statistics.median(runs):.3f} s" + (" [<= 0.3 s]" if locked else ""))
 
 
 if __name__ == "__main__":
