@@ -245,10 +245,11 @@ def execute_run(prepared: PreparedRun) -> int:
 
     out = sys.stdout.buffer
 
-    def print_event(_event: BaseEvent, data: bytes) -> None:
-        out.write(data)
-        out.write(b"\n")
+    def print_event(event: BaseEvent, data: bytes) -> None:
+        out.write(data + b"\n")
         out.flush()
+        if event.type == "warning":  # also for people watching stderr (e.g. lockfile drift)
+            _warn(getattr(event, "message", ""))
 
     async def main() -> None:
         loop = asyncio.get_running_loop()

@@ -60,13 +60,15 @@ class SkillSet:
             self._on_connected(skill)
 
     async def ready(self) -> None:
-        """Wait for lazily started skills, then build the tool map (checking D10)."""
+        """Wait for lazily started skills, then (re)build the tool map, checking D10.
+
+        Called before every generation: a skill served from the lockfile switches to its
+        live tools on its first call, and the next generation must offer those.
+        """
         if self._lazy_tasks:
             tasks, self._lazy_tasks = self._lazy_tasks, []
             await asyncio.gather(*tasks)
-            self._owners = None
-        if self._owners is None:
-            self._build_tool_map()
+        self._build_tool_map()
 
     def _build_tool_map(self) -> None:
         owners: dict[str, Skill] = {}
@@ -105,9 +107,11 @@ class SkillSet:
             await asyncio.gather(*self._lazy_tasks, return_exceptions=True)
         self._lazy_tasks = []
         started, self._started = self._started, []
-        for skill in reversed(started):
-            try:
-                await skill.close()
-            finally:
-                if self._on_closed is not None:
-                    self._on_closed(skill)
+        # Concurrently: a server that is slow to exit must not delay closing the others.
+        results = await asyncio.gather(*(s.close() for s in started), return_exceptions=True)
+        if self._on_closed is not None:
+            for skill in started:
+                self._on_closed(skill)
+        failure = next((r for r in results if isinstance(r, BaseException)), None)
+        if failure is not None:
+            raise failure

@@ -159,11 +159,6 @@ def test_lockfile_drift_warns_in_an_event(project_with_skills: Project) -> None:
     assert tool_texts(result)["echo"] == "HI"  # the call went to the live server
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="runtime side: perstack run does not print warning events on stderr yet, and "
-    "SkillSet keeps the tool map built before a locked skill's live tools replaced the lock",
-)
 def test_lockfile_drift_warns_on_stderr_and_offers_live_tools(
     project_with_skills: Project,
 ) -> None:
