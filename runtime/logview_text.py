@@ -138,7 +138,7 @@ def _summary_lines(summary: dict[str, Any]) -> Iterator[Line]:
 
 def _event_lines(event: dict[str, Any], verbose: bool) -> Iterator[Line]:
     event_type = str(event.get("type"))
-    padding = " " * max(0, 24 - len(event_type))
+    padding = " " * max(1, 24 - len(event_type))  # always a gap before the time
     yield [
         (f"[Step {_js(event.get('stepNumber'))}] ", "cyan"),
         (event_type, _type_style(event_type)),
