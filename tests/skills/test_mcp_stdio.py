@@ -375,3 +375,15 @@ def test_interrupted_process_leaves_no_server(ending: str, tmp_path) -> None:
     pids = json.loads(done.stdout.splitlines()[0])
     assert not pid_alive(pids["server"])
     assert not pid_alive(pids["child"])
+
+
+async def test_a_hung_tool_call_times_out_with_an_error_result(context: SkillContext) -> None:
+    skill = McpSkill(toolbox_config(), call_timeout=0.3)
+    await skill.start(context)
+    try:
+        contents = await skill.call("sleep", {"seconds": 30})
+        assert texts(contents) == ["Error calling tool sleep: the tool did not answer within 0.3 s"]
+        # The server is still usable afterwards.
+        assert texts(await skill.call("echo", {"text": "still here"})) == ["still here"]
+    finally:
+        await skill.close()

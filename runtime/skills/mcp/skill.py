@@ -33,6 +33,7 @@ __all__ = ["McpSkill", "tool_drift"]
 #: How long a server may take from spawn (or first request) to its tool list. Generous:
 #: ``npx``/``uvx`` may download the package first.
 DEFAULT_START_TIMEOUT = 120.0
+DEFAULT_CALL_TIMEOUT = 60.0
 
 
 def _comparable(tool: ToolDefinition) -> tuple[str | None, Any]:
@@ -63,6 +64,8 @@ class McpSkill(Skill):
         locked_tools: Tool definitions from ``perstack.lock``; when given, the skill
             connects on its first call instead of in ``start()``.
         start_timeout: Seconds a server may take to be ready.
+        call_timeout: Seconds one tool call may take before the model is told it timed
+            out (the TypeScript SDK's default, so a hung server cannot hang the run).
     """
 
     kind = "mcp"
@@ -73,6 +76,7 @@ class McpSkill(Skill):
         *,
         locked_tools: list[ToolDefinition] | None = None,
         start_timeout: float = DEFAULT_START_TIMEOUT,
+        call_timeout: float = DEFAULT_CALL_TIMEOUT,
     ) -> None:
         self.name = config.name
         self.rule = config.rule
@@ -84,6 +88,7 @@ class McpSkill(Skill):
             "mcpStreamableHttpSkill": "streamableHttp",
         }[config.type]
         self.start_timeout = start_timeout
+        self.call_timeout = call_timeout
         self._locked = list(locked_tools) if locked_tools is not None else None
         self._tools: list[ToolDefinition] = []
         self._context: SkillContext | None = None
@@ -253,8 +258,13 @@ class McpSkill(Skill):
             reason = await connection.gone_reason() if connection else "not connected"
             return error_contents(tool_name, f"MCP server {self.name} is not available: {reason}")
         try:
-            result = await session.call_tool(tool_name, arguments=args or {})
+            async with asyncio.timeout(self.call_timeout):
+                result = await session.call_tool(tool_name, arguments=args or {})
             return result_contents(result, tool_name, args or {})
+        except TimeoutError:
+            return error_contents(
+                tool_name, f"the tool did not answer within {self.call_timeout:g} s"
+            )
         except Exception as exc:  # an MCP error, a dead server, a malformed result
             return error_contents(tool_name, await self._call_failure(connection, exc))
 
