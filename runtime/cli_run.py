@@ -53,6 +53,7 @@ class RunOptions:
     runtime: str | None = None
     workspace: str | None = None
     env_names: tuple[str, ...] = ()
+    replay: str | None = None
 
 
 @dataclass
@@ -109,6 +110,11 @@ def run_options(func: Any) -> Any:
             "--env", "env_names", multiple=True, metavar="NAME", help="(docker only) ignored."
         ),
         click.option("--run-id", "run_id", hidden=True, help="Accepted and ignored."),
+        click.option(
+            "--replay",
+            metavar="JOB_ID",
+            help="Answer every model call from this stored job's events (offline).",
+        ),
     ]
     for option in reversed(options):
         func = option(func)
@@ -146,6 +152,8 @@ def prepare_run(options: RunOptions, *, cwd: Path | None = None) -> PreparedRun:
 
     cwd = cwd or Path.cwd()
     _check_flags(options)
+    if options.replay is not None and options.provider is not None:
+        raise PerstackError("--replay and --provider cannot be used together")
     config = with_overrides(
         load_config(find_config(cwd, options.config)),
         provider=options.provider,
@@ -162,6 +170,8 @@ def prepare_run(options: RunOptions, *, cwd: Path | None = None) -> PreparedRun:
     if not workspace.is_dir():
         raise PerstackError(f"--workspace {options.workspace}: not a directory")
     storage = FileStorage(default_storage_root(workspace, os.environ))
+    if options.replay is not None:  # the replay provider reads the job from this storage
+        config = _with_replay(config, options.replay, storage.root)
     checkpoint = select_checkpoint(
         storage,
         continue_latest=options.continue_latest,
@@ -197,6 +207,14 @@ def prepare_run(options: RunOptions, *, cwd: Path | None = None) -> PreparedRun:
         checkpoint=checkpoint,
         locked_tools=_locked_tools(config),
     )
+
+
+def _with_replay(config: PerstackConfig, job_id: str, root: Path) -> PerstackConfig:
+    from runtime.config.models import ProviderTable
+
+    setting = {"job": job_id, "storage": str(root)}
+    provider = ProviderTable(provider_name="replay", setting=setting)
+    return config.model_copy(update={"provider": provider})
 
 
 def _locked_tools(config: PerstackConfig) -> dict[str, Any] | None:
