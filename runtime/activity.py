@@ -33,7 +33,15 @@ if TYPE_CHECKING:
     from runtime.events import BaseEvent
     from runtime.model import ToolCall
 
-__all__ = ["ActivityLog", "ActivityRow", "EventRef", "ROW_KINDS", "short_args", "slim_event"]
+__all__ = [
+    "ActivityLog",
+    "ActivityRow",
+    "EventRef",
+    "ROW_KINDS",
+    "read_stored_event",
+    "short_args",
+    "slim_event",
+]
 
 ROW_KINDS = (
     "query", "reasoning", "tool", "delegate", "interactive", "completion", "retry", "error",
@@ -556,3 +564,21 @@ def slim_event(event: BaseEvent) -> BaseEvent:
     if event.type == "startGeneration" and event.__dict__.get("messages"):
         update["messages"] = []
     return event.model_copy(update=update) if update else event
+
+
+# --- reading the full events back ---------------------------------------------------------
+
+
+def read_stored_event(storage: Any, job_id: str, ref: EventRef) -> dict[str, Any] | None:
+    """The full JSON of a referenced event from ``storage``, or ``None`` if not stored.
+
+    Looks in the event's run directory at events of its type, nearest in step and time
+    first, so it usually reads a single file.
+    """
+    refs = storage.list_event_files(job_id, run_id=ref.run_id, types={ref.type})
+    refs.sort(key=lambda r: (r.step != ref.step, abs(r.timestamp - ref.timestamp)))
+    for candidate in refs:
+        raw = storage.read_event_raw(candidate)
+        if raw is not None and raw.data.get("id") == ref.id:
+            return raw.data
+    return None

@@ -1,15 +1,61 @@
-"""``perstack start [expertKey] [query]``: the workbench (coming in the workbench issue)."""
+"""``perstack start [expertKey] [query]``: the workbench, or ``perstack run`` when headless.
+
+With ``--json``, or when stdout is not a terminal, it prints exactly what ``perstack run``
+prints, through the same code path (``prepare_run`` / ``execute_run``). Otherwise it opens
+the Textual workbench; Textual is imported only then, so the headless path and
+``perstack --help`` stay as fast as the runtime.
+"""
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+from typing import Any
+
 import click
 
-__all__ = ["start_command"]
+from runtime.cli_run import RunOptions, execute_run, prepare_run, run_options
+from runtime.errors import PerstackError
+
+__all__ = ["start_command", "is_headless"]
+
+
+def is_headless(json_output: bool) -> bool:
+    """Whether ``start`` behaves like ``run``: ``--json``, or stdout is not a terminal."""
+    return json_output or not sys.stdout.isatty()
 
 
 @click.command("start")
 @click.argument("expert_key", required=False)
 @click.argument("query", required=False)
-def start_command(expert_key: str | None, query: str | None) -> None:
-    """Open the workbench."""
-    click.echo("The Perstack workbench is coming soon; use `perstack run` meanwhile.", err=True)
+@run_options
+@click.option(
+    "--json",
+    "json_output",
+    is_flag=True,
+    help="Do not open the workbench: print JSON events like `perstack run`.",
+)
+def start_command(json_output: bool, **kwargs: Any) -> int:
+    """Open the workbench: pick an Expert, run it, watch every step live."""
+    kwargs.pop("run_id", None)
+    expert_key, query = kwargs.pop("expert_key"), kwargs.pop("query")
+    if is_headless(json_output):
+        if not expert_key or not query:
+            raise PerstackError(
+                "perstack start needs <expertKey> and <query> when it prints JSON "
+                "(--json, or stdout is not a terminal)"
+            )
+        return execute_run(prepare_run(RunOptions(expert_key, query, **kwargs)))
+    return open_workbench(RunOptions(expert_key or "", query or "", **kwargs))
+
+
+def open_workbench(options: RunOptions, cwd: Path | None = None) -> int:
+    """Find the project (or install the demo) and run the workbench until it quits."""
+    from workbench.session import Session, find_project
+
+    cwd = cwd or Path.cwd()
+    session = Session(find_project(cwd, options.config), options)
+    from workbench.app import WorkbenchApp
+
+    WorkbenchApp(session).run()
+    return 0

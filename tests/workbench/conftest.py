@@ -1,0 +1,47 @@
+"""Fixtures of the workbench tests: isolated storage and cache, projects, a fixed clock.
+
+Every test runs with ``PERSTACK_STORAGE_PATH`` and ``XDG_CACHE_HOME`` under its own
+``tmp_path``, so no job and no demo copy is ever written into the repository or home.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.workbench.helpers import FIXED_NOW_MS
+
+
+@pytest.fixture(autouse=True)
+def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Storage and cache in ``tmp_path``; no provider keys from the environment."""
+    monkeypatch.setenv("PERSTACK_STORAGE_PATH", str(tmp_path / "storage"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    for name in ("ANTHROPIC_API_KEY", "OPENAI_API_KEY", "PERSTACK_PROXY_URL"):
+        monkeypatch.delenv(name, raising=False)
+    return tmp_path
+
+
+@pytest.fixture
+def fixed_time(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[], int]]:
+    """Event timestamps 100 ms apart from a fixed start; yields the app's fixed clock.
+
+    The bus stamps every event; with these stamps every duration and elapsed time on
+    screen depends only on the order of events, never on the machine's speed.
+    """
+    counter = itertools.count(FIXED_NOW_MS - 1_000_000, 100)
+    monkeypatch.setattr("runtime.bus.now_ms", lambda: next(counter))
+    yield lambda: FIXED_NOW_MS
+
+
+@pytest.fixture
+def empty_dir(tmp_path: Path) -> Path:
+    """A directory with no perstack.toml in it or above it (the demo opens here)."""
+    path = tmp_path / "work"
+    path.mkdir()
+    assert not any((p / "perstack.toml").exists() for p in (path, *path.parents))
+    return path
+

@@ -1,0 +1,365 @@
+"""The Perstack workbench: run an Expert and watch every step, delegation and tool call.
+
+Layout: a header (project, Expert picker, model, run status); the ``perstack.toml`` pane
+(left); the step timeline with the live stream panel (centre); the delegation tree
+(right); the filter bar, the query box and the footer (bottom). ``app.tcss`` holds the
+layout; each widget styles itself with theme variables.
+
+The app owns the job on screen (a :class:`~workbench.jobview.JobView`) and the
+:class:`~workbench.bridge.RunBridge` that runs jobs; everything it shows is derived by
+``runtime`` from the events the bridge relays.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from rich.text import Text
+from textual.app import App, ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Footer
+
+from runtime.model import now_ms
+from runtime.timeline_filter import RowFilter
+from workbench.bridge import ProviderFactory, RunBridge
+from workbench.commands import WorkbenchCommands, bindings
+from workbench.formatting import STATUS_GLYPHS, format_duration, format_tokens
+from workbench.jobview import JobUpdate, JobView
+from workbench.runs import RunControl
+from workbench.widgets.config_pane import ConfigPane
+from workbench.widgets.filter_bar import FilterBar
+from workbench.widgets.header_bar import HeaderBar
+from workbench.widgets.notice import Notice
+from workbench.widgets.query_bar import QueryBar
+from workbench.widgets.run_tree import RunTreePanel
+from workbench.widgets.stream_panel import StreamPanel
+from workbench.widgets.timeline import Timeline
+
+if TYPE_CHECKING:
+    from textual.binding import BindingType
+
+    from runtime.activity import ActivityRow
+    from workbench.session import Session
+
+__all__ = ["WorkbenchApp"]
+
+_STATE_TEXT = {
+    "ready": ("·", "ready"),
+    "running": ("●", "running"),
+    "stopping": ("■", "stopping…"),
+    "completed": ("✓", "completed"),
+    "stopped": ("■", "stopped, resumable"),
+    "waiting": ("?", "waiting for your answer"),
+    "error": ("✗", "error"),
+    "maxSteps": ("■", "step limit reached"),
+}
+
+
+class WorkbenchApp(App[None]):
+    """The workbench for one project.
+
+    Args:
+        session: The project and the ``perstack start`` options.
+        clock: Milliseconds now (elapsed times); tests pass a fixed clock.
+        provider_factory: Overrides every run's provider (tests, the benchmark).
+        flush_interval: Seconds between two batches of events.
+        still: No animations and no blinking cursor (snapshots, screenshots).
+    """
+
+    CSS_PATH = "app.tcss"
+    TITLE = "Perstack workbench"
+    BINDINGS: ClassVar[list[BindingType]] = bindings()
+    COMMANDS = App.COMMANDS | {WorkbenchCommands}
+    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (120, "-wide")]
+
+    def __init__(
+        self,
+        session: Session,
+        *,
+        clock: Callable[[], int] | None = None,
+        provider_factory: ProviderFactory | None = None,
+        flush_interval: float = 0.05,
+        still: bool = False,
+    ) -> None:
+        super().__init__()
+        self.still = still
+        if still:
+            self.animation_level = "none"
+        self.session = session
+        self.clock = clock or now_ms
+        self.preflight = session.preflight()
+        self.view = JobView()
+        self.bridge = RunBridge(
+            self, session.cwd, flush_interval=flush_interval, provider_factory=provider_factory
+        )
+        self.runs = RunControl(self)
+        self.state = "ready"
+        self.node_filter: str | None = None
+        self.bar_filter = RowFilter()
+        self._waiters: list[tuple[Callable[[], bool], asyncio.Future[None]]] = []
+
+    # --- layout ---------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        from workbench.demo import DEMO_EXPERT, DEMO_QUERY
+
+        project, options = self.session.project, self.session.options
+        experts = self.preflight.experts
+        expert = options.expert_key or (DEMO_EXPERT if project.is_demo else None)
+        if expert not in experts:
+            expert = experts[0] if experts else None
+        query = options.query or (DEMO_QUERY if project.is_demo else "")
+        model = self.preflight.config.model if self.preflight.config else ""
+        yield HeaderBar(project.name, experts, expert, model, id="header")
+        with Horizontal(id="main"):
+            yield ConfigPane(project.config_path, id="config")
+            with Vertical(id="centre"):
+                yield Notice(id="notice")
+                yield Timeline(self.view, clock=self.clock, id="timeline")
+                yield StreamPanel(id="stream")
+            yield RunTreePanel(id="run-tree")
+        yield FilterBar(id="filter")
+        yield QueryBar(value=query, id="query")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.begin_capture_print(self, stdout=False, stderr=True)
+        self._show_preflight()
+        self.query_one(RunTreePanel).root.expand()
+        self.runs.update_prompt()
+        self.query_one(QueryBar).input.focus()
+        self._ticker = self.set_interval(1.0, self._tick, pause=True, name="elapsed")
+        self.refresh_status()
+        self.runs.on_start()
+
+    def on_unmount(self) -> None:
+        self.bridge.stop()  # a job left running is cancelled: it stays resumable
+
+    def _show_preflight(self) -> None:
+        notice = self.query_one(Notice)
+        preflight = self.preflight
+        if preflight.problems:
+            notice.show_problem(
+                f"{self.session.project.config_path.name} has problems; runs are off until "
+                "they are fixed:",
+                preflight.problems,
+                error=True,
+            )
+        elif preflight.provider_problem:
+            notice.show_problem("Runs will fail until the provider is set up:", [preflight.provider_problem])
+        for warning in preflight.warnings:
+            self.notify(warning, severity="warning")
+        if self.session.project.is_demo:
+            self.query_one(Timeline).empty_text = (
+                "No perstack.toml here, so this is the bundled demo: it runs offline, with no "
+                "API key. Press Enter to run the query below."
+            )
+
+    # --- state ----------------------------------------------------------------------------
+
+    async def wait_until(self, predicate: Callable[[], bool], timeout: float = 30.0) -> None:
+        """Return once ``predicate()`` holds, checked whenever the app's state changes."""
+        if predicate():
+            return
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append((predicate, future))
+        await asyncio.wait_for(future, timeout)
+
+    def state_changed(self) -> None:
+        """Wake :meth:`wait_until` callers whose condition now holds."""
+        for entry in list(self._waiters):
+            predicate, future = entry
+            if future.done():
+                self._waiters.remove(entry)
+            elif predicate():
+                future.set_result(None)
+                self._waiters.remove(entry)
+
+    def set_state(self, state: str) -> None:
+        """The run state shown in the header (``running``, ``completed`` …)."""
+        self.state = state
+        if state in ("running", "stopping"):
+            self._ticker.resume()
+        else:
+            self._ticker.pause()
+        self.refresh_status()
+
+    def refresh_status(self) -> None:
+        """Rewrite the header's status line."""
+        glyph, words = _STATE_TEXT.get(self.state, ("·", self.state))
+        now = self.clock()
+        parts = [f"{glyph} {words}"]
+        if self.view.events:
+            parts.append(f"step {self.view.max_step}")
+            parts.append(f"{format_tokens(self.view.tokens) or 0} tokens")
+            parts.append(format_duration(self.view.elapsed_ms(now)))
+        style = {"error": "bold red", "waiting": "bold yellow", "running": "bold"}.get(self.state, "")
+        self.query_one(HeaderBar).set_status(Text(" · ".join(parts), style=style))
+        self.state_changed()
+
+    def _tick(self) -> None:
+        now = self.clock()
+        self.refresh_status()
+        self.query_one(RunTreePanel).tick(self.view.tree, now)
+        self.query_one(Timeline).refresh()
+
+    # --- the job on screen ----------------------------------------------------------------
+
+    def show_job(self, view: JobView, label: str) -> None:
+        """Put another job (or an empty one) on screen."""
+        self.view = view
+        view.set_filter(self._row_filter())
+        self.query_one(RunTreePanel).reset_job(label)
+        self.query_one(Timeline).set_view(view)
+        self._after_update(JobUpdate(shown_changed=True))
+
+    def apply_events(self, events: list[Any]) -> None:
+        """Feed a batch of events to the job on screen and repaint what changed."""
+        if events:
+            self._after_update(self.view.apply(events))
+
+    def _after_update(self, update: JobUpdate) -> None:
+        now = self.clock()
+        self.query_one(Timeline).rows_changed(update.rows, shown_changed=update.shown_changed)
+        self.query_one(RunTreePanel).sync(self.view.tree, update.nodes, now)
+        self.query_one(StreamPanel).show_row(self.view.live, self.bridge.running)
+        self.query_one(FilterBar).set_count(len(self.view.shown), len(self.view.rows))
+        self.refresh_status()
+
+    def on_run_bridge_started(self, message: RunBridge.Started) -> None:
+        self.runs.started(message)
+
+    def on_run_bridge_events(self, message: RunBridge.Events) -> None:
+        self.apply_events(message.events)
+
+    def on_run_bridge_finished(self, message: RunBridge.Finished) -> None:
+        self.apply_events(self.bridge.settle())
+        self.runs.finished(message)
+
+    def on_descendant_focus(self, event: Any) -> None:
+        if self.still and hasattr(event.widget, "cursor_blink"):
+            event.widget.cursor_blink = False
+
+    def on_print(self, event: Any) -> None:
+        text = event.text.strip()
+        if text:
+            self.notify(text, severity="warning", markup=False)
+
+    # --- filtering ----------------------------------------------------------------------
+
+    def _row_filter(self) -> RowFilter:
+        bar = self.bar_filter
+        return RowFilter(
+            expression=bar.expression,
+            steps=bar.steps,
+            errors=bar.errors,
+            tools=bar.tools,
+            delegations=bar.delegations,
+            node_id=self.node_filter,
+        )
+
+    def apply_filter(self) -> None:
+        """Re-filter the timeline with the bar's filter and the tree's node."""
+        self.view.set_filter(self._row_filter())
+        self._after_update(JobUpdate(shown_changed=True))
+
+    def on_filter_bar_changed(self, message: FilterBar.Changed) -> None:
+        self.bar_filter = RowFilter(
+            expression=message.expression,
+            steps=message.steps,
+            errors=message.errors,
+            tools=message.tools,
+            delegations=message.delegations,
+        )
+        self.apply_filter()
+
+    def on_filter_bar_invalid(self, message: FilterBar.Invalid) -> None:
+        self.state_changed()
+
+    def on_run_tree_panel_narrowed(self, message: RunTreePanel.Narrowed) -> None:
+        self.node_filter = message.node_id
+        self.apply_filter()
+
+    # --- other messages -----------------------------------------------------------------
+
+    def on_query_bar_submitted(self, message: QueryBar.Submitted) -> None:
+        self.runs.run(message.text)
+
+    def on_header_bar_expert_chosen(self, message: HeaderBar.ExpertChosen) -> None:
+        self.runs.update_prompt()
+
+    def on_timeline_selected(self, message: Timeline.Selected) -> None:
+        self.open_details(message.row)
+
+    # --- actions ------------------------------------------------------------------------
+
+    def action_run(self) -> None:
+        """Run the query box's text (a new job, a follow-up or an answer)."""
+        self.runs.run(self.query_one(QueryBar).text)
+
+    def action_stop(self) -> None:
+        """Cancel the run in progress."""
+        self.runs.stop()
+
+    def action_new_job(self) -> None:
+        """Clear the screen so the next run starts a fresh job."""
+        self.runs.new_job()
+
+    def action_answer(self) -> None:
+        """Reopen the pending interactive question."""
+        self.runs.ask()
+
+    def action_choose_expert(self) -> None:
+        """Open the Expert picker."""
+        self.query_one(HeaderBar).open_picker()
+
+    def action_toggle(self, name: str) -> None:
+        """Flip a filter toggle (``errors``, ``tools``, ``delegations``)."""
+        self.query_one(FilterBar).toggle(name)
+
+    def action_clear_filter(self) -> None:
+        """Drop the bar's filter and the tree's narrowing."""
+        self.query_one(FilterBar).clear()
+        self.node_filter = None
+        self.bar_filter = RowFilter()
+        self.apply_filter()
+
+    def action_details(self) -> None:
+        """Open the highlighted row's details."""
+        row = self.query_one(Timeline).highlighted
+        if row is None:
+            self.notify("No step is highlighted.", severity="warning")
+            return
+        self.open_details(row)
+
+    def open_details(self, row: ActivityRow) -> None:
+        """Show one row's detail view."""
+        from workbench.screens.detail import DetailScreen
+
+        self.push_screen(
+            DetailScreen(
+                row, storage=self.runs.storage(), job_id=self.view.job_id, neighbour=self._neighbour
+            )
+        )
+
+    def _neighbour(self, row: ActivityRow, delta: int) -> ActivityRow | None:
+        position = self.view.shown.position_of(row.index)
+        if position is None or not 0 <= position + delta < len(self.view.shown):
+            return None
+        return self.view.shown.row_at(position + delta)
+
+    def action_toggle_config(self) -> None:
+        """Show or hide the perstack.toml pane."""
+        screen = self.screen
+        shown = self.query_one(ConfigPane).display
+        screen.set_class(shown, "-hide-config")
+        screen.set_class(not shown, "-show-config")
+
+    def action_help(self) -> None:
+        """Show every key."""
+        from workbench.screens.help import HelpScreen
+
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())

@@ -1,0 +1,204 @@
+"""Runs a job for the workbench and hands its events to the UI in batches.
+
+The run goes through ``runtime.cli_run.prepare_run`` and ``runtime.api.run``, exactly as
+``perstack run`` does, inside a Textual *thread* worker with its own asyncio loop. A
+thread rather than a task on the UI's loop: a zero-latency job (the scripted provider,
+in-process tools) seldom awaits anything that suspends, and on the UI's loop it would
+starve key presses and repaints until it ends.
+
+The runtime thread only appends (slim) events to a buffer under a lock; a timer on the
+UI loop drains it every ``flush_interval`` seconds and posts one :class:`RunBridge.Events`
+message per batch, so 10,000 events arriving in a burst cost the UI a few dozen messages,
+never 10,000.
+
+Stopping cancels the run's task: the runtime unwinds (skills close, files stay whole) and
+the job stays resumable, as after Ctrl+C in ``perstack run``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from textual.message import Message
+
+from runtime.activity import slim_event
+from runtime.errors import ConfigError, PerstackError
+
+if TYPE_CHECKING:
+    from textual.app import App
+    from textual.timer import Timer
+
+    from runtime.cli_run import RunOptions
+    from runtime.events import BaseEvent
+    from runtime.model import Checkpoint
+    from runtime.providers.base import Provider
+    from runtime.settings import RunSetting
+
+__all__ = ["RunBridge", "ProviderFactory"]
+
+#: Builds the provider of a run instead of ``[provider]`` (tests, the benchmark).
+ProviderFactory = Callable[["RunSetting"], "Provider"]
+
+
+class RunBridge:
+    """Starts, stops and relays one run at a time for an app.
+
+    Args:
+        app: Receives :class:`Started`, :class:`Events` and :class:`Finished`.
+        cwd: Where runs resolve the project (as ``perstack run`` run from there).
+        flush_interval: Seconds between two batches.
+        provider_factory: Overrides the provider (``None``: from ``perstack.toml``).
+    """
+
+    class Started(Message):
+        """A run was prepared and starts (its events follow)."""
+
+        def __init__(self, job_id: str, expert_key: str, resumed: Checkpoint | None) -> None:
+            super().__init__()
+            self.job_id = job_id
+            self.expert_key = expert_key
+            self.resumed = resumed
+
+    class Events(Message):
+        """A batch of events, in the order the runtime emitted them."""
+
+        def __init__(self, events: list[BaseEvent]) -> None:
+            super().__init__()
+            self.events = events
+
+    class Finished(Message):
+        """The run ended: with a final checkpoint, cancelled, or with an error."""
+
+        def __init__(
+            self, checkpoint: Checkpoint | None, *, cancelled: bool = False, error: str | None = None
+        ) -> None:
+            super().__init__()
+            self.checkpoint = checkpoint
+            self.cancelled = cancelled
+            self.error = error
+
+    def __init__(
+        self,
+        app: App[Any],
+        cwd: Any,
+        *,
+        flush_interval: float = 0.05,
+        provider_factory: ProviderFactory | None = None,
+    ) -> None:
+        self.app = app
+        self.cwd = cwd
+        self.flush_interval = flush_interval
+        self.provider_factory = provider_factory
+        self._buffer: list[BaseEvent] = []
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._task: asyncio.Task[Any] | None = None
+        self._stop_requested = False
+        self._timer: Timer | None = None
+        self.running = False
+
+    # --- UI side ----------------------------------------------------------------------
+
+    def start(self, options: RunOptions) -> None:
+        """Prepare and run ``options`` in a worker thread (one run at a time)."""
+        if self.running:
+            raise RuntimeError("a run is already in progress")
+        self.running = True
+        self._stop_requested = False
+        self._timer = self.app.set_interval(self.flush_interval, self.flush, name="run-bridge")
+        self.app.run_worker(
+            lambda: self._work(options), name="run", group="run", thread=True, exit_on_error=False
+        )
+
+    def stop(self) -> bool:
+        """Cancel the run in progress; return whether there was one."""
+        if not self.running:
+            return False
+        self._stop_requested = True
+        loop, task = self._loop, self._task
+        if loop is not None and task is not None:
+            loop.call_soon_threadsafe(task.cancel)
+        return True
+
+    def flush(self) -> None:
+        """Post the buffered events as one batch (called by the timer, and at the end)."""
+        with self._lock:
+            batch, self._buffer = self._buffer, []
+        if batch:
+            self.app.post_message(self.Events(batch))
+
+    def settle(self) -> list[BaseEvent]:
+        """End the relay after :class:`Finished` arrived; return the events still buffered.
+
+        The app calls this first thing when it handles :class:`Finished`: every batch
+        posted earlier is already handled, so applying these keeps the events in order.
+        """
+        if self._timer is not None:
+            self._timer.stop()
+            self._timer = None
+        self.running = False
+        with self._lock:
+            batch, self._buffer = self._buffer, []
+        return batch
+
+    # --- worker thread --------------------------------------------------------------
+
+    def _on_event(self, event: BaseEvent) -> None:
+        slim = slim_event(event)  # keep no history: the buffer may hold many events
+        with self._lock:
+            self._buffer.append(slim)
+
+    def _work(self, options: RunOptions) -> None:
+        from runtime.cli_run import prepare_run
+
+        try:
+            prepared = prepare_run(options, cwd=self.cwd)
+        except ConfigError as error:
+            self._done(self.Finished(None, error="\n".join(error.problems)))
+            return
+        except PerstackError as error:
+            self._done(self.Finished(None, error=str(error)))
+            return
+        self.app.post_message(
+            self.Started(prepared.setting.job_id, prepared.setting.expert_key, prepared.checkpoint)
+        )
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        try:
+            final, cancelled, error = loop.run_until_complete(self._run(prepared))
+        finally:
+            self._loop = self._task = None
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.close()
+        self._done(self.Finished(final, cancelled=cancelled, error=error))
+
+    async def _run(self, prepared: Any) -> tuple[Checkpoint | None, bool, str | None]:
+        from runtime.api import run
+
+        provider = self.provider_factory(prepared.setting) if self.provider_factory else None
+        self._task = asyncio.current_task()
+        if self._stop_requested:
+            return None, True, None
+        try:
+            final = await run(
+                prepared.setting,
+                self._on_event,
+                storage=prepared.storage,
+                checkpoint=prepared.checkpoint,
+                provider=provider,
+                locked_tools=prepared.locked_tools,
+            )
+        except asyncio.CancelledError:
+            return None, True, None
+        except PerstackError as error:
+            return None, False, str(error)
+        except Exception as error:  # a bug or an unexpected failure: say so, keep the UI
+            return None, False, f"{type(error).__name__}: {error}"
+        return final, False, None
+
+    def _done(self, message: Finished) -> None:
+        # Not call_from_thread: it would block this thread on an app that may be closing.
+        self.app.post_message(message)

@@ -1,0 +1,154 @@
+"""Every workbench action, with its key and its command-palette entry.
+
+:data:`ACTIONS` is the one list: the app's bindings, the command palette
+(:class:`WorkbenchCommands`), the help screen and ``docs/workbench.md`` all read it, so a
+key cannot exist without a palette entry or the other way round (a test checks it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import partial
+from typing import TYPE_CHECKING
+
+from textual.binding import Binding
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+
+if TYPE_CHECKING:
+    from textual.binding import BindingType
+
+__all__ = ["ACTIONS", "WorkbenchAction", "WorkbenchCommands", "bindings", "key_name"]
+
+
+@dataclass(frozen=True)
+class WorkbenchAction:
+    """One action of the app.
+
+    Attributes:
+        action: The app action it runs (``run``, ``toggle('errors')`` …).
+        title: Its command-palette name.
+        help: One line on what it does.
+        keys: Textual key names, comma-separated (the first is shown).
+        footer: Shown in the footer.
+        global_: Works while typing in a field (a priority binding).
+    """
+
+    action: str
+    title: str
+    help: str
+    keys: str
+    footer: bool = False
+    global_: bool = True
+
+    @property
+    def key_display(self) -> str:
+        """The keys as people write them: ``Ctrl+F / /``."""
+        return " / ".join(key_name(key) for key in self.keys.split(","))
+
+
+_KEY_NAMES = {"question_mark": "?", "slash": "/", "enter": "Enter", "escape": "Esc"}
+
+
+def key_name(key: str) -> str:
+    """``ctrl+r`` -> ``Ctrl+R``; ``question_mark`` -> ``?``; ``f1`` -> ``F1``."""
+    if key in _KEY_NAMES:
+        return _KEY_NAMES[key]
+    if "+" in key:
+        *modifiers, last = key.split("+")
+        return "+".join([*(m.capitalize() for m in modifiers), key_name(last).upper()])
+    if key[:1] == "f" and key[1:].isdigit():
+        return key.upper()
+    return key
+
+
+def is_typing_key(key: str) -> bool:
+    """Keys a text field would type: never bound with priority."""
+    return "+" not in key and not (key[:1] == "f" and key[1:].isdigit())
+
+
+ACTIONS: tuple[WorkbenchAction, ...] = (
+    WorkbenchAction("run", "Run", "Run the query: a new job, or a follow-up on the job shown", "ctrl+r", footer=True),
+    WorkbenchAction("stop", "Stop the run", "Cancel the run; the job stays resumable", "ctrl+t", footer=True),
+    WorkbenchAction("new_job", "New job", "Clear the screen; the next run starts a fresh job", "ctrl+n", footer=True),
+    WorkbenchAction("choose_expert", "Choose the Expert", "Open the Expert picker", "ctrl+o"),
+    WorkbenchAction("focus('query-input')", "Type a query", "Put the cursor in the query box", "ctrl+g"),
+    WorkbenchAction("focus('filter-expression')", "Filter the timeline", "Type a --filter expression or a --step range", "ctrl+f,slash", footer=True),
+    WorkbenchAction("focus('timeline')", "Go to the timeline", "Move through the steps with the arrow keys", "ctrl+l"),
+    WorkbenchAction("focus('run-tree')", "Go to the delegation tree", "Pick a run to narrow the timeline to it", "ctrl+y"),
+    WorkbenchAction("toggle('errors')", "Show errors only", "Toggle: retries, errors and failed calls", "e", global_=False),
+    WorkbenchAction("toggle('tools')", "Show tool calls only", "Toggle: tool and interactive calls", "t", global_=False),
+    WorkbenchAction("toggle('delegations')", "Show delegations only", "Toggle: delegate calls", "d", global_=False),
+    WorkbenchAction("clear_filter", "Clear the filter", "Empty the filter, the step range and the toggles", "c", global_=False),
+    WorkbenchAction("details", "Show the step's details", "Messages sent, the call in full, the raw events", "enter", global_=False),
+    WorkbenchAction("answer", "Answer the pending question", "Reopen the interactive tool's question", "a", global_=False),
+    WorkbenchAction("toggle_config", "Show or hide perstack.toml", "The left pane with the file the runs use", "ctrl+b"),
+    WorkbenchAction("help", "Help", "Every key and what it does", "f1,question_mark", footer=True),
+)
+
+
+def bindings() -> list[BindingType]:
+    """The app's bindings, built from :data:`ACTIONS`.
+
+    Keys that type text (``e``, ``/``, ``?`` …) never take priority, so they type in a
+    field and act elsewhere. ``Enter`` belongs to the focused widget (the timeline opens
+    the details itself), so it is not bound at app level.
+    """
+    found: list[BindingType] = []
+    for item in ACTIONS:
+        short = item.title if len(item.title) < 14 else item.title.split()[0]
+        for key in item.keys.split(","):
+            if key == "enter":
+                continue
+            found.append(
+                Binding(
+                    key,
+                    item.action,
+                    short,
+                    show=item.footer and key == item.keys.split(",")[0],
+                    priority=item.global_ and not is_typing_key(key),
+                    key_display=key_name(key),
+                )
+            )
+    return found
+
+
+class WorkbenchCommands(Provider):
+    """The command-palette entries of :data:`ACTIONS`."""
+
+    async def discover(self) -> Hits:
+        for item in ACTIONS:
+            yield DiscoveryHit(
+                f"{item.title}  ({item.key_display})",
+                partial(self.app.run_action, item.action),
+                help=item.help,
+            )
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for item in ACTIONS:
+            name = f"{item.title}  ({item.key_display})"
+            score = matcher.match(f"{item.title} {item.help}")
+            if score > 0:
+                yield Hit(
+                    score,
+                    matcher.highlight(name),
+                    partial(self.app.run_action, item.action),
+                    text=name,
+                    help=item.help,
+                )
+
+
+#: Keys of the focused widget or dialog, for the help screen and the docs.
+CONTEXT_KEYS: tuple[tuple[str, str, str], ...] = (
+    ("Timeline", "↑ ↓ / j k, PgUp PgDn, Home End", "Move through the steps (End follows new steps)"),
+    ("Timeline", "Enter, click the highlighted row", "Open the step's details"),
+    ("Delegation tree", "↑ ↓, Enter", "Narrow the timeline to a run (the job line: all runs)"),
+    ("Delegation tree", "Esc", "Show every run again"),
+    ("Filter bar", "Esc, Enter", "Back to the timeline"),
+    ("Query box", "Enter", "Run the query"),
+    ("Details", "1 2 3", "Call, Messages sent, Events tabs"),
+    ("Details", "[ ]", "Previous / next row"),
+    ("Details, dialogs", "Esc", "Close (a question stays pending)"),
+    ("Anywhere", "Ctrl+P", "Command palette: every action by name"),
+    ("Anywhere", "Ctrl+Q", "Quit (a running job is stopped and stays resumable)"),
+)

@@ -1,0 +1,93 @@
+"""The text of the detail view, from a row and the stored JSON of its events (no Textual)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+if TYPE_CHECKING:
+    from runtime.activity import ActivityRow
+
+__all__ = ["row_title", "call_text", "messages_text", "events_text"]
+
+_ROLE = {
+    "instructionMessage": "instruction (system)",
+    "userMessage": "user",
+    "expertMessage": "expert (model)",
+    "toolMessage": "tool results",
+}
+
+
+def pretty_json(value: Any) -> str:
+    """Indented JSON, keys in their order."""
+    return orjson.dumps(value, option=orjson.OPT_INDENT_2).decode()
+
+
+def row_title(row: ActivityRow) -> str:
+    """``Step 3 · researcher · tool readTextFile``."""
+    what = row.tool_name or row.kind
+    kind = row.kind if row.tool_name else ""
+    return " · ".join(part for part in (f"Step {row.step}", row.expert_key, f"{kind} {what}".strip()) if part)
+
+
+def call_text(row: ActivityRow) -> str:
+    """What the row did, in full: the call's arguments and result, or the whole text."""
+    if row.tool_name is not None:
+        lines = [
+            f"tool: {row.tool_name}    skill: {row.skill_name}    call id: {row.tool_call_id}",
+            f"status: {row.status}",
+            "",
+            "arguments:",
+            pretty_json(row.args if row.args is not None else {}),
+            "",
+            "result:" if row.kind != "delegate" else "answer:",
+            _maybe_json(row.result) if row.result is not None else "(no result yet)",
+        ]
+        return "\n".join(lines)
+    if row.kind in ("reasoning", "completion"):
+        return row.text or "(nothing streamed yet)"
+    return row.label
+
+
+def _maybe_json(text: str) -> str:
+    stripped = text.strip()
+    if stripped.startswith(("{", "[")):
+        try:
+            return pretty_json(orjson.loads(stripped))
+        except orjson.JSONDecodeError:
+            return text
+    return text
+
+
+def messages_text(messages: list[dict[str, Any]]) -> str:
+    """The messages of a ``startGeneration`` event, as a readable transcript."""
+    blocks = []
+    for message in messages:
+        role = _ROLE.get(message.get("type", ""), message.get("type", "?"))
+        lines = [f"── {role} " + "─" * max(0, 40 - len(role))]
+        for part in message.get("contents", []):
+            lines.append(_part_text(part))
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks) if blocks else "(no messages)"
+
+
+def _part_text(part: dict[str, Any]) -> str:
+    kind = part.get("type")
+    if kind == "textPart":
+        return part.get("text", "")
+    if kind == "thinkingPart":
+        return f"[thinking] {part.get('thinking', '')}"
+    if kind == "toolCallPart":
+        args = orjson.dumps(part.get("args", {})).decode()
+        return f"→ {part.get('toolName')} {args}"
+    if kind == "toolResultPart":
+        contents = "\n".join(_part_text(item) for item in part.get("contents", []))
+        flag = " (error)" if part.get("isError") else ""
+        return f"← {part.get('toolName')}{flag}: {contents}"
+    return f"[{kind}]"
+
+
+def events_text(events: list[dict[str, Any]]) -> str:
+    """The events' JSON, indented, one after the other."""
+    return "\n\n".join(pretty_json(event) for event in events) or "(no events)"

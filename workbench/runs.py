@@ -1,0 +1,224 @@
+"""What Enter, Ctrl+T and Ctrl+N do: new jobs, follow-ups, answers, stops.
+
+* A query with no job on screen (or another Expert picked) starts a **new job**.
+* A query with a job on screen **continues** it: the job's latest checkpoint, plus the
+  new query, the way ``perstack run --continue-job <id>`` does.
+* While the job waits on an interactive tool, the text **answers** it (``-i``); the
+  dialog that opens when the run stops does the same.
+
+Every run is a :class:`~runtime.cli_run.RunOptions` from the session, resolved by
+``prepare_run`` in the bridge's worker, so the workbench and ``perstack run`` accept and
+refuse exactly the same things.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from runtime.errors import PerstackError
+from workbench.jobview import JobView
+from workbench.widgets.header_bar import HeaderBar
+from workbench.widgets.query_bar import QueryBar
+
+if TYPE_CHECKING:
+    from runtime.model import Checkpoint, ToolCall
+    from workbench.app import WorkbenchApp
+    from workbench.bridge import RunBridge
+
+__all__ = ["RunControl"]
+
+_FINAL_STATE = {
+    "completed": "completed",
+    "stoppedByInteractiveTool": "waiting",
+    "stoppedByExceededMaxSteps": "maxSteps",
+    "stoppedByError": "error",
+}
+
+
+class RunControl:
+    """The app's runs: which job is on screen and what the next run does.
+
+    Attributes:
+        job_id: The job on screen (``None`` before the first run or after Ctrl+N).
+        coordinator: The Expert that job was started with.
+        last: The last run's final checkpoint.
+        pending: ``(expert, call)`` of the interactive call the job waits on.
+    """
+
+    def __init__(self, app: WorkbenchApp) -> None:
+        self.app = app
+        self.job_id: str | None = None
+        self.coordinator: str | None = None
+        self.last: Checkpoint | None = None
+        self.pending: tuple[str, ToolCall] | None = None
+        self._first = True
+        self._storage: Any | None = None
+
+    @property
+    def bridge(self) -> RunBridge:
+        return self.app.bridge
+
+    def storage(self) -> Any:
+        """The project's job storage (where ``perstack run`` keeps jobs too)."""
+        if self._storage is None:
+            from runtime.storage import FileStorage
+
+            self._storage = FileStorage(self.app.session.storage_root())
+        return self._storage
+
+    # --- start-up -----------------------------------------------------------------------
+
+    def on_start(self) -> None:
+        """Run at once when ``perstack start <expert> <query>`` was given both."""
+        options = self.app.session.options
+        if options.expert_key and options.query and not self.app.preflight.problems:
+            self.run(options.query)
+
+    # --- runs ---------------------------------------------------------------------------
+
+    def run(self, text: str) -> None:
+        """Run ``text``: a new job, a follow-up, or the answer to a pending question."""
+        app = self.app
+        if self.bridge.running:
+            app.notify("A run is in progress; Ctrl+T stops it.", severity="warning")
+            return
+        if app.preflight.problems:
+            app.notify("Fix perstack.toml first (see the banner).", severity="error")
+            return
+        if not text:
+            app.notify("Type a query first.", severity="warning")
+            app.query_one(QueryBar).input.focus()
+            return
+        if self.pending is not None:
+            self.answer(text)
+            return
+        expert = app.query_one(HeaderBar).expert
+        if expert is None:
+            app.notify("perstack.toml defines no Expert to run.", severity="error")
+            return
+        if self.job_id is not None and expert == self.coordinator:
+            try:
+                resume_expert = self._latest_expert()
+            except PerstackError as error:
+                app.notify(str(error), severity="error")
+                return
+            options = app.session.run_options(resume_expert, text, continue_job=self.job_id)
+        else:
+            options = app.session.run_options(expert, text, first=self._first)
+            if not (options.continue_latest or options.continue_job):
+                self._clear(expert)
+        self._launch(options)
+
+    def answer(self, text: str) -> None:
+        """Answer the pending interactive call with ``text`` and resume the job."""
+        if self.pending is None or self.job_id is None:
+            return
+        expert, _call = self.pending
+        self.pending = None
+        self._launch(
+            self.app.session.run_options(expert, text, continue_job=self.job_id, interactive=True)
+        )
+
+    def ask(self) -> None:
+        """Open the dialog for the pending interactive call."""
+        from workbench.screens.answer import AnswerScreen
+
+        if self.pending is None:
+            self.app.notify("No question is waiting for an answer.")
+            return
+        expert, call = self.pending
+
+        def answered(answer: str | None) -> None:
+            if answer:
+                self.answer(answer)
+            else:
+                self.app.notify("The question stays pending: press a to answer it.")
+
+        self.app.push_screen(AnswerScreen(expert, call), answered)
+        self.app.state_changed()
+
+    def stop(self) -> None:
+        """Cancel the run in progress (the job stays resumable)."""
+        if self.bridge.stop():
+            self.app.set_state("stopping")
+        else:
+            self.app.notify("Nothing is running.")
+
+    def new_job(self) -> None:
+        """Forget the job on screen; the next run starts a fresh one."""
+        if self.bridge.running:
+            self.app.notify("A run is in progress; Ctrl+T stops it first.", severity="warning")
+            return
+        self._clear(None)
+        self.update_prompt()
+
+    def _clear(self, expert: str | None) -> None:
+        self.job_id = self.last = self.pending = None
+        self.coordinator = expert
+        self.app.node_filter = None
+        self.app.show_job(JobView(), "No job yet")
+        self.app.set_state("ready")
+
+    def _launch(self, options: Any) -> None:
+        self._first = False
+        self.app.set_state("running")
+        self.bridge.start(options)
+        self.app.query_one(QueryBar).input.value = ""
+        self.update_prompt()
+
+    def _latest_expert(self) -> str:
+        """The Expert of the job's latest checkpoint (a job may stop inside a delegate)."""
+        from runtime.storage import select_checkpoint
+
+        checkpoint = select_checkpoint(
+            self.storage(), continue_latest=False, continue_job=self.job_id, resume_from=None
+        )
+        return checkpoint.expert.key if checkpoint is not None else self.coordinator or ""
+
+    # --- bridge messages ------------------------------------------------------------------
+
+    def started(self, message: RunBridge.Started) -> None:
+        """A run was prepared: remember its job."""
+        if self.job_id != message.job_id:
+            self.job_id = message.job_id
+            self.coordinator = message.resumed.expert.key if message.resumed else message.expert_key
+            self.app.query_one(HeaderBar).pick(self.coordinator)
+            self.app.query_one("#run-tree").root.set_label(f"job {message.job_id[:8]}")
+        self.app.state_changed()
+
+    def finished(self, message: RunBridge.Finished) -> None:
+        """A run ended: show how, and ask the pending question if there is one."""
+        app = self.app
+        if message.error is not None:
+            app.set_state("error")
+            app.notify(message.error, title="The run did not complete", severity="error", markup=False)
+        elif message.cancelled:
+            app._after_update(app.view.stop(app.clock()))
+            app.set_state("stopped")
+        elif message.checkpoint is not None:
+            final = message.checkpoint
+            self.last = final
+            app.set_state(_FINAL_STATE.get(final.status, "completed"))
+            if final.status == "stoppedByInteractiveTool" and final.pending_tool_calls:
+                self.pending = (final.expert.key, final.pending_tool_calls[0])
+        self.update_prompt()
+        app.query_one("#stream").show_row(None, False)
+        if self.pending is not None:
+            self.ask()
+        app.state_changed()
+
+    # --- the prompt -----------------------------------------------------------------------
+
+    def update_prompt(self) -> None:
+        """Say in the query bar what Enter will do."""
+        app = self.app
+        bar = app.query_one(QueryBar)
+        expert = app.query_one(HeaderBar).expert or "the Expert"
+        if self.pending is not None:
+            bar.set_mode("Answer", f"Answer {self.pending[1].tool_name}", "Enter: answer")
+        elif self.job_id is not None and expert == self.coordinator:
+            bar.set_mode(
+                "Follow-up", f"A follow-up for {expert} on this job", "Enter: continue · Ctrl+N: new job"
+            )
+        else:
+            bar.set_mode("Ask", f"What should {expert} do?", "Enter: run")

@@ -1,0 +1,1 @@
+"""The workbench's modal screens: row detail, interactive answer, help."""

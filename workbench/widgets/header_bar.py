@@ -1,0 +1,101 @@
+"""The header: project, Expert picker, model, and the run's status line.
+
+The status reads like ``● running · step 12 · 3.4k tokens · 7.2s``; the app updates it
+after every batch of events and once a second while a run is active.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.message import Message
+from textual.widgets import Label, Select
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+__all__ = ["HeaderBar"]
+
+
+class HeaderBar(Horizontal):
+    """One line at the top of the screen."""
+
+    DEFAULT_CSS = """
+    HeaderBar {
+        dock: top;
+        height: 1;
+        background: $panel;
+        & Label { padding: 0 1; width: auto; }
+        & #brand { color: $primary; text-style: bold; }
+        & #project { color: $text-muted; }
+        & Select { width: 24; }
+        & #model { color: $text-muted; }
+        & #status { width: 1fr; content-align: right middle; }
+        &.-narrow #model { display: none; }
+    }
+    """
+
+    class ExpertChosen(Message):
+        """Another Expert was picked."""
+
+        def __init__(self, expert_key: str) -> None:
+            super().__init__()
+            self.expert_key = expert_key
+
+    def __init__(
+        self,
+        project: str,
+        experts: Sequence[str],
+        expert: str | None,
+        model: str,
+        *,
+        id: str | None = None,
+    ) -> None:
+        super().__init__(id=id)
+        self._project = project
+        self._experts = list(experts)
+        self._expert = expert
+        self._model = model
+
+    def compose(self) -> ComposeResult:
+        yield Label("perstack", id="brand")
+        yield Label(self._project, id="project")
+        yield Select(
+            [(key, key) for key in self._experts],
+            value=self._expert if self._expert in self._experts else Select.NULL,
+            prompt="no Experts",
+            allow_blank=not self._experts,
+            compact=True,
+            id="expert",
+        )
+        yield Label(self._model, id="model")
+        yield Label("", id="status")
+
+    @property
+    def expert(self) -> str | None:
+        """The Expert picked."""
+        value = self.query_one("#expert", Select).value
+        return value if isinstance(value, str) else None
+
+    def pick(self, expert_key: str) -> None:
+        """Select ``expert_key`` (when it is defined)."""
+        if expert_key in self._experts:
+            self.query_one("#expert", Select).value = expert_key
+
+    def open_picker(self) -> None:
+        """Focus the picker and open its list."""
+        select = self.query_one("#expert", Select)
+        select.focus()
+        select.expanded = True
+
+    def set_status(self, text: Text | str) -> None:
+        """Replace the status line."""
+        self.query_one("#status", Label).update(text)
+
+    def on_select_changed(self, event: Select.Changed) -> None:
+        event.stop()
+        if isinstance(event.value, str):
+            self.post_message(self.ExpertChosen(event.value))

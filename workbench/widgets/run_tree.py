@@ -1,0 +1,127 @@
+"""The delegation tree: the job's runs, live, with status, steps, tokens and time.
+
+A :class:`~textual.widgets.Tree` whose nodes mirror :class:`~runtime.runtree.RunTree`:
+the coordinator under the job, delegates under the Expert that called them, parallel
+children side by side. Choosing a node narrows the timeline to that run; choosing the
+job shows every run again.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar
+
+from rich.text import Text
+from textual.binding import Binding, BindingType
+from textual.message import Message
+from textual.widgets import Tree
+
+from workbench.formatting import STATUS_GLYPHS, format_duration, format_tokens
+
+if TYPE_CHECKING:
+    from textual.widgets.tree import TreeNode
+
+    from runtime.runtree import RunNode, RunTree
+
+__all__ = ["RunTreePanel"]
+
+
+class RunTreePanel(Tree[str | None]):
+    """The delegation tree of the job on screen (node data: the run-tree node id)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "show_all", "All runs", show=False),
+    ]
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "run-tree--running",
+        "run-tree--done",
+        "run-tree--error",
+        "run-tree--waiting",
+        "run-tree--stopped",
+        "run-tree--figures",
+    }
+
+    DEFAULT_CSS = """
+    RunTreePanel {
+        background: $surface;
+        & > .run-tree--running { color: $warning; }
+        & > .run-tree--done { color: $success; }
+        & > .run-tree--error { color: $error; }
+        & > .run-tree--waiting { color: $warning; text-style: bold; }
+        & > .run-tree--stopped { color: $text-muted; }
+        & > .run-tree--figures { color: $text-muted; }
+    }
+    """
+
+    class Narrowed(Message):
+        """A node was chosen: show only its rows (``None``: every row)."""
+
+        def __init__(self, node_id: str | None) -> None:
+            super().__init__()
+            self.node_id = node_id
+
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__("No job yet", data=None, id=id, classes=classes)
+        self.guide_depth = 3
+        self._tree_nodes: dict[str, TreeNode[str | None]] = {}
+
+    def reset_job(self, label: str) -> None:
+        """Empty the tree for a new job."""
+        self.reset(label, data=None)
+        self._tree_nodes.clear()
+        self.root.expand()
+
+    def sync(self, tree: RunTree, changed: set[str], now_ms: int) -> None:
+        """Add the new nodes and relabel the changed ones."""
+        if not changed:
+            return
+        for node_id, node in tree.nodes.items():
+            if node_id not in changed:
+                continue
+            shown = self._tree_nodes.get(node_id)
+            if shown is None:
+                parent = self._tree_nodes.get(node.parent_id or "", self.root)
+                parent.allow_expand = True
+                shown = parent.add(self._label(node, now_ms), data=node_id, expand=True)
+                shown.allow_expand = False
+                self._tree_nodes[node_id] = shown
+            else:
+                shown.set_label(self._label(node, now_ms))
+
+    def tick(self, tree: RunTree, now_ms: int) -> None:
+        """Relabel active nodes (their elapsed time moves)."""
+        for node_id, node in tree.nodes.items():
+            if node.active and node_id in self._tree_nodes:
+                self._tree_nodes[node_id].set_label(self._label(node, now_ms))
+
+    def _label(self, node: RunNode, now_ms: int) -> Text:
+        status = node.status
+        style_name = {
+            "running": "running",
+            "delegating": "running",
+            "completed": "done",
+            "error": "error",
+            "maxSteps": "error",
+            "waiting": "waiting",
+        }.get(status, "stopped")
+        style = self.get_component_rich_style(f"run-tree--{style_name}", partial=True)
+        figures = self.get_component_rich_style("run-tree--figures", partial=True)
+        parts = [f"{node.total_steps}st"]
+        if node.total_tokens:
+            parts.append(format_tokens(node.total_tokens))
+        parts.append(format_duration(node.elapsed_ms(now_ms)))
+        return Text.assemble(
+            (STATUS_GLYPHS.get(status, "·"), style),
+            " ",
+            node.expert_key,
+            (f" {' '.join(parts)}", figures),
+        )
+
+    def on_tree_node_selected(self, event: Tree.NodeSelected[str | None]) -> None:
+        event.stop()
+        self.post_message(self.Narrowed(event.node.data))
+
+    def action_show_all(self) -> None:
+        """Show every run's rows again."""
+        self.move_cursor(self.root)
+        self.post_message(self.Narrowed(None))
