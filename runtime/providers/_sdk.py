@@ -38,7 +38,7 @@ class SdkProvider(Provider):
         deadline = asyncio.timeout(None)
         try:
             async with deadline:
-                client = await self._ensure_client()
+                client = await self._client_for(request)
                 # The deadline starts after the SDK's import: that is not the model's time.
                 deadline.reschedule(asyncio.get_running_loop().time() + request.timeout_ms / 1000)
                 return await self._stream(client, request, sink)
@@ -56,6 +56,11 @@ class SdkProvider(Provider):
         if self._client is not None:
             client, self._client = self._client, None
             await client.close()
+
+    async def _client_for(self, request: GenerationRequest) -> Any:
+        """The client ``_stream`` gets for this request (the SDK client by default)."""
+        del request
+        return await self._ensure_client()
 
     async def _ensure_client(self) -> Any:
         if self._client is None:

@@ -1,7 +1,7 @@
-"""Our messages and tools as Anthropic Messages API parameters (spec §11.2, §11.3, §11.5).
+"""Our messages and tools as an Anthropic Messages API body (spec §11.2, §11.3, §11.5).
 
-Plain dicts in, plain dicts out: nothing here imports the SDK, so the mapping is cheap to
-import and easy to test on its own.
+Nothing here imports the SDK. Each message is mapped and encoded once, when it is first
+sent (see :mod:`runtime.providers._wire`), so a step's cost does not grow with the history.
 """
 
 from __future__ import annotations
@@ -9,6 +9,8 @@ from __future__ import annotations
 import base64
 from collections.abc import Iterable
 from typing import Any
+
+import orjson
 
 from runtime.model import (
     ExpertMessage,
@@ -26,13 +28,15 @@ from runtime.model import (
     ToolResultPart,
     UserMessage,
 )
+from runtime.providers._wire import HistoryEncoder, fragment
 from runtime.providers.base import FinishReason, GenerationRequest, ToolDefinition
 
 __all__ = [
     "THINKING_BUDGETS",
     "thinking_budget",
     "max_tokens_for",
-    "build_params",
+    "new_encoder",
+    "encode_body",
     "finish_reason",
 ]
 
@@ -94,42 +98,60 @@ def finish_reason(stop_reason: str | None) -> FinishReason:
     return "other"
 
 
-def build_params(request: GenerationRequest) -> dict[str, Any]:
-    """The keyword arguments of ``client.messages.create`` for one generation."""
+class _History:
+    """A history in wire form: system blocks, then alternating user/assistant turns."""
+
+    __slots__ = ("system", "turns", "breakpoints")
+
+    def __init__(self) -> None:
+        self.system: list[orjson.Fragment] = []
+        self.turns: list[dict[str, Any]] = []
+        self.breakpoints = 0
+
+
+def new_encoder() -> HistoryEncoder[_History]:
+    """A per-provider encoder that keeps each run's history in wire form between steps."""
+    return HistoryEncoder(_History, _add_message)
+
+
+def encode_body(request: GenerationRequest, encoder: HistoryEncoder[_History]) -> bytes:
+    """The JSON body of one streamed ``/v1/messages`` request."""
+    history = encoder.state_for(request.messages)
     budget = thinking_budget(request.reasoning_budget)
-    system: list[dict[str, Any]] = []
-    turns: list[dict[str, Any]] = []
-    breakpoints = 0
-    for message in request.messages:
-        if isinstance(message, InstructionMessage):
-            blocks = [{"type": "text", "text": p.text} for p in message.contents if p.text]
-            target = system
-        else:
-            role, blocks = _turn(message)
-            if not blocks:
-                continue
-            if turns and turns[-1]["role"] == role:  # the API wants alternating roles
-                target = turns[-1]["content"]
-            else:
-                turns.append({"role": role, "content": []})
-                target = turns[-1]["content"]
-        if blocks and message.cache and breakpoints < _MAX_CACHE_BREAKPOINTS:
-            blocks[-1]["cache_control"] = _EPHEMERAL
-            breakpoints += 1
-        target.extend(blocks)
-    params: dict[str, Any] = {
+    body: dict[str, Any] = {
         "model": request.model,
         "max_tokens": max_tokens_for(request.model, budget),
-        "messages": turns,
+        "messages": history.turns,
+        "stream": True,
     }
-    if system:
-        params["system"] = system
+    if history.system:
+        body["system"] = history.system
     if request.tools:
-        params["tools"] = [_tool(t) for t in request.tools]
-        params["tool_choice"] = {"type": "auto"}
+        body["tools"] = [_tool(t) for t in request.tools]
+        body["tool_choice"] = {"type": "auto"}
     if budget is not None:
-        params["thinking"] = {"type": "enabled", "budget_tokens": budget}
-    return params
+        body["thinking"] = {"type": "enabled", "budget_tokens": budget}
+    return orjson.dumps(body)
+
+
+def _add_message(history: _History, message: Any) -> None:
+    if isinstance(message, InstructionMessage):
+        role = "system"
+        blocks = [{"type": "text", "text": p.text} for p in message.contents if p.text]
+    else:
+        role, blocks = _turn(message)
+    if not blocks:
+        return
+    if message.cache and history.breakpoints < _MAX_CACHE_BREAKPOINTS:
+        blocks[-1]["cache_control"] = _EPHEMERAL
+        history.breakpoints += 1
+    encoded = [fragment(b) for b in blocks]
+    if role == "system":
+        history.system.extend(encoded)
+    elif history.turns and history.turns[-1]["role"] == role:
+        history.turns[-1]["content"].extend(encoded)  # the API wants alternating roles
+    else:
+        history.turns.append({"role": role, "content": encoded})
 
 
 def _tool(tool: ToolDefinition) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from runtime.errors import PerstackError
 from runtime.model import ThinkingPart, Usage
@@ -36,7 +36,7 @@ from runtime.providers.base import (
     ProviderError,
     StreamSink,
 )
-from runtime.providers.openai_mapping import build_params, finish_reason
+from runtime.providers.openai_mapping import WireEncoders, encode_body, finish_reason
 
 __all__ = ["OpenAIConnection", "OpenAIProvider", "create", "DEFAULT_BASE_URLS"]
 
@@ -167,6 +167,7 @@ class OpenAIProvider(SdkProvider):
         super().__init__()
         self.name = provider_name
         self.connection = connection
+        self._wire = WireEncoders()
 
     def __repr__(self) -> str:  # the connection's repr leaves the key out
         return f"OpenAIProvider({self.name!r}, {self.connection!r})"
@@ -201,7 +202,23 @@ class OpenAIProvider(SdkProvider):
     async def _stream(
         self, client: Any, request: GenerationRequest, sink: StreamSink
     ) -> GenerationResult:
-        stream = await client.chat.completions.create(**build_params(request, self.name))
+        from openai import AsyncStream
+
+        # The SDK's generic `post` with a body we encoded: `chat.completions.create` would
+        # walk every message against its TypedDicts and re-encode the whole history at every
+        # step, most of a step's cost on a long run. Chunks come as decoded JSON (`object`),
+        # not models built per chunk. Auth, headers, errors and SSE decoding stay the SDK's.
+        path = "/chat/completions"
+        if self.connection.azure_deployments:
+            path = f"/deployments/{quote(request.model, safe='')}{path}"
+        stream = await client.post(
+            path,
+            cast_to=object,
+            content=encode_body(request, self.name, self._wire),
+            options={"security": {"bearer_auth": True}},
+            stream=True,
+            stream_cls=AsyncStream[object],
+        )
         acc = _Accumulator(sink)
         try:
             async for chunk in stream:
@@ -222,7 +239,8 @@ class _Call:
 
 
 class _Accumulator:
-    """Builds a :class:`GenerationResult` from ``chat.completion.chunk`` objects."""
+    """Builds a :class:`GenerationResult` from ``chat.completion.chunk`` objects (decoded
+    JSON), pushing deltas on as they arrive."""
 
     def __init__(self, sink: StreamSink) -> None:
         self._sink = sink
@@ -230,39 +248,40 @@ class _Accumulator:
         self._reasoning: list[str] = []
         self._calls: dict[int, _Call] = {}
         self._finish: str | None = None
-        self._usage: Any = None
+        self._usage: dict[str, Any] | None = None
 
-    def feed(self, chunk: Any) -> None:
-        if chunk.usage is not None:
-            self._usage = chunk.usage
-        for choice in chunk.choices:
-            if choice.index != 0:
+    def feed(self, chunk: dict[str, Any]) -> None:
+        if chunk.get("usage"):
+            self._usage = chunk["usage"]
+        for choice in chunk.get("choices") or ():
+            if choice.get("index", 0) != 0:
                 continue
-            delta = choice.delta
-            if delta is not None:
+            delta = choice.get("delta")
+            if delta:
                 self._delta(delta)
-            if choice.finish_reason:
-                self._finish = choice.finish_reason
+            if choice.get("finish_reason"):
+                self._finish = choice["finish_reason"]
 
-    def _delta(self, delta: Any) -> None:
+    def _delta(self, delta: dict[str, Any]) -> None:
         # DeepSeek streams `reasoning_content`; Ollama and others `reasoning`.
-        reasoning = getattr(delta, "reasoning_content", None) or getattr(delta, "reasoning", None)
+        reasoning = delta.get("reasoning_content") or delta.get("reasoning")
         if isinstance(reasoning, str) and reasoning:
             self._reasoning.append(reasoning)
             self._sink.reasoning_delta(reasoning)
-        if delta.content:
-            self._text.append(delta.content)
-            self._sink.text_delta(delta.content)
-        for tool_call in delta.tool_calls or ():
-            call = self._calls.setdefault(tool_call.index, _Call())
-            if tool_call.id:
-                call.id = tool_call.id
-            function = tool_call.function
-            if function is not None:
-                if function.name:
-                    call.name = function.name
-                if function.arguments:
-                    call.arguments.append(function.arguments)
+        content = delta.get("content")
+        if content:
+            self._text.append(content)
+            self._sink.text_delta(content)
+        for tool_call in delta.get("tool_calls") or ():
+            call = self._calls.setdefault(tool_call.get("index", 0), _Call())
+            if tool_call.get("id"):
+                call.id = tool_call["id"]
+            function = tool_call.get("function")
+            if function:
+                if function.get("name"):
+                    call.name = function["name"]
+                if function.get("arguments"):
+                    call.arguments.append(function["arguments"])
 
     def result(self) -> GenerationResult:
         if self._finish is None:
@@ -283,19 +302,19 @@ class _Accumulator:
         return result
 
 
-def _usage(usage: Any) -> Usage:
-    if usage is None:
+def _usage(usage: dict[str, Any] | None) -> Usage:
+    if not usage:
         return Usage()
-    prompt = usage.prompt_tokens or 0
-    completion = usage.completion_tokens or 0
-    prompt_details = getattr(usage, "prompt_tokens_details", None)
-    completion_details = getattr(usage, "completion_tokens_details", None)
+    prompt = usage.get("prompt_tokens") or 0
+    completion = usage.get("completion_tokens") or 0
+    prompt_details = usage.get("prompt_tokens_details") or {}
+    completion_details = usage.get("completion_tokens_details") or {}
     return Usage(
         input_tokens=prompt,
         output_tokens=completion,
-        total_tokens=usage.total_tokens or prompt + completion,
-        cached_input_tokens=(prompt_details and prompt_details.cached_tokens) or 0,
-        reasoning_tokens=(completion_details and completion_details.reasoning_tokens) or 0,
+        total_tokens=usage.get("total_tokens") or prompt + completion,
+        cached_input_tokens=prompt_details.get("cached_tokens") or 0,
+        reasoning_tokens=completion_details.get("reasoning_tokens") or 0,
     )
 
 

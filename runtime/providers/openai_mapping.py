@@ -1,7 +1,7 @@
-"""Our messages and tools as OpenAI Chat Completions parameters (spec §11.2, §11.3, §11.5).
+"""Our messages and tools as an OpenAI Chat Completions body (spec §11.2, §11.3, §11.5).
 
-Shared by ``openai``, ``azure-openai``, ``deepseek`` and ``ollama``; plain dicts only, no
-SDK import.
+Shared by ``openai``, ``azure-openai``, ``deepseek`` and ``ollama``; no SDK import. Each
+message is mapped and encoded once, when it is first sent (see :mod:`runtime.providers._wire`).
 """
 
 from __future__ import annotations
@@ -27,12 +27,14 @@ from runtime.model import (
     ToolResultPart,
     UserMessage,
 )
+from runtime.providers._wire import HistoryEncoder, fragment
 from runtime.providers.base import FinishReason, GenerationRequest, ToolDefinition
 
 __all__ = [
     "is_reasoning_model",
     "reasoning_effort",
-    "build_params",
+    "WireEncoders",
+    "encode_body",
     "build_messages",
     "finish_reason",
 ]
@@ -78,26 +80,46 @@ def finish_reason(reason: str | None) -> FinishReason:
     return "other"
 
 
-def build_params(request: GenerationRequest, provider_name: str) -> dict[str, Any]:
-    """The keyword arguments of ``client.chat.completions.create`` for one generation."""
+class WireEncoders:
+    """Per-provider encoders that keep each run's history in wire form between steps, one
+    per instruction role (``system``, or ``developer`` for reasoning models)."""
+
+    def __init__(self) -> None:
+        self._by_role: dict[str, HistoryEncoder[list[orjson.Fragment]]] = {}
+
+    def messages(self, messages: list[Any], system_role: str) -> list[orjson.Fragment]:
+        """The encoded ``messages`` array for this history."""
+        encoder = self._by_role.get(system_role)
+        if encoder is None:
+
+            def add(state: list[orjson.Fragment], message: Any) -> None:
+                state.extend(fragment(m) for m in build_messages([message], system_role))
+
+            encoder = self._by_role[system_role] = HistoryEncoder(list, add)
+        return encoder.state_for(messages)
+
+
+def encode_body(request: GenerationRequest, provider_name: str, encoders: WireEncoders) -> bytes:
+    """The JSON body of one streamed ``/chat/completions`` request."""
     reasoning = provider_name == "openai" and is_reasoning_model(request.model)
-    params: dict[str, Any] = {
+    # Reasoning models take the instruction as a developer message, as the AI SDK sends it.
+    system_role = "developer" if reasoning else "system"
+    body: dict[str, Any] = {
         "model": request.model,
-        # Reasoning models take the instruction as a developer message, as the AI SDK sends it.
-        "messages": build_messages(request.messages, "developer" if reasoning else "system"),
+        "messages": encoders.messages(request.messages, system_role),
         "stream": True,
         "stream_options": {"include_usage": True},
     }
     if request.tools:
-        params["tools"] = [_tool(t) for t in request.tools]
-        params["tool_choice"] = "auto"
+        body["tools"] = [_tool(t) for t in request.tools]
+        body["tool_choice"] = "auto"
     effort = reasoning_effort(request.reasoning_budget)
     if effort is not None:
         if reasoning:
-            params["reasoning_effort"] = effort
+            body["reasoning_effort"] = effort
         elif provider_name == "ollama":
-            params["extra_body"] = {"think": True}
-    return params
+            body["think"] = True
+    return orjson.dumps(body)
 
 
 def _tool(tool: ToolDefinition) -> dict[str, Any]:

@@ -1,11 +1,16 @@
-"""Import a provider's SDK in the background, as early as the CLI knows the provider.
+"""Import a provider's heavy modules in the background, as early as the CLI knows the provider.
 
-Importing ``anthropic`` costs over a second here (thousands of modules of API types);
-``openai`` about half that. :func:`prewarm` starts that import on a daemon thread and
-returns at once, so it overlaps whatever the CLI does next (loading ``perstack.toml``,
-starting MCP skills, building the first request). The provider later calls
+Importing ``openai`` costs about half a second of CPU and ``anthropic`` one to two seconds
+(thousands of modules of API types). :func:`prewarm` starts such an import on a daemon
+thread and returns at once, so it overlaps whatever the CLI does next that waits rather than
+computes (MCP servers booting, files being read). The provider later calls
 :func:`ensure_imported`, which waits for that thread without blocking the event loop, or
-imports in a worker thread itself when nothing prewarmed.
+imports on a worker thread itself when nothing prewarmed.
+
+Imports hold the GIL, so a background import slows down the CPU work it runs beside. That is
+why ``anthropic`` is not imported here: its provider sends the first requests without the
+SDK and calls :func:`start_import` once the first answer is coming in, when the process
+mostly waits for the model. For it, prewarming only loads the small HTTP client library.
 
 Python's per-module import locks make this safe: a second importer of the same module
 waits for the first one to finish instead of seeing a half-initialised module.
@@ -14,15 +19,16 @@ waits for the first one to finish instead of seeing a half-initialised module.
 from __future__ import annotations
 
 import asyncio
+import gc
 import importlib
 import sys
 import threading
 
-__all__ = ["SDK_MODULES", "prewarm", "ensure_imported", "is_warm"]
+__all__ = ["SDK_MODULES", "prewarm", "start_import", "ensure_imported", "is_warm"]
 
-#: providerName -> the SDK modules its provider imports.
+#: providerName -> the modules worth importing before its first request.
 SDK_MODULES: dict[str, tuple[str, ...]] = {
-    "anthropic": ("anthropic",),
+    "anthropic": ("httpx2",),  # the SDK itself loads after the first answer, see above
     "openai": ("openai",),
     "azure-openai": ("openai",),
     "deepseek": ("openai",),
@@ -42,6 +48,11 @@ def prewarm(provider_name: str) -> None:
     """
     for module in SDK_MODULES.get(provider_name, ()):
         _start(module)
+
+
+def start_import(module: str) -> None:
+    """Start importing ``module`` on a background thread (nothing if done or under way)."""
+    _start(module)
 
 
 def is_warm(module: str) -> bool:
@@ -83,4 +94,9 @@ def _import_quietly(module: str) -> None:
     try:
         importlib.import_module(module)
     except BaseException:  # noqa: BLE001 - surfaced by ensure_imported's own import
-        pass
+        return
+    # An SDK brings hundreds of thousands of long-lived objects (its modules, classes and
+    # models). Left to the cyclic GC, every full collection would walk them all again, a few
+    # milliseconds each time, several times a minute on a busy run. Frozen, they are skipped;
+    # refcounting still frees them, or anything else frozen, as usual.
+    gc.freeze()

@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import socket
 import threading
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+import orjson
 
 # A sibling module: this directory is on sys.path under pytest and when run as a script.
 from fake_llm_replies import (
@@ -77,10 +78,18 @@ class FakeLLMServer:
     Args:
         responder: Builds the reply when the script is empty (an "instant model");
             without one, an unscripted request gets a 500 that names the problem.
+        record: Keep every request in :attr:`requests` (benchmarks turn it off: a long
+            run's histories would pile up in memory).
     """
 
-    def __init__(self, responder: Callable[[RecordedRequest], Reply] | None = None) -> None:
+    def __init__(
+        self,
+        responder: Callable[[RecordedRequest], Reply] | None = None,
+        *,
+        record: bool = True,
+    ) -> None:
         self.responder = responder
+        self.record = record
         self.requests: list[RecordedRequest] = []
         self._script: deque[Reply] = deque()
         self._stalls: list[StallReply] = []
@@ -155,7 +164,8 @@ class FakeLLMServer:
 
     def _next(self, request: RecordedRequest) -> Reply:
         with self._lock:
-            self.requests.append(request)
+            if self.record:
+                self.requests.append(request)
             if self._script:
                 reply = self._script.popleft()
             elif self.responder is not None:
@@ -184,7 +194,7 @@ class FakeLLMServer:
             method=scope["method"],
             target=target,
             headers={k.decode().lower(): v.decode() for k, v in scope["headers"]},
-            body=json.loads(raw) if raw else None,
+            body=orjson.loads(raw) if raw else None,
             client_port=(scope.get("client") or ("", 0))[1],
         )
         if scope["path"].endswith("/v1/messages"):
@@ -253,7 +263,7 @@ def _stream_events(
 async def _json(
     send: Send, status: int, payload: Any, headers: dict[str, str] | None = None
 ) -> None:
-    data = json.dumps(payload).encode()
+    data = orjson.dumps(payload)
     raw_headers = [
         (b"content-type", b"application/json"),
         (b"content-length", str(len(data)).encode()),
@@ -264,26 +274,34 @@ async def _json(
 
 
 async def _sse(send: Send, events: list[tuple[str | None, Any]], *, more: bool = False) -> None:
+    """Send the events as SSE frames; ``more`` leaves the stream open (a stall).
+
+    An instant model has every event ready at once, so they go out in one write: the client
+    still parses them one by one, and the server's cost stays out of the measurements.
+    """
     headers = [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache")]
     await send({"type": "http.response.start", "status": 200, "headers": headers})
+    frames = []
     for name, data in events:
-        text = data if isinstance(data, str) else json.dumps(data)
-        frame = (f"event: {name}\n" if name else "") + f"data: {text}\n\n"
-        await send({"type": "http.response.body", "body": frame.encode(), "more_body": True})
-    if not more:
-        await send({"type": "http.response.body", "body": b""})
+        if name:
+            frames.append(b"event: " + name.encode() + b"\n")
+        payload = data.encode() if isinstance(data, str) else orjson.dumps(data)
+        frames.append(b"data: " + payload + b"\n\n")
+    await send({"type": "http.response.body", "body": b"".join(frames), "more_body": more})
 
 
 def main() -> None:
     """Serve an instant model until interrupted; prints the base URL on stdout."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--text", default="Done.", help="the answer to every request")
+    parser.add_argument("--chunk", type=int, default=0, help="characters per delta (0: all)")
     args = parser.parse_args()
+    chunk = args.chunk or max(1, len(args.text))
 
     def instant(request: RecordedRequest) -> Reply:
         if request.path.endswith("/v1/messages"):
-            return AnthropicReply(text=args.text, chunk=len(args.text) or 1)
-        return OpenAIReply(text=args.text, chunk=len(args.text) or 1)
+            return AnthropicReply(text=args.text, chunk=chunk)
+        return OpenAIReply(text=args.text, chunk=chunk)
 
     server = FakeLLMServer(instant).start()
     print(server.base_url, flush=True)

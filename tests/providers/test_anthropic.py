@@ -57,9 +57,21 @@ class RecordingSink:
         return "".join(d for k, d in self.deltas if k == kind)
 
 
-def provider_for(server: FakeLLMServer, **setting: Any) -> AnthropicProvider:
+@pytest.fixture(params=["sdk", "direct"])
+def transport(request: pytest.FixtureRequest) -> str:
+    """Both ways to the API: through the SDK, and the cold-start path without it."""
+    return request.param
+
+
+def make(env: dict[str, str], transport: str, **setting: Any) -> AnthropicProvider:
+    provider = create("anthropic", setting, env, Path("."))
+    provider.transport = transport  # type: ignore[assignment]
+    return provider
+
+
+def provider_for(server: FakeLLMServer, transport: str, **setting: Any) -> AnthropicProvider:
     env = {"ANTHROPIC_API_KEY": KEY, "ANTHROPIC_BASE_URL": server.base_url}
-    return create("anthropic", setting, env, Path("."))
+    return make(env, transport, **setting)
 
 
 def request(
@@ -88,22 +100,26 @@ def request(
     )
 
 
-async def generate(server: FakeLLMServer, req: GenerationRequest, sink: Any = None) -> Any:
-    provider = provider_for(server)
+async def generate(
+    server: FakeLLMServer, transport: str, req: GenerationRequest, sink: Any = None
+) -> Any:
+    provider = provider_for(server, transport)
     try:
         return await provider.generate(req, sink or RecordingSink())
     finally:
         await provider.aclose()
 
 
-async def test_text_answer_streams_and_maps_usage(llm_server: FakeLLMServer) -> None:
+async def test_text_answer_streams_and_maps_usage(
+    llm_server: FakeLLMServer, transport: str
+) -> None:
     llm_server.enqueue(
         AnthropicReply(
             text="Hello, world!", input_tokens=12, output_tokens=7, cache_read_input_tokens=30
         )
     )
     sink = RecordingSink()
-    result = await generate(llm_server, request(), sink)
+    result = await generate(llm_server, transport, request(), sink)
 
     assert result.text == "Hello, world!"
     assert result.tool_calls == [] and result.thinking == []
@@ -118,7 +134,8 @@ async def test_text_answer_streams_and_maps_usage(llm_server: FakeLLMServer) -> 
     auth = (sent.headers.get("x-api-key"), sent.headers.get("authorization"))
     assert KEY in auth or f"Bearer {KEY}" in auth
     assert "anthropic-version" in sent.headers
-    assert sent.headers["x-stainless-retry-count"] == "0"
+    if transport == "sdk":
+        assert sent.headers["x-stainless-retry-count"] == "0"
     body = sent.body
     assert body["stream"] is True and body["model"] == "claude-sonnet-4-6"
     assert body["system"] == [
@@ -131,7 +148,9 @@ async def test_text_answer_streams_and_maps_usage(llm_server: FakeLLMServer) -> 
     assert body["max_tokens"] > 0
 
 
-async def test_tool_call_with_thinking_keeps_the_signature(llm_server: FakeLLMServer) -> None:
+async def test_tool_call_with_thinking_keeps_the_signature(
+    llm_server: FakeLLMServer, transport: str
+) -> None:
     llm_server.enqueue(
         AnthropicReply(
             thinking=[("I should read the file first.", "sig-abc")],
@@ -140,7 +159,7 @@ async def test_tool_call_with_thinking_keeps_the_signature(llm_server: FakeLLMSe
         )
     )
     sink = RecordingSink()
-    result = await generate(llm_server, request(tools=[READ_FILE], budget="low"), sink)
+    result = await generate(llm_server, transport, request(tools=[READ_FILE], budget="low"), sink)
 
     assert result.finish_reason == "tool-calls"
     assert [(c.id, c.name, c.args) for c in result.tool_calls] == [
@@ -169,7 +188,9 @@ async def test_tool_call_with_thinking_keeps_the_signature(llm_server: FakeLLMSe
     assert body["tool_choice"] == {"type": "auto"}
 
 
-async def test_several_tool_calls_in_one_response(llm_server: FakeLLMServer) -> None:
+async def test_several_tool_calls_in_one_response(
+    llm_server: FakeLLMServer, transport: str
+) -> None:
     llm_server.enqueue(
         AnthropicReply(
             tool_calls=[
@@ -179,7 +200,7 @@ async def test_several_tool_calls_in_one_response(llm_server: FakeLLMServer) -> 
             ]
         )
     )
-    result = await generate(llm_server, request(tools=[READ_FILE]))
+    result = await generate(llm_server, transport, request(tools=[READ_FILE]))
     assert [(c.id, c.name, c.args) for c in result.tool_calls] == [
         ("toolu_1", "readFile", {"path": "a"}),
         ("toolu_2", "readFile", {"path": "b"}),
@@ -199,23 +220,27 @@ async def test_several_tool_calls_in_one_response(llm_server: FakeLLMServer) -> 
     ],
 )
 async def test_reasoning_budget_sets_thinking_below_max_tokens(
-    llm_server: FakeLLMServer, budget: str | int, tokens: int
+    llm_server: FakeLLMServer, transport: str, budget: str | int, tokens: int
 ) -> None:
     llm_server.enqueue(AnthropicReply(text="ok"))
-    await generate(llm_server, request(budget=budget))
+    await generate(llm_server, transport, request(budget=budget))
     body = llm_server.requests[0].body
     assert body["thinking"] == {"type": "enabled", "budget_tokens": tokens}
     assert body["max_tokens"] > tokens
 
 
 @pytest.mark.parametrize("budget", ["none", 0])
-async def test_no_thinking_when_the_budget_is_none(llm_server: FakeLLMServer, budget: Any) -> None:
+async def test_no_thinking_when_the_budget_is_none(
+    llm_server: FakeLLMServer, transport: str, budget: Any
+) -> None:
     llm_server.enqueue(AnthropicReply(text="ok"))
-    await generate(llm_server, request(budget=budget))
+    await generate(llm_server, transport, request(budget=budget))
     assert "thinking" not in llm_server.requests[0].body
 
 
-async def test_history_maps_to_the_messages_wire_format(llm_server: FakeLLMServer) -> None:
+async def test_history_maps_to_the_messages_wire_format(
+    llm_server: FakeLLMServer, transport: str
+) -> None:
     png = base64.b64encode(b"\x89PNG fake").decode()
     pdf = base64.b64encode(b"%PDF-1.4 fake").decode()
     text_file = base64.b64encode("plain words".encode()).decode()
@@ -263,7 +288,7 @@ async def test_history_maps_to_the_messages_wire_format(llm_server: FakeLLMServe
         UserMessage(contents=[TextPart(text='{"error":"retry"}')]),
     ]
     llm_server.enqueue(AnthropicReply(text="ok"))
-    await generate(llm_server, request(messages))
+    await generate(llm_server, transport, request(messages))
     body = llm_server.requests[0].body
     image = {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": png}}
     assert body["messages"] == [
@@ -312,16 +337,18 @@ async def test_history_maps_to_the_messages_wire_format(llm_server: FakeLLMServe
     ]
 
 
-async def test_redacted_thinking_goes_back_as_it_came(llm_server: FakeLLMServer) -> None:
+async def test_redacted_thinking_goes_back_as_it_came(
+    llm_server: FakeLLMServer, transport: str
+) -> None:
     llm_server.enqueue(AnthropicReply(redacted=["opaque-blob"], text="done"))
-    result = await generate(llm_server, request(budget="low"))
+    result = await generate(llm_server, transport, request(budget="low"))
     [part] = result.thinking
     assert part.thinking == "" and part.to_json_dict()["redactedData"] == "opaque-blob"
 
     answer = ExpertMessage(contents=[*result.thinking, TextPart(text="done")])
     history = [*request().messages, answer, UserMessage(contents=[TextPart(text="more")])]
     llm_server.enqueue(AnthropicReply(text="ok"))
-    await generate(llm_server, request(history, budget="low"))
+    await generate(llm_server, transport, request(history, budget="low"))
     assistant = llm_server.requests[1].body["messages"][1]
     assert assistant["content"][0] == {"type": "redacted_thinking", "data": "opaque-blob"}
 
@@ -338,20 +365,20 @@ async def test_redacted_thinking_goes_back_as_it_came(llm_server: FakeLLMServer)
     ],
 )
 async def test_retryable_statuses_are_retryable_and_not_retried_by_the_sdk(
-    llm_server: FakeLLMServer, status: int, name: str
+    llm_server: FakeLLMServer, transport: str, status: int, name: str
 ) -> None:
     llm_server.enqueue(ErrorReply(status, "try later"), AnthropicReply(text="unused"))
     with pytest.raises(ProviderError) as caught:
-        await generate(llm_server, request())
+        await generate(llm_server, transport, request())
     error = caught.value
     assert (error.name, error.status_code, error.is_retryable) == (name, status, True)
     assert error.message == "try later"
     assert len(llm_server.requests) == 1  # the SDK's own retries are off
 
 
-async def test_retry_after_is_honoured(llm_server: FakeLLMServer) -> None:
+async def test_retry_after_is_honoured(llm_server: FakeLLMServer, transport: str) -> None:
     llm_server.enqueue(ErrorReply(429, "slow down", headers={"retry-after": "7"}))
-    provider = provider_for(llm_server)
+    provider = provider_for(llm_server, transport)
     with pytest.raises(ProviderError) as caught:
         await provider.generate(request(), RecordingSink())
     await provider.aclose()
@@ -359,70 +386,76 @@ async def test_retry_after_is_honoured(llm_server: FakeLLMServer) -> None:
     assert provider.retry_delay(caught.value, attempt=1) == 7.0
 
 
-async def test_retry_after_ms_wins_over_retry_after(llm_server: FakeLLMServer) -> None:
+async def test_retry_after_ms_wins_over_retry_after(
+    llm_server: FakeLLMServer, transport: str
+) -> None:
     headers = {"retry-after": "7", "retry-after-ms": "250"}
     llm_server.enqueue(ErrorReply(529, "Overloaded", headers=headers))
     with pytest.raises(ProviderError) as caught:
-        await generate(llm_server, request())
+        await generate(llm_server, transport, request())
     assert caught.value.retry_after == 0.25
 
 
-async def test_bad_request_stops_without_retry(llm_server: FakeLLMServer) -> None:
+async def test_bad_request_stops_without_retry(llm_server: FakeLLMServer, transport: str) -> None:
     llm_server.enqueue(ErrorReply(400, "messages: field required"))
     with pytest.raises(ProviderError) as caught:
-        await generate(llm_server, request())
+        await generate(llm_server, transport, request())
     error = caught.value
     assert (error.name, error.status_code, error.is_retryable) == ("BadRequestError", 400, False)
     assert error.message == "messages: field required"
     assert error.retry_after is None
 
 
-async def test_error_event_inside_the_stream(llm_server: FakeLLMServer) -> None:
+async def test_error_event_inside_the_stream(llm_server: FakeLLMServer, transport: str) -> None:
     llm_server.enqueue(StreamErrorReply("overloaded_error", "Overloaded"))
     with pytest.raises(ProviderError) as caught:
-        await generate(llm_server, request())
+        await generate(llm_server, transport, request())
     error = caught.value
     assert (error.name, error.status_code, error.is_retryable) == ("OverloadedError", 529, True)
     assert error.message == "Overloaded"
 
 
-async def test_a_stalled_stream_hits_the_generation_timeout(llm_server: FakeLLMServer) -> None:
+async def test_a_stalled_stream_hits_the_generation_timeout(
+    llm_server: FakeLLMServer, transport: str
+) -> None:
     stall = StallReply(AnthropicReply(text="never finishes"), events=3)
     llm_server.enqueue(stall)
     with pytest.raises(ProviderError) as caught:
-        await generate(llm_server, request(timeout_ms=300))
+        await generate(llm_server, transport, request(timeout_ms=300))
     error = caught.value
     assert (error.name, error.message) == ("TimeoutError", "Generation timeout after 300ms")
     assert error.is_retryable
     assert stall.released.wait(timeout=5)  # the server saw the client hang up
 
 
-async def test_malformed_tool_json_is_a_retryable_error(llm_server: FakeLLMServer) -> None:
+async def test_malformed_tool_json_is_a_retryable_error(
+    llm_server: FakeLLMServer, transport: str
+) -> None:
     llm_server.enqueue(
         AnthropicReply(tool_calls=[ToolCallSpec("toolu_1", "readFile", '{"path": "a.txt"')])
     )
     with pytest.raises(ProviderError) as caught:
-        await generate(llm_server, request(tools=[READ_FILE]))
+        await generate(llm_server, transport, request(tools=[READ_FILE]))
     error = caught.value
     assert error.name == "InvalidToolArgumentsError" and error.is_retryable
     assert "readFile" in error.message and '{"path": "a.txt"' in error.message
 
 
-async def test_refused_connection_is_retryable() -> None:
+async def test_refused_connection_is_retryable(transport: str) -> None:
     with socket.socket() as probe:  # a port nobody listens on
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     env = {"ANTHROPIC_API_KEY": KEY, "ANTHROPIC_BASE_URL": f"http://127.0.0.1:{port}"}
-    provider = create("anthropic", {}, env, Path("."))
+    provider = make(env, transport)
     with pytest.raises(ProviderError) as caught:
         await provider.generate(request(), RecordingSink())
     await provider.aclose()
     assert caught.value.name == "APIConnectionError" and caught.value.is_retryable
 
 
-async def test_one_client_reuses_its_connection(llm_server: FakeLLMServer) -> None:
+async def test_one_client_reuses_its_connection(llm_server: FakeLLMServer, transport: str) -> None:
     llm_server.enqueue(AnthropicReply(text="one"), AnthropicReply(text="two"))
-    provider = provider_for(llm_server)
+    provider = provider_for(llm_server, transport)
     first = await provider.generate(request(), RecordingSink())
     second = await provider.generate(request(), RecordingSink())
     await provider.aclose()
@@ -430,22 +463,24 @@ async def test_one_client_reuses_its_connection(llm_server: FakeLLMServer) -> No
     assert llm_server.requests[0].client_port == llm_server.requests[1].client_port
 
 
-async def test_setting_headers_and_base_url(llm_server: FakeLLMServer) -> None:
+async def test_setting_headers_and_base_url(llm_server: FakeLLMServer, transport: str) -> None:
     llm_server.enqueue(AnthropicReply(text="ok"))
-    provider = provider_for(llm_server, headers={"X-Gateway-Tenant": "team-a"})
+    provider = provider_for(llm_server, transport, headers={"X-Gateway-Tenant": "team-a"})
     await provider.generate(request(), RecordingSink())
     await provider.aclose()
     assert llm_server.requests[0].headers["x-gateway-tenant"] == "team-a"
 
 
-async def test_proxy_url_routes_requests_through_the_proxy(llm_server: FakeLLMServer) -> None:
+async def test_proxy_url_routes_requests_through_the_proxy(
+    llm_server: FakeLLMServer, transport: str
+) -> None:
     llm_server.enqueue(AnthropicReply(text="via proxy"))
     env = {
         "ANTHROPIC_API_KEY": KEY,
         "ANTHROPIC_BASE_URL": "http://api.anthropic.invalid",
         "PERSTACK_PROXY_URL": llm_server.base_url,
     }
-    provider = create("anthropic", {}, env, Path("."))
+    provider = make(env, transport)
     result = await provider.generate(request(), RecordingSink())
     await provider.aclose()
     assert result.text == "via proxy"
@@ -487,3 +522,46 @@ def test_importing_the_provider_does_not_import_the_sdk() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
+
+
+AUTO_SCRIPT = """
+import asyncio, sys
+from pathlib import Path
+from runtime.model import InstructionMessage, TextPart, UserMessage
+from runtime.providers import prewarm
+from runtime.providers.anthropic import create
+from runtime.providers.base import GenerationRequest, NullSink
+
+async def main(url):
+    env = {"ANTHROPIC_API_KEY": "k", "ANTHROPIC_BASE_URL": url}
+    provider = create("anthropic", {}, env, Path("."))
+    messages = [InstructionMessage(contents=[TextPart(text="sys")]),
+                UserMessage(contents=[TextPart(text="hi")])]
+    request = GenerationRequest(model="claude-sonnet-4-6", messages=messages, tools=[],
+        reasoning_budget="none", timeout_ms=60000, expert_key="e", job_id="j", run_id="r",
+        step_number=1)
+    first = await provider.generate(request, NullSink())
+    print("sdk import started:", "anthropic" in prewarm._threads)
+    await prewarm.ensure_imported("anthropic")
+    second = await provider.generate(request, NullSink())
+    await provider.aclose()
+    print("texts:", first.text, second.text)
+
+asyncio.run(main(sys.argv[1]))
+"""
+
+
+def test_cold_start_goes_direct_then_hands_over_to_the_sdk(llm_server: FakeLLMServer) -> None:
+    llm_server.enqueue(AnthropicReply(text="cold"), AnthropicReply(text="warm"))
+    out = subprocess.run(
+        [sys.executable, "-c", AUTO_SCRIPT, llm_server.base_url],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "sdk import started: True" in out and "texts: cold warm" in out
+    first, second = llm_server.requests
+    assert "x-stainless-lang" not in first.headers  # sent before the SDK was imported
+    assert second.headers["x-stainless-lang"] == "python"  # then through the SDK
+    assert first.body == second.body  # the same wire request either way
+    assert first.client_port == second.client_port  # over the same connection
