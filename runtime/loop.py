@@ -531,7 +531,10 @@ def _user(text: str) -> UserMessage:
 
 
 def _json_reason(name: str, message: str) -> str:
-    return json.dumps({"error": name, "message": message}, ensure_ascii=False)
+    # Compact, as upstream's JSON.stringify writes it.
+    return json.dumps(
+        {"error": name, "message": message}, ensure_ascii=False, separators=(",", ":")
+    )
 
 
 def _input_error(message: str) -> Exception:

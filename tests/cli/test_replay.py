@@ -278,7 +278,7 @@ def test_an_upstream_job_replays_from_perstack_toml(project: Project) -> None:
     assert replay.stderr == ""
     assert [e["stepNumber"] for e in replay.of_type("startGeneration")] == [1, 2]
     assert replay.last("retry")["reason"] == (
-        '{"error": "RateLimitError", "message": "Rate limit exceeded"}'
+        '{"error":"RateLimitError","message":"Rate limit exceeded"}'
     )
     assert [e["delta"] for e in replay.of_type("streamReasoning")] == ["A greeting ", "is enough."]
     new_message = replay.last("callTools")["newMessage"]["contents"]
