@@ -8,7 +8,6 @@ failure, including bad arguments, comes back as a result the model can read.
 from __future__ import annotations
 
 import asyncio
-import copy
 import os
 import time
 from collections.abc import Callable, Sequence
@@ -92,16 +91,11 @@ class BaseSkill(Skill):
         self._started_at = time.monotonic()
 
     def tools(self) -> list[ToolDefinition]:
-        """The offered tools; each call returns fresh copies of the schemas."""
-        return [
-            ToolDefinition(
-                name=tool.name,
-                description=tool.description,
-                input_schema=copy.deepcopy(tool.input_schema),
-                skill_name=tool.skill_name,
-            )
-            for tool in self._tools
-        ]
+        """The offered tools (shared definitions: callers must not mutate the schemas).
+
+        The runtime asks for them before every generation, so they are not copied.
+        """
+        return list(self._tools)
 
     async def call(self, tool_name: str, args: Any) -> list[ToolContent]:
         """Run one tool; failures come back as ``{"error", "message"}`` text results."""
