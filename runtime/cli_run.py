@@ -8,6 +8,7 @@ in any status (completed, stopped by an interactive tool, max steps, error) exit
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import os
 import signal
@@ -283,6 +284,9 @@ def execute_run(prepared: PreparedRun) -> int:
             locked_tools=prepared.locked_tools,
         )
 
+    # Everything imported so far lives as long as the process: keep it out of the
+    # collector's full passes, which otherwise grow with every module and SDK loaded.
+    gc.freeze()
     try:
         asyncio.run(main())
     except asyncio.CancelledError:
