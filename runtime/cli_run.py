@@ -81,13 +81,9 @@ def run_options(func: Any) -> Any:
         ),
         click.option("--max-steps", type=click.IntRange(min=1), help="Job-wide step limit."),
         click.option("--max-retries", type=click.IntRange(min=0), help="Retries per failure."),
-        click.option(
-            "--timeout", type=click.IntRange(min=1), help="Per-generation timeout in ms."
-        ),
+        click.option("--timeout", type=click.IntRange(min=1), help="Per-generation timeout in ms."),
         click.option("--job-id", help="Id of a new job."),
-        click.option(
-            "--env-path", multiple=True, metavar="PATH", help="A .env file (repeatable)."
-        ),
+        click.option("--env-path", multiple=True, metavar="PATH", help="A .env file (repeatable)."),
         click.option("--verbose", is_flag=True, help="Tracebacks for unexpected errors."),
         click.option(
             "--continue", "continue_latest", is_flag=True, help="Continue the latest job."
@@ -147,8 +143,7 @@ def _check_flags(options: RunOptions) -> None:
 
 def prepare_run(options: RunOptions, *, cwd: Path | None = None) -> PreparedRun:
     """Resolve config, checkpoint, env and settings for a run (raising one-line errors)."""
-    from runtime.config import find_config, load_config, load_env, resolve_env_paths
-    from runtime.config import with_overrides
+    from runtime.config import find_config, load_config, load_env, resolve_env_paths, with_overrides
     from runtime.storage import FileStorage, default_storage_root, select_checkpoint
 
     cwd = cwd or Path.cwd()
@@ -296,4 +291,6 @@ def execute_run(prepared: PreparedRun) -> int:
 
 
 def _warn(message: str) -> None:
-    sys.stderr.write(f"warning: {message}\n" if not message.startswith("warning") else message + "\n")
+    sys.stderr.write(
+        f"warning: {message}\n" if not message.startswith("warning") else message + "\n"
+    )

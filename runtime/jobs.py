@@ -106,7 +106,11 @@ class JobRunner:
             )
         else:
             job = existing.model_copy(
-                update={"status": "running", "finished_at": None, "max_steps": self.setting.max_steps}
+                update={
+                    "status": "running",
+                    "finished_at": None,
+                    "max_steps": self.setting.max_steps,
+                }
             )
         self.job = job
         self._store_job()
@@ -118,9 +122,7 @@ class JobRunner:
 
     def _record(self, checkpoint: Checkpoint, *, totals: bool) -> None:
         assert self.job is not None
-        update: dict[str, Any] = {
-            "total_steps": max(self.job.total_steps, checkpoint.step_number)
-        }
+        update: dict[str, Any] = {"total_steps": max(self.job.total_steps, checkpoint.step_number)}
         if totals:
             update["usage"] = checkpoint.usage
         self.job = self.job.model_copy(update=update)
@@ -134,7 +136,9 @@ class JobRunner:
                 "status": status,
                 "usage": final.usage,
                 "total_steps": max(self.job.total_steps, final.step_number),
-                "finished_at": now_ms() if status not in ("running", "stoppedByInteractiveTool") else None,
+                "finished_at": now_ms()
+                if status not in ("running", "stoppedByInteractiveTool")
+                else None,
             }
         )
         self._store_job()
@@ -226,7 +230,9 @@ class JobRunner:
         )
         return await self._drive(setting, resumed, parallel=False)
 
-    async def _drive(self, setting: RunSetting, checkpoint: Checkpoint, *, parallel: bool) -> Checkpoint:
+    async def _drive(
+        self, setting: RunSetting, checkpoint: Checkpoint, *, parallel: bool
+    ) -> Checkpoint:
         """Run segments of one Expert until it stops for a reason other than delegating."""
         while True:
             checkpoint = await self._segment(setting, checkpoint)
@@ -285,7 +291,12 @@ class JobRunner:
             )
 
     async def _child(
-        self, parent_setting: RunSetting, parent: Checkpoint, target: DelegationTarget, *, parallel: bool
+        self,
+        parent_setting: RunSetting,
+        parent: Checkpoint,
+        target: DelegationTarget,
+        *,
+        parallel: bool,
     ) -> Checkpoint:
         run_id = new_id()
         setting = parent_setting.model_copy(

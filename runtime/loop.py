@@ -193,7 +193,9 @@ class RunSegment:
             started_at=now_ms(),
         )
         self._emit(
-            ev.StartRun.make(initial_checkpoint=initial, input_messages=input_messages, **self._base())
+            ev.StartRun.make(
+                initial_checkpoint=initial, input_messages=input_messages, **self._base()
+            )
         )
         self._update(
             status="proceeding",
@@ -352,7 +354,9 @@ class RunSegment:
         ]
         message = ExpertMessage(contents=contents)
         self.step = self.step.model_copy(update={"usage": self.step.usage + usage})
-        self._emit(ev.CallTools.make(new_message=message, tool_calls=calls, usage=usage, **self._base()))
+        self._emit(
+            ev.CallTools.make(new_message=message, tool_calls=calls, usage=usage, **self._base())
+        )
         self._tool_calls = calls
         self._pending = list(calls)
         self._add_messages(message)
@@ -498,7 +502,9 @@ class RunSegment:
         )
         if checkpoint.step_number >= self.setting.max_steps:
             checkpoint = self._update(status="stoppedByExceededMaxSteps")
-            self._emit(ev.StopRunByExceededMaxSteps.make(checkpoint=checkpoint, step=step, **self._base()))
+            self._emit(
+                ev.StopRunByExceededMaxSteps.make(checkpoint=checkpoint, step=step, **self._base())
+            )
             return None
         next_checkpoint = checkpoint.model_copy(
             update={"id": new_id(), "step_number": checkpoint.step_number + 1}
@@ -520,9 +526,7 @@ def _in_call_order(results: list[ToolResult], messages: list[Message]) -> list[T
     last = next((m for m in reversed(messages) if isinstance(m, ExpertMessage)), None)
     if last is None:
         return results
-    order = {
-        p.tool_call_id: i for i, p in enumerate(last.contents) if isinstance(p, ToolCallPart)
-    }
+    order = {p.tool_call_id: i for i, p in enumerate(last.contents) if isinstance(p, ToolCallPart)}
     return sorted(results, key=lambda r: order.get(r.id, len(order)))
 
 

@@ -66,6 +66,7 @@ JobStatus = Literal[
     "running", "completed", "stoppedByMaxSteps", "stoppedByInteractiveTool", "stoppedByError"
 ]
 
+
 def new_id() -> str:
     """A fresh 24-character lowercase id (120 random bits), like upstream's cuid2 ids."""
     return base64.b32encode(os.urandom(15)).decode("ascii").lower()
@@ -115,8 +116,7 @@ class _Cached(WireModel):
         if not isinstance(other, BaseModel) or type(other) is not type(self):
             return NotImplemented
         return (
-            self.__dict__ == other.__dict__
-            and self.__pydantic_extra__ == other.__pydantic_extra__
+            self.__dict__ == other.__dict__ and self.__pydantic_extra__ == other.__pydantic_extra__
         )
 
     __hash__ = None  # type: ignore[assignment]
@@ -409,16 +409,18 @@ _ALIASES: dict[type, tuple[tuple[str, str], ...]] = {}
 def _field_aliases(cls: type[WireModel]) -> tuple[tuple[str, str], ...]:
     aliases = _ALIASES.get(cls)
     if aliases is None:
-        aliases = tuple(
-            (name, info.alias or name) for name, info in cls.model_fields.items()
-        )
+        aliases = tuple((name, info.alias or name) for name, info in cls.model_fields.items())
         _ALIASES[cls] = aliases
     return aliases
 
 
 def _shallow(model: WireModel) -> dict[str, Any]:
     values = model.__dict__
-    out = {alias: values[name] for name, alias in _field_aliases(type(model)) if values[name] is not None}
+    out = {
+        alias: values[name]
+        for name, alias in _field_aliases(type(model))
+        if values[name] is not None
+    }
     extra = model.__pydantic_extra__
     if extra:
         out.update(extra)

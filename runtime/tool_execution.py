@@ -62,7 +62,9 @@ def tool_message(results: list[ToolResult]) -> ToolMessage:
                 tool_call_id=r.id,
                 tool_name=r.tool_name,
                 contents=[
-                    p for p in r.result if isinstance(p, (TextPart, ImageInlinePart, FileInlinePart))
+                    p
+                    for p in r.result
+                    if isinstance(p, (TextPart, ImageInlinePart, FileInlinePart))
                 ],
                 is_error=r.is_error,
             )
@@ -156,11 +158,7 @@ class ToolExecutor:
             else:
                 mcp.append(call)
         completion = next(
-            (
-                c
-                for c in mcp
-                if c.tool_name == "attemptCompletion" and c.skill_name == BASE_SKILL
-            ),
+            (c for c in mcp if c.tool_name == "attemptCompletion" and c.skill_name == BASE_SKILL),
             None,
         )
         if completion is not None and (outcome.delegates or outcome.interactive):

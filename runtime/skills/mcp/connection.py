@@ -22,6 +22,9 @@ from typing import Any
 
 from runtime.providers.base import ToolDefinition
 
+#: Opens a transport: an async context manager giving ``(read, write, process | None)``.
+TransportFactory = Callable[[], AbstractAsyncContextManager[Any]]
+
 __all__ = [
     "Connected",
     "McpConnection",
