@@ -14,6 +14,16 @@ import pytest
 
 from tests.workbench.helpers import FIXED_NOW_MS
 
+# pytest-textual-snapshot 1.0 names its extension's suffix `_file_extension`, which
+# syrupy 7 no longer reads (it reads `file_extension`), so snapshots would be saved as
+# `.raw`. Say `.svg`: the files open in a browser and are reviewed as images.
+try:
+    from pytest_textual_snapshot import SVGImageExtension
+
+    SVGImageExtension.file_extension = "svg"
+except ImportError:  # pragma: no cover - the plugin is a dev dependency
+    pass
+
 
 @pytest.fixture(autouse=True)
 def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
@@ -32,7 +42,7 @@ def fixed_time(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[], int]]:
     The bus stamps every event; with these stamps every duration and elapsed time on
     screen depends only on the order of events, never on the machine's speed.
     """
-    counter = itertools.count(FIXED_NOW_MS - 1_000_000, 100)
+    counter = itertools.count(FIXED_NOW_MS - 20_000, 100)
     monkeypatch.setattr("runtime.bus.now_ms", lambda: next(counter))
     yield lambda: FIXED_NOW_MS
 

@@ -79,9 +79,7 @@ async def test_filter_as_you_type_counts_and_marks_an_invalid_expression(tmp_pat
         bar = app.query_one(FilterBar)
         assert bar.has_class("-invalid")
         problem = app.query_one("#filter-problem").render().plain
-        assert problem.lstrip().startswith(
-            '^ Invalid filter expression: .toolCalls[].toolName == "todo (unterminated string'
-        )
+        assert "unterminated string at column 26" in problem
         marker = problem.index("^")
         field = app.query_one("#filter-expression")
         assert marker == field.content_region.x - bar.content_region.x + 25
@@ -165,3 +163,13 @@ async def test_an_interactive_tool_asks_in_a_modal_and_the_answer_resumes(tmp_pa
         tool_message = providers.built[-1].requests[-1].messages[-1]
         assert isinstance(tool_message, ToolMessage)
         assert tool_message.contents[0].contents[0].text == "north"
+
+
+def test_the_problem_goes_after_the_caret_or_before_it_when_it_does_not_fit() -> None:
+    from workbench.widgets.filter_bar import problem_line
+
+    assert problem_line("Invalid x: y (bad at column 3)", 4, 80) == "    ^ bad at column 3"
+    line = problem_line("Invalid step filter: 3-x (expected a number at column 3)", 70, 80)
+    assert line.endswith("expected a number at column 3 ^") and line.index("^") == 70
+    cut = problem_line("x" * 200, 50, 80)
+    assert cut.startswith("…x") and cut.index("^") == 50

@@ -21,7 +21,7 @@ class ConfigPane(Vertical):
     DEFAULT_CSS = """
     ConfigPane {
         & > #config-title { width: 1fr; padding: 0 1; background: $panel; color: $text-muted; }
-        & > TextArea { height: 1fr; border: none; padding: 0; }
+        & > TextArea { height: 1fr; border: none; padding: 0; scrollbar-size: 1 1; }
     }
     """
 

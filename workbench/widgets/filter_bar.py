@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 __all__ = ["FilterBar", "ToggleChip"]
 
-_EXPRESSION_HINT = '.toolCalls[].toolName == "readTextFile"'
+_EXPRESSION_HINT = 'e.g. .toolCalls[].toolName == "readTextFile"'
 
 
 class ToggleChip(Static, can_focus=False):
@@ -75,7 +75,7 @@ class FilterBar(Vertical):
         & Input { width: 1fr; }
         & #filter-steps { width: 10; }
         & Input.-invalid { color: $error; text-style: underline; }
-        & #filter-count { width: auto; min-width: 14; content-align: right middle; }
+        & #filter-count { width: auto; min-width: 10; content-align: right middle; }
         & #filter-problem { display: none; color: $error; height: 1; }
         &.-invalid #filter-problem { display: block; }
     }
@@ -115,10 +115,10 @@ class FilterBar(Vertical):
 
     def compose(self) -> ComposeResult:
         with Horizontal():
-            yield Label("Filter")
+            yield Label("Filter", id="filter-label")
             yield Input(placeholder=_EXPRESSION_HINT, compact=True, id="filter-expression")
-            yield Label("Step")
-            yield Input(placeholder="3-7", compact=True, id="filter-steps")
+            yield Label("Step", id="step-label")
+            yield Input(placeholder="e.g. 3-7", compact=True, id="filter-steps")
             yield ToggleChip("errors", id="toggle-errors")
             yield ToggleChip("tools", id="toggle-tools")
             yield ToggleChip("delegations", id="toggle-delegations")
@@ -201,7 +201,23 @@ class FilterBar(Vertical):
     def _show_problem(self, field: Input, error: FilterSyntaxError) -> None:
         self.problem = error
         self.add_class("-invalid")
-        # The marker sits under the offending character of the field.
         column = max(0, field.content_region.x - self.content_region.x + error.position)
-        marker = " " * column + "^ "
-        self.query_one("#filter-problem", Static).update(marker + str(error))
+        self.query_one("#filter-problem", Static).update(
+            problem_line(str(error), column, self.content_region.width)
+        )
+
+
+def problem_line(message: str, column: int, width: int) -> str:
+    """A caret under ``column`` and the problem: after the caret if it fits, else before.
+
+    The field is right above, so ``Invalid filter expression: <text> (<problem>)`` is
+    shortened to ``<problem>``.
+    """
+    if " (" in message and message.endswith(")"):
+        message = message[message.index(" (") + 2 : -1]
+    if column + 2 + len(message) <= width or column < 20:
+        return " " * column + "^ " + message
+    room = column - 1
+    if len(message) > room:
+        message = "…" + message[len(message) - room + 1 :]
+    return " " * (room - len(message)) + message + " ^"

@@ -41,6 +41,9 @@ if TYPE_CHECKING:
 __all__ = ["Timeline", "Columns", "columns_for"]
 
 
+_FILTERED_OUT = "No step matches the filter. Press c outside a text field to clear it."
+
+
 class Columns(NamedTuple):
     """Cell widths of the timeline's columns (``label`` takes what is left)."""
 
@@ -271,7 +274,8 @@ class Timeline(ScrollView, can_focus=True):
         position = int(self.scroll_y) + y - 1
         if position >= self.shown_count:
             if self.shown_count == 0:
-                lines = textwrap.wrap(self.empty_text, max(10, width - 2))
+                text = self.empty_text if not self.view.rows else _FILTERED_OUT
+                lines = textwrap.wrap(text, max(10, width - 2))
                 if position < len(lines):
                     style = self.get_component_rich_style("timeline--empty")
                     return Strip([Segment(f" {lines[position]}", style)]).crop_extend(

@@ -1,0 +1,128 @@
+"""SVG snapshots of the workbench at fixed sizes (``--snapshot-update`` to accept changes).
+
+Everything on screen is deterministic: the ``snap`` project fixes tool-call ids and token
+counts, the job id is given, event timestamps come from a counter (``fixed_time``), the
+app's clock is fixed, and animations and cursor blinking are off (``still``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.workbench.helpers import (
+    Providers,
+    copy_project,
+    fast_snap,
+    holding,
+    make_app,
+    script_rules,
+    without_delays,
+)
+from workbench.screens.answer import AnswerScreen
+from workbench.screens.detail import DetailScreen
+from workbench.widgets.timeline import Timeline
+
+WIDE, NARROW = (120, 36), (80, 24)
+
+
+def finished(app) -> bool:
+    return not app.bridge.running and app.state not in ("ready", "running", "stopping")
+
+
+def snap_app(tmp_path: Path, clock, *, expert: str = "lead", providers=None):
+    project = copy_project("snap", tmp_path)
+    return make_app(
+        project,
+        expert=expert,
+        query="Survey the lake",
+        providers=providers or fast_snap(project),
+        clock=clock,
+        job_id="job-snapshot",
+    )
+
+
+def test_demo_before_a_run(snap_compare, empty_dir: Path, fixed_time) -> None:
+    app = make_app(empty_dir, clock=fixed_time)
+    assert snap_compare(app, terminal_size=WIDE)
+
+
+def test_demo_before_a_run_at_80x24(snap_compare, empty_dir: Path, fixed_time) -> None:
+    app = make_app(empty_dir, clock=fixed_time)
+    assert snap_compare(app, terminal_size=NARROW)
+
+
+def test_mid_run_with_streaming_text(snap_compare, tmp_path: Path, fixed_time) -> None:
+    project = copy_project("snap", tmp_path)
+    rules = without_delays(script_rules(project / "script.toml"))
+    held = holding(rules, "lead", "runResult", chunkSize=38)
+    app = snap_app(tmp_path / "app", fixed_time, providers=Providers(held))
+
+    async def streaming(pilot) -> None:
+        await app.wait_until(
+            lambda: any(r.kind == "completion" and r.status == "streaming" and r.text for r in app.view.rows)
+        )
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=WIDE, run_before=streaming)
+
+
+def test_finished_run_with_a_parallel_delegation(snap_compare, tmp_path: Path, fixed_time) -> None:
+    app = snap_app(tmp_path, fixed_time)
+
+    async def done(pilot) -> None:
+        await app.wait_until(lambda: finished(app))
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=WIDE, run_before=done)
+
+
+def test_detail_view(snap_compare, tmp_path: Path, fixed_time) -> None:
+    app = snap_app(tmp_path, fixed_time)
+
+    async def details(pilot) -> None:
+        await app.wait_until(lambda: finished(app))
+        timeline = app.query_one(Timeline)
+        timeline.focus()
+        shown = app.view.shown
+        timeline.cursor = next(i for i in range(len(shown)) if shown.row_at(i).tool_name == "readTextFile")
+        await pilot.press("enter")
+        await app.wait_until(lambda: isinstance(app.screen, DetailScreen) and app.screen.loaded)
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=WIDE, run_before=details)
+
+
+def test_filter_applied(snap_compare, tmp_path: Path, fixed_time) -> None:
+    app = snap_app(tmp_path, fixed_time)
+
+    async def filtered(pilot) -> None:
+        await app.wait_until(lambda: finished(app))
+        await pilot.press("ctrl+f", *'.toolCalls[].skillName == "scout"')
+        await app.wait_until(lambda: len(app.view.shown) == 2)
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=WIDE, run_before=filtered)
+
+
+def test_invalid_filter(snap_compare, tmp_path: Path, fixed_time) -> None:
+    app = snap_app(tmp_path, fixed_time)
+
+    async def invalid(pilot) -> None:
+        await app.wait_until(lambda: finished(app))
+        await pilot.press("ctrl+f", *'.toolCalls[].toolName = "todo"')
+        await app.wait_until(lambda: app.query_one("#filter").has_class("-invalid"))
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=WIDE, run_before=invalid)
+
+
+def test_interactive_modal(snap_compare, tmp_path: Path, fixed_time) -> None:
+    app = snap_app(tmp_path, fixed_time, expert="asker")
+
+    async def asked(pilot) -> None:
+        await app.wait_until(lambda: isinstance(app.screen, AnswerScreen))
+        await pilot.pause()
+        await pilot.press(*"north")
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=WIDE, run_before=asked)
