@@ -62,7 +62,7 @@ class RunTreePanel(Tree[str | None]):
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__("No job yet", data=None, id=id, classes=classes)
-        self.guide_depth = 3
+        self.guide_depth = 2
         self._tree_nodes: dict[str, TreeNode[str | None]] = {}
 
     def reset_job(self, label: str) -> None:

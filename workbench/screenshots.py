@@ -1,0 +1,169 @@
+"""Regenerate ``screenshots/*.svg`` from the real workbench running the bundled demo.
+
+Run: ``uv run python -m workbench.screenshots`` (``--out DIR`` to write elsewhere).
+
+Each picture is the app in one state: before a run, mid-run while text streams, a
+finished run with its parallel delegation, a step's details, a filter applied, an
+invalid filter, the interactive question, and the demo at 80x24. The demo's script runs
+without its delays, event timestamps come from a counter and the clock is fixed, so the
+pictures come out the same every time. Jobs and the demo copy go to a temporary
+directory, never to your cache or the repository.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import os
+import tempfile
+import tomllib
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+__all__ = ["main", "SHOTS"]
+
+_NOW_MS = 1_767_225_600_000
+_DEMO_SCRIPT = Path(__file__).parent / "demo" / "demo-script.toml"
+_HOLD_MS = 600_000
+
+
+def _rules(hold: tuple[str, str] | None = None) -> list[dict[str, Any]]:
+    """The demo's rules without delays; ``hold=(expert, purpose)`` stalls mid-stream."""
+    rules = []
+    held = False
+    for rule in tomllib.loads(_DEMO_SCRIPT.read_text())["rules"]:
+        rule = {k: v for k, v in rule.items() if k not in ("delayMs", "chunkDelayMs")}
+        if hold and not held and (rule.get("expert"), rule.get("purpose", "toolCall")) == hold:
+            rule.update(chunkDelayMs=_HOLD_MS, chunkSize=52)
+            rule.pop("reasoning", None)
+            held = True
+        rules.append(rule)
+    return rules
+
+
+def _providers(rules: list[dict[str, Any]]) -> Callable[[Any], Any]:
+    from runtime.providers._script import parse_script
+    from runtime.providers.scripted import ScriptedProvider
+
+    return lambda setting: ScriptedProvider(parse_script({"rules": rules}, "demo"))
+
+
+def _done(app: Any) -> bool:
+    return not app.bridge.running and app.state not in ("ready", "running", "stopping")
+
+
+async def _ready(app: Any, pilot: Any) -> None:
+    await pilot.pause()
+
+
+async def _streaming(app: Any, pilot: Any) -> None:
+    await pilot.press("enter")
+    await app.wait_until(
+        lambda: any(r.kind == "completion" and r.status == "streaming" and r.text for r in app.view.rows)
+    )
+    await pilot.pause()
+
+
+async def _finished(app: Any, pilot: Any) -> None:
+    await pilot.press("enter")
+    await app.wait_until(lambda: _done(app))
+    await pilot.pause()
+
+
+async def _details(app: Any, pilot: Any) -> None:
+    from workbench.screens.detail import DetailScreen
+    from workbench.widgets.timeline import Timeline
+
+    await _finished(app, pilot)
+    timeline = app.query_one(Timeline)
+    timeline.focus()
+    shown = app.view.shown
+    timeline.cursor = next(i for i in range(len(shown)) if shown.row_at(i).tool_name == "writeTextFile")
+    await pilot.press("enter")
+    await app.wait_until(lambda: isinstance(app.screen, DetailScreen) and app.screen.loaded)
+    await pilot.pause()
+
+
+async def _filtered(app: Any, pilot: Any) -> None:
+    await _finished(app, pilot)
+    await pilot.press("ctrl+f", *'.toolCalls[].skillName == "@perstack/base"')
+    await app.wait_until(lambda: 0 < len(app.view.shown) < len(app.view.rows))
+    await pilot.press("tab", *"3-8")
+    await pilot.pause()
+
+
+async def _invalid(app: Any, pilot: Any) -> None:
+    await _finished(app, pilot)
+    await pilot.press("ctrl+f", *'.toolCalls[].toolName = "readTextFile"')
+    await app.wait_until(lambda: app.query_one("#filter").has_class("-invalid"))
+    await pilot.pause()
+
+
+async def _asking(app: Any, pilot: Any) -> None:
+    from workbench.screens.answer import AnswerScreen
+
+    await pilot.press("enter")
+    await app.wait_until(lambda: isinstance(app.screen, AnswerScreen))
+    await pilot.pause()
+    await pilot.press(*"Four nights; food first")
+    await pilot.pause()
+
+
+#: name -> (size, Expert, rules to hold, what to do before the picture).
+SHOTS: dict[str, tuple[tuple[int, int], str, tuple[str, str] | None, Callable[..., Awaitable[None]]]] = {
+    "01-demo-ready": ((120, 36), "coordinator", None, _ready),
+    "02-mid-run-streaming": ((120, 36), "coordinator", ("coordinator", "runResult"), _streaming),
+    "03-finished-parallel-tree": ((120, 36), "coordinator", None, _finished),
+    "04-step-details": ((120, 36), "coordinator", None, _details),
+    "05-filter-applied": ((120, 36), "coordinator", None, _filtered),
+    "06-invalid-filter": ((120, 36), "coordinator", None, _invalid),
+    "07-interactive-question": ((120, 36), "concierge", None, _asking),
+    "08-demo-80x24": ((80, 24), "coordinator", None, _ready),
+}
+
+
+async def _shoot(name: str, out: Path, work: Path) -> Path:
+    from runtime.cli_run import RunOptions
+    from workbench.app import WorkbenchApp
+    from workbench.demo import DEMO_QUERY
+    from workbench.session import Session, find_project
+
+    size, expert, hold, before = SHOTS[name]
+    counter = itertools.count(_NOW_MS - 20_000, 30)  # ~ the demo's real pace
+    empty = work / name
+    empty.mkdir()
+    with mock.patch("runtime.bus.now_ms", lambda: next(counter)):
+        query = DEMO_QUERY if expert == "coordinator" else "Where should I stay in Kyoto?"
+        session = Session(find_project(empty), RunOptions(expert, ""))
+        app = WorkbenchApp(
+            session, provider_factory=_providers(_rules(hold)), clock=lambda: _NOW_MS, still=True
+        )
+        async with app.run_test(size=size) as pilot:
+            app.query_one("#query-input").value = query
+            await before(app, pilot)
+            svg = app.export_screenshot(title=f"perstack start: {name[3:].replace('-', ' ')}")
+    path = out / f"{name}.svg"
+    path.write_text(svg, encoding="utf-8")
+    return path
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Write every screenshot (or those named) to ``--out``."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=Path("screenshots"))
+    parser.add_argument("names", nargs="*", choices=[[], *SHOTS], help="only these")
+    args = parser.parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="perstack-shots-") as temp:
+        work = Path(temp)
+        os.environ["PERSTACK_STORAGE_PATH"] = str(work / "storage")
+        os.environ["XDG_CACHE_HOME"] = str(work / "cache")
+        for name in args.names or SHOTS:
+            print(asyncio.run(_shoot(name, args.out, work)))
+
+
+if __name__ == "__main__":
+    main()
