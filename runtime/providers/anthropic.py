@@ -1,14 +1,19 @@
 """Anthropic through the official ``anthropic`` SDK: the Messages API, always streamed.
 
-The SDK is never imported with this module. Its import costs 1-2 s of CPU, so until it is
-done the provider sends requests over :mod:`runtime.providers.anthropic_direct` (same body,
-same HTTP client, same event handling) and starts the import on a background thread once
-the first request is answered; from then on every request goes through the SDK. The SDK's
+The SDK is never imported with this module: its import costs 1-2 s of CPU, more than the
+whole budget from launch to the first model request. Until it is imported, requests go
+over :mod:`runtime.providers.anthropic_direct` (same body, same headers, same HTTP client,
+same reading of the stream). The import starts on a background thread once a request has
+waited :data:`LOAD_SDK_AFTER_S` for its answer, i.e. while the process would only be
+waiting for the model; once it is done every request goes through the SDK. With a model
+that answers instantly the process never waits, the import never starts, and the run
+stays on the direct path rather than spend a second and a half of CPU mid-run. The SDK's
 own retries are off: the loop retries, visibly, as ``retry`` events.
 """
 
 from __future__ import annotations
 
+import asyncio
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -25,27 +30,25 @@ from runtime.providers._common import (
     status_error,
 )
 from runtime.providers._sdk import SdkProvider
-from runtime.providers.anthropic_direct import new_http_client, request_headers, stream_events
+from runtime.providers.anthropic_direct import new_http_client, request_headers, send
 from runtime.providers.anthropic_mapping import encode_body, new_encoder
-from runtime.providers.anthropic_stream import Accumulator
+from runtime.providers.anthropic_stream import Accumulator, error_from_event, read_events
 from runtime.providers.base import GenerationRequest, GenerationResult, ProviderError, StreamSink
 
-__all__ = ["DEFAULT_BASE_URL", "AnthropicProvider", "create", "error_from_event"]
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "LOAD_SDK_AFTER_S",
+    "AnthropicProvider",
+    "create",
+    "error_from_event",
+]
 
 DEFAULT_BASE_URL = "https://api.anthropic.com"
 
-#: The HTTP status an error *event* inside a 200 stream stands for, by its ``error.type``.
-_ERROR_TYPE_STATUS = {
-    "invalid_request_error": 400,
-    "authentication_error": 401,
-    "permission_error": 403,
-    "not_found_error": 404,
-    "request_too_large": 413,
-    "rate_limit_error": 429,
-    "api_error": 500,
-    "timeout_error": 504,
-    "overloaded_error": 529,
-}
+#: Start importing the SDK once a request has waited this long for its answer. A real
+#: model takes longer than this to answer even a short request, so the import starts
+#: during the first generation, in time the process would spend waiting anyway.
+LOAD_SDK_AFTER_S = 0.2
 
 Transport = Literal["auto", "sdk", "direct"]
 
@@ -72,8 +75,11 @@ class AnthropicProvider(SdkProvider):
     pool) for the provider's lifetime, i.e. one job.
 
     Args:
-        transport: ``"auto"`` (the default) uses the SDK once it is imported and the direct
-            path until then; ``"sdk"`` and ``"direct"`` force one (tests, benchmarks).
+        transport: ``"auto"`` (the default) sends through the SDK once it is imported, and
+            over the direct path until then; ``"sdk"`` sends every request through the SDK
+            (the first one waits for its import); ``"direct"`` never imports it.
+        load_sdk_after_s: With ``"auto"``: start importing the SDK once a request has
+            waited this long for its answer (see :data:`LOAD_SDK_AFTER_S`).
     """
 
     name = "anthropic"
@@ -87,12 +93,14 @@ class AnthropicProvider(SdkProvider):
         headers: Mapping[str, str] | None = None,
         proxy: str | None = None,
         transport: Transport = "auto",
+        load_sdk_after_s: float = LOAD_SDK_AFTER_S,
     ) -> None:
         super().__init__()
         self.base_url = base_url
         self.headers = dict(headers or {})
         self.proxy = proxy
         self.transport = transport
+        self.load_sdk_after_s = load_sdk_after_s
         self._api_key = api_key
         self._wire = new_encoder()
         self._http: Any = None
@@ -134,52 +142,42 @@ class AnthropicProvider(SdkProvider):
         self, client: Any, request: GenerationRequest, sink: StreamSink
     ) -> GenerationResult:
         body = encode_body(request, self._wire)
-        if client is None:
-            events = stream_events(
-                self._http_client(),
-                f"{self.base_url}/v1/messages",
-                request_headers(self._api_key, self.headers),
-                body,
-                # The request is answered: the model is busy, the SDK can load meanwhile.
-                on_response=self._warm_up if self.transport == "auto" else None,
-            )
-        else:
-            from anthropic import AsyncStream
-
-            # The SDK's generic `post` with the body we encoded: `messages.create` would
-            # deep-copy and re-encode the whole history with the stdlib at every step, most
-            # of a step's cost on a long run. Events come as decoded JSON (`object`) rather
-            # than models built per event. Auth, headers, errors and SSE stay the SDK's.
-            events = await client.post(
-                "/v1/messages",
-                cast_to=object,
-                content=body,
-                stream=True,
-                stream_cls=AsyncStream[object],
-            )
         acc = Accumulator(sink)
-        try:
-            async for event in events:
-                acc.feed(event)
-        finally:
-            await events.aclose() if client is None else await events.close()
-        return acc.result()
+        load_sdk = None
+        if client is None:
+            if self.transport == "auto":
+                # Waiting this long means the model is slow to answer: the process is idle,
+                # and the SDK can load now without slowing the run down.
+                load_sdk = asyncio.get_running_loop().call_later(
+                    self.load_sdk_after_s, prewarm.start_import, self.sdk_module
+                )
+            headers = request_headers(self._api_key, self.headers)
+            sending = send(self._http_client(), f"{self.base_url}/v1/messages", headers, body)
+        else:
+            import httpx2
 
-    def _warm_up(self) -> None:
-        prewarm.start_import(self.sdk_module)
+            # The SDK's generic `post` with the body we encoded, answered by the raw streamed
+            # response: `messages.create` would deep-copy and re-encode the whole history
+            # with the stdlib at every step, and the SDK's stream decoder builds objects per
+            # line and per event; together most of a step's cost. Auth, headers, the URL,
+            # timeouts and HTTP errors stay the SDK's.
+            sending = client.post(
+                "/v1/messages", cast_to=httpx2.Response, content=body, stream=True
+            )
+        try:
+            response = await sending
+            try:
+                async for event in read_events(response):
+                    acc.feed(event)
+            finally:
+                await response.aclose()
+        finally:
+            if load_sdk is not None:
+                load_sdk.cancel()
+        return acc.result()
 
     def _normalise(self, exc: BaseException) -> ProviderError:
         return _normalise(exc)
-
-
-def error_from_event(body: object) -> ProviderError:
-    """An ``error`` event inside a 200 stream, with the status its type stands for."""
-    error = body.get("error") if isinstance(body, Mapping) else None
-    error = error if isinstance(error, Mapping) else {}
-    error_type = str(error.get("type") or "api_error")
-    message = str(error.get("message") or error_type)
-    name = "".join(word.capitalize() for word in error_type.split("_"))
-    return status_error(name, message, _ERROR_TYPE_STATUS.get(error_type))
 
 
 def _normalise(exc: BaseException) -> ProviderError:

@@ -2,10 +2,11 @@
 
 Importing the ``anthropic`` SDK costs 1-2 s of CPU, longer than the whole budget from
 launch to the first model request. Until that import has finished (on a background
-thread, started once the first request is on its way), the provider sends its requests
-here: the same encoded body, over the same ``httpx2`` client the SDK later adopts (so the
-connection is reused), with the same events coming back as decoded JSON. Only the HTTP
-framing, SSE decoding and error mapping live here, each a few lines.
+thread, see :mod:`runtime.providers.anthropic`), the provider sends its requests here:
+the same encoded body and headers, over the same ``httpx2`` client the SDK later adopts
+(so the connection is reused); the response is read by the same code on both paths
+(:func:`runtime.providers.anthropic_stream.read_events`). Only sending the request and
+mapping an HTTP error status live here.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 import importlib.util
 import re
 import socket
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ import orjson
 from runtime.providers._common import status_error
 from runtime.providers.base import ProviderError
 
-__all__ = ["new_http_client", "api_version", "request_headers", "stream_events"]
+__all__ = ["new_http_client", "api_version", "request_headers", "send"]
 
 #: The API version when the installed SDK's cannot be read.
 _FALLBACK_API_VERSION = "2023-06-01"
@@ -95,51 +96,21 @@ def request_headers(api_key: str, extra: Mapping[str, str]) -> dict[str, str]:
     }
 
 
-async def stream_events(
-    http: Any,
-    url: str,
-    headers: Mapping[str, str],
-    body: bytes,
-    on_response: Callable[[], None] | None = None,
-) -> AsyncIterator[dict[str, Any]]:
-    """POST ``body`` and yield the stream's events as decoded JSON objects.
-
-    ``on_response`` runs once the response headers are in (the request is on its way and
-    the model is working), a good moment to start heavier work in the background.
+async def send(http: Any, url: str, headers: Mapping[str, str], body: bytes) -> Any:
+    """POST ``body`` and return the streamed ``httpx2.Response`` once its headers are in.
 
     Raises:
-        ProviderError: an HTTP error status or an ``error`` event, as the SDK path would.
+        ProviderError: an HTTP error status, named and mapped as the SDK path maps it.
     """
     request = http.build_request("POST", url, content=body, headers=headers)
     response = await http.send(request, stream=True)
-    try:
-        if on_response is not None:
-            on_response()
-        if response.status_code >= 400:
-            raise _status_error(response.status_code, await response.aread(), response.headers)
-        async for event, data in _sse(response.aiter_lines()):
-            if event == "error":
-                raise _error_event(data)
-            if event != "ping" and data:
-                yield orjson.loads(data)
-    finally:
-        await response.aclose()
-
-
-async def _sse(lines: AsyncIterator[str]) -> AsyncIterator[tuple[str | None, str]]:
-    event: str | None = None
-    data: list[str] = []
-    async for line in lines:
-        if not line:
-            if data or event:
-                yield event, "\n".join(data)
-            event, data = None, []
-        elif line.startswith("data:"):
-            data.append(line[5:].removeprefix(" "))
-        elif line.startswith("event:"):
-            event = line[6:].strip()
-    if data or event:
-        yield event, "\n".join(data)
+    if response.status_code >= 400:
+        try:
+            raw = await response.aread()
+        finally:
+            await response.aclose()
+        raise _status_error(response.status_code, raw, response.headers)
+    return response
 
 
 def _status_error(status: int, raw: bytes, headers: Mapping[str, str]) -> ProviderError:
@@ -150,16 +121,6 @@ def _status_error(status: int, raw: bytes, headers: Mapping[str, str]) -> Provid
         body = None
     message = _error_message(body) or raw.decode("utf-8", errors="replace").strip()
     return status_error(name, message or f"Error code: {status}", status, headers)
-
-
-def _error_event(data: str) -> ProviderError:
-    from runtime.providers.anthropic import error_from_event  # one mapping for both paths
-
-    try:
-        body = orjson.loads(data)
-    except orjson.JSONDecodeError:
-        body = {"error": {"type": "api_error", "message": data}}
-    return error_from_event(body)
 
 
 def _error_message(body: object) -> str | None:

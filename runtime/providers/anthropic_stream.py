@@ -1,16 +1,21 @@
 """The Anthropic event stream folded into a :class:`GenerationResult`.
 
-Both transports of the provider (the SDK's and the cold-start one) feed the same decoded
-JSON events through :class:`Accumulator`, so their results cannot differ.
+Both transports of the provider (the SDK's and the cold-start one) read the streamed
+response with :func:`read_events` and feed the decoded JSON events through
+:class:`Accumulator`, so their results cannot differ.
 """
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 from runtime.model import ThinkingPart, Usage
-from runtime.providers._common import parse_tool_arguments
+from runtime.providers._common import parse_tool_arguments, status_error
+from runtime.providers._sse import aiter_sse
 from runtime.providers.anthropic_mapping import finish_reason
 from runtime.providers.base import (
     GeneratedToolCall,
@@ -19,7 +24,48 @@ from runtime.providers.base import (
     StreamSink,
 )
 
-__all__ = ["Accumulator"]
+__all__ = ["Accumulator", "error_from_event", "read_events"]
+
+#: The HTTP status an error *event* inside a 200 stream stands for, by its ``error.type``.
+_ERROR_TYPE_STATUS = {
+    "invalid_request_error": 400,
+    "authentication_error": 401,
+    "permission_error": 403,
+    "not_found_error": 404,
+    "request_too_large": 413,
+    "rate_limit_error": 429,
+    "api_error": 500,
+    "timeout_error": 504,
+    "overloaded_error": 529,
+}
+
+
+async def read_events(response: Any) -> AsyncIterator[dict[str, Any]]:
+    """The events of a streamed Messages API response (an ``httpx2.Response`` whose status
+    was checked), as decoded JSON objects; ``ping`` events are skipped.
+
+    Raises:
+        ProviderError: an ``error`` event, as :func:`error_from_event` maps it.
+    """
+    async for name, data in aiter_sse(response.aiter_bytes()):
+        if name == b"error":
+            try:
+                body = orjson.loads(data)
+            except orjson.JSONDecodeError:
+                body = {"error": {"type": "api_error", "message": data.decode(errors="replace")}}
+            raise error_from_event(body)
+        if data and name != b"ping":
+            yield orjson.loads(data)
+
+
+def error_from_event(body: object) -> ProviderError:
+    """An ``error`` event inside a 200 stream, with the status its type stands for."""
+    error = body.get("error") if isinstance(body, Mapping) else None
+    error = error if isinstance(error, Mapping) else {}
+    error_type = str(error.get("type") or "api_error")
+    message = str(error.get("message") or error_type)
+    name = "".join(word.capitalize() for word in error_type.split("_"))
+    return status_error(name, message, _ERROR_TYPE_STATUS.get(error_type))
 
 
 @dataclass(slots=True)

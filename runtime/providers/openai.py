@@ -1,21 +1,25 @@
 """OpenAI, Azure OpenAI, DeepSeek and Ollama through the official ``openai`` SDK.
 
-All four speak Chat Completions, streamed with a final usage chunk. The SDK is imported
-when the first generation needs it (or earlier by :mod:`runtime.providers.prewarm`),
-never when this module is imported; its own retries are off (the loop retries, visibly).
+All four speak Chat Completions, streamed with a final usage chunk. The SDK is never
+imported with this module: :func:`create` starts importing it in the background (see
+:mod:`runtime.providers.prewarm`) and the first generation waits for it if need be. Its own
+retries are off (the loop retries, visibly).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+import orjson
+
 from runtime.errors import PerstackError
 from runtime.model import ThinkingPart, Usage
 from runtime.model import new_id as _new_id
+from runtime.providers import prewarm
 from runtime.providers._common import (
     connection_error,
     is_retryable_message,
@@ -29,6 +33,7 @@ from runtime.providers._common import (
     status_error,
 )
 from runtime.providers._sdk import SdkProvider
+from runtime.providers._sse import aiter_sse
 from runtime.providers.base import (
     GeneratedToolCall,
     GenerationRequest,
@@ -114,6 +119,9 @@ def create(
         connection = _azure(setting, env, headers, proxy)
     else:
         raise PerstackError(f'Provider "{provider_name}" is not served by the openai SDK')
+    # The settings are good: start loading the SDK (~0.5 s of CPU) now, so it overlaps
+    # whatever the run does before its first request (skills starting, files read).
+    prewarm.prewarm(provider_name)
     return OpenAIProvider(provider_name, connection)
 
 
@@ -202,33 +210,63 @@ class OpenAIProvider(SdkProvider):
     async def _stream(
         self, client: Any, request: GenerationRequest, sink: StreamSink
     ) -> GenerationResult:
-        from openai import AsyncStream
+        import httpx2
 
-        # The SDK's generic `post` with a body we encoded: `chat.completions.create` would
-        # walk every message against its TypedDicts and re-encode the whole history at every
-        # step, most of a step's cost on a long run. Chunks come as decoded JSON (`object`),
-        # not models built per chunk. Auth, headers, errors and SSE decoding stay the SDK's.
+        # The SDK's generic `post` with a body we encoded, answered by the raw streamed
+        # response: `chat.completions.create` would walk every message against its
+        # TypedDicts and re-encode the whole history at every step, and the SDK's stream
+        # decoder builds objects per line and per event; together most of a step's cost.
+        # Auth, headers, the URL, timeouts and HTTP errors stay the SDK's.
         path = "/chat/completions"
         if self.connection.azure_deployments:
             path = f"/deployments/{quote(request.model, safe='')}{path}"
-        stream = await client.post(
+        acc = _Accumulator(sink)
+        response = await client.post(
             path,
-            cast_to=object,
+            cast_to=httpx2.Response,
             content=encode_body(request, self.name, self._wire),
             options={"security": {"bearer_auth": True}},
             stream=True,
-            stream_cls=AsyncStream[object],
         )
-        acc = _Accumulator(sink)
         try:
-            async for chunk in stream:
+            async for chunk in _read_chunks(response):
                 acc.feed(chunk)
         finally:
-            await stream.close()
+            await response.aclose()
         return acc.result()
 
     def _normalise(self, exc: BaseException) -> ProviderError:
         return _normalise(exc)
+
+
+async def _read_chunks(response: Any) -> AsyncIterator[dict[str, Any]]:
+    """The ``chat.completion.chunk`` objects of a streamed response, as decoded JSON.
+
+    Raises:
+        ProviderError: a chunk that carries an ``error`` object (a failure mid-stream).
+    """
+    done = False
+    async for _, data in aiter_sse(response.aiter_bytes()):
+        # After [DONE] the rest of the body is still read, so the connection can be reused.
+        if done or not data:
+            continue
+        if data.startswith(b"[DONE]"):
+            done = True
+            continue
+        chunk = orjson.loads(data)
+        if isinstance(chunk, dict) and chunk.get("error"):
+            raise _stream_error(chunk["error"])
+        yield chunk
+
+
+def _stream_error(error: Any) -> ProviderError:
+    """An error object inside a 200 stream, retryable when its type says so."""
+    message = _body_field(error, "message")
+    if not isinstance(message, str) or not message:
+        message = "An error occurred during streaming"
+    kind = str(_body_field(error, "type") or _body_field(error, "code") or "")
+    retryable = kind in _RETRYABLE_STREAM_ERRORS or is_retryable_message(message)
+    return ProviderError("APIError", message, is_retryable=retryable)
 
 
 @dataclass(slots=True)
@@ -326,11 +364,11 @@ def _normalise(exc: BaseException) -> ProviderError:
     if isinstance(exc, openai.APIStatusError):
         message = _body_field(exc.body, "message") or exc.message
         return status_error(type(exc).__name__, message, exc.status_code, exc.response.headers)
-    if isinstance(exc, openai.APITimeoutError):
+    if isinstance(exc, (openai.APITimeoutError, httpx2.TimeoutException)):
         return ProviderError("APITimeoutError", "Request timed out", is_retryable=True)
     if isinstance(exc, (openai.APIConnectionError, httpx2.TransportError, OSError)):
         return connection_error(exc.__cause__ or exc)
-    if isinstance(exc, openai.APIError):  # an error object inside a 200 stream
+    if isinstance(exc, openai.APIError):
         kind = str(_body_field(exc.body, "type") or _body_field(exc.body, "code") or "")
         retryable = kind in _RETRYABLE_STREAM_ERRORS or is_retryable_message(exc.message)
         return ProviderError("APIError", exc.message, is_retryable=retryable)

@@ -532,36 +532,53 @@ from runtime.providers import prewarm
 from runtime.providers.anthropic import create
 from runtime.providers.base import GenerationRequest, NullSink
 
-async def main(url):
+async def main(url, load_sdk_after_s):
     env = {"ANTHROPIC_API_KEY": "k", "ANTHROPIC_BASE_URL": url}
     provider = create("anthropic", {}, env, Path("."))
+    provider.load_sdk_after_s = load_sdk_after_s
     messages = [InstructionMessage(contents=[TextPart(text="sys")]),
                 UserMessage(contents=[TextPart(text="hi")])]
     request = GenerationRequest(model="claude-sonnet-4-6", messages=messages, tools=[],
         reasoning_budget="none", timeout_ms=60000, expert_key="e", job_id="j", run_id="r",
         step_number=1)
     first = await provider.generate(request, NullSink())
-    print("sdk import started:", "anthropic" in prewarm._threads)
-    await prewarm.ensure_imported("anthropic")
+    started = "anthropic" in prewarm._threads
+    print("sdk import started:", started)
+    if started:
+        await prewarm.ensure_imported("anthropic")
     second = await provider.generate(request, NullSink())
     await provider.aclose()
     print("texts:", first.text, second.text)
+    print("sdk imported:", "anthropic" in sys.modules)
 
-asyncio.run(main(sys.argv[1]))
+asyncio.run(main(sys.argv[1], float(sys.argv[2])))
 """
 
 
-def test_cold_start_goes_direct_then_hands_over_to_the_sdk(llm_server: FakeLLMServer) -> None:
-    llm_server.enqueue(AnthropicReply(text="cold"), AnthropicReply(text="warm"))
-    out = subprocess.run(
-        [sys.executable, "-c", AUTO_SCRIPT, llm_server.base_url],
+def run_auto_script(server: FakeLLMServer, load_sdk_after_s: float) -> str:
+    return subprocess.run(
+        [sys.executable, "-c", AUTO_SCRIPT, server.base_url, str(load_sdk_after_s)],
         capture_output=True,
         text=True,
         check=True,
     ).stdout
+
+
+def test_cold_start_goes_direct_then_hands_over_to_the_sdk(llm_server: FakeLLMServer) -> None:
+    llm_server.enqueue(AnthropicReply(text="cold"), AnthropicReply(text="warm"))
+    # 0 s: any request that has to wait for its answer at all starts the SDK's import.
+    out = run_auto_script(llm_server, 0)
     assert "sdk import started: True" in out and "texts: cold warm" in out
     first, second = llm_server.requests
     assert "x-stainless-lang" not in first.headers  # sent before the SDK was imported
     assert second.headers["x-stainless-lang"] == "python"  # then through the SDK
     assert first.body == second.body  # the same wire request either way
     assert first.client_port == second.client_port  # over the same connection
+
+
+def test_answers_faster_than_the_threshold_never_load_the_sdk(llm_server: FakeLLMServer) -> None:
+    llm_server.enqueue(AnthropicReply(text="quick"), AnthropicReply(text="again"))
+    out = run_auto_script(llm_server, 3600)
+    assert "sdk import started: False" in out and "texts: quick again" in out
+    assert "sdk imported: False" in out  # the timer was cancelled with each answer
+    assert not any("x-stainless-lang" in r.headers for r in llm_server.requests)
