@@ -1,20 +1,26 @@
-"""Benchmarks of `perstack run` through the SDK-backed providers, against the fake LLM server.
+"""Benchmarks of `perstack run` through the SDK-backed providers, against an instant model.
 
-Run: ``uv run python bench/bench_providers.py`` (``--steps``, ``--repeat`` for more samples).
+Run: ``uv run python bench/bench_providers.py`` (``--repeat``, ``--steps``, ``--paths``).
 
-The fake server (tests/providers/fake_llm_server.py) runs in this process as an instant model:
-every request is answered at once, so the figures are the runtime's own cost.
+The model is the fake LLM server (tests/providers/fake_llm_server.py) run as a script in its
+own process: it answers every request at once, with a ``readTextFile`` call per step until
+the run has taken the number of steps its query names. The real CLI is launched for every
+sample, exactly as ``bench/bench_run.py`` measures the runtime with the scripted provider.
 
-Figures (issue 3 targets in brackets):
-* launch to the first model request through the Anthropic path [<= 0.7 s], and through the
-  OpenAI path; wall time, and the CPU time the `perstack` process had used when the request
-  arrived (steadier than wall time on a loaded machine). Each with and without
-  ``prewarm`` called first thing in the interpreter;
-* per-step overhead through each path: the time from the first ``startGeneration`` event
-  to the last of an N-step run, over N - 1 (launch excluded; the Anthropic SDK's background
-  import, which overlaps the first steps, included), and the same over the run's last
-  quarter (steady state), with the CPU per step there of perstack and of the fake server
-  [<= 4 ms].
+Figures (issue 3 targets in brackets), medians of ``--repeat`` samples:
+
+* launch to the first model request: from starting the ``perstack`` process to the request
+  reaching the server (the server logs ``time.monotonic()``, which is system-wide) [<= 0.7 s
+  through the Anthropic path];
+* per-step overhead: (wall time of a 200-step run - that of a 1-step run) / 199, the whole
+  process each time, so event and checkpoint writes, the request bodies and the background
+  SDK import are all in [<= 4 ms]; and the same with CPU time (user + system of the child,
+  steadier than wall time on a shared machine).
+
+Paths: ``scripted`` (the runtime's own figure, as a baseline under the same load),
+``anthropic`` (as users launch it: the first requests go without the SDK, which loads in
+the background), ``anthropic-sdk`` (the SDK imported before the CLI starts, so every request
+goes through it: the SDK path's own per-step cost) and ``openai``.
 """
 
 from __future__ import annotations
@@ -26,26 +32,20 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests" / "providers"))
-
-from fake_llm_server import (  # noqa: E402
-    AnthropicReply,
-    FakeLLMServer,
-    OpenAIReply,
-    RecordedRequest,
-    ToolCallSpec,
-)
-
+FAKE_SERVER = ROOT / "tests" / "providers" / "fake_llm_server.py"
 PERSTACK = str(Path(sys.executable).parent / "perstack")
-PREWARMED = (
-    "import sys; from runtime.providers.prewarm import prewarm; prewarm(sys.argv[1]); "
-    "del sys.argv[1]; from workbench.cli import main; main()"
-)
+#: Compiled bytecode for the child processes, as an installed package has it. (Where
+#: PYTHONDONTWRITEBYTECODE is set, every launch would otherwise compile the project's
+#: modules again, ~0.1 s that no user pays.)
+PYCACHE = Path(tempfile.gettempdir()) / "perstack-bench-pycache"
+#: The CLI with the anthropic SDK already imported: every request goes through the SDK.
+SDK_FIRST = [sys.executable, "-c", "import anthropic; from workbench.cli import main; main()"]
 
 CONFIG = """
 model = "{model}"
@@ -53,150 +53,177 @@ reasoningBudget = "none"
 
 [provider]
 providerName = "{provider}"
-
+{setting}
 [experts."looper"]
 instruction = "Read notes.txt until told to stop."
 """
 
-PATHS = {"anthropic": "claude-sonnet-4-6", "openai": "gpt-4.1"}
+SCRIPT = """
+[[rules]]
+expert = "looper"
+turn = "<{steps}"
+[[rules.toolCalls]]
+name = "readTextFile"
+args = {{ path = "notes.txt" }}
+
+[[rules]]
+text = "Done."
+"""
 
 
-class InstantModel:
-    """Answers with a readTextFile call until the history holds ``steps - 1`` of them."""
+@dataclass(frozen=True)
+class Route:
+    """One way of reaching the model."""
+
+    provider: str
+    model: str
+    command: tuple[str, ...] = (PERSTACK,)
+
+
+PATHS = {
+    "scripted": Route("scripted", "scripted"),
+    "anthropic": Route("anthropic", "claude-sonnet-4-6"),
+    "anthropic-sdk": Route("anthropic", "claude-sonnet-4-6", tuple(SDK_FIRST)),
+    "openai": Route("openai", "gpt-4.1"),
+}
+
+
+class ModelServer:
+    """The fake server in a child process; collects the arrival time of each request."""
 
     def __init__(self) -> None:
-        self.steps = 1
-        self.first_request: tuple[float, float] | None = None
-        self.pid = 0
-        # (CPU of the perstack process, CPU of the server thread) at each request.
-        self.cpu_marks: list[tuple[float, float]] = []
+        self.process = subprocess.Popen(
+            [sys.executable, str(FAKE_SERVER), "--text", "Done.", "--log"]
+            + ["--tool", "readTextFile", "--tool-args", '{"path": "notes.txt"}'],
+            stdout=subprocess.PIPE,
+            text=True,
+            env=child_env(),
+        )
+        assert self.process.stdout is not None
+        self.base_url = self.process.stdout.readline().strip()
+        self.arrivals: list[float] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
 
-    def __call__(self, request: RecordedRequest) -> Any:
-        client_cpu = _cpu_seconds(self.pid)
-        if self.first_request is None:
-            self.first_request = (time.perf_counter(), client_cpu)
-        self.cpu_marks.append((client_cpu, time.thread_time()))
-        turns = sum(1 for m in request.body["messages"] if m["role"] == "assistant")
-        call = ToolCallSpec(f"call_{turns}", "readTextFile", '{"path": "notes.txt"}')
-        reply = AnthropicReply if request.path.endswith("/v1/messages") else OpenAIReply
-        if turns < self.steps - 1:
-            return reply(tool_calls=[call])
-        return reply(text="done")
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.arrivals.append(float(line.split(" ", 1)[0]))
 
+    def first_arrival_after(self, moment: float) -> float | None:
+        return next((t for t in list(self.arrivals) if t >= moment), None)
 
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU of a process so far (all its threads), from /proc."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return float("nan")
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait()
 
 
-def project(provider: str) -> Path:
-    root = Path(tempfile.mkdtemp(prefix=f"perstack-bench-{provider}-"))
-    (root / "perstack.toml").write_text(CONFIG.format(provider=provider, model=PATHS[provider]))
+def project(path: Route, steps: int) -> Path:
+    root = Path(tempfile.mkdtemp(prefix=f"perstack-bench-{path.provider}-"))
+    setting = '[provider.setting]\nscript = "script.toml"\n' if path.provider == "scripted" else ""
+    config = CONFIG.format(model=path.model, provider=path.provider, setting=setting)
+    (root / "perstack.toml").write_text(config)
+    # A 1-step run has no looping rule ("turn < 1" would match nothing, an error).
+    script = SCRIPT.format(steps=steps) if steps > 1 else SCRIPT.split("\n\n", 1)[1]
+    (root / "script.toml").write_text(script)
     (root / "notes.txt").write_text("A short note the looping Expert reads at every step.\n")
     return root
 
 
-def timed_run(
-    server: FakeLLMServer, model: InstantModel, provider: str, steps: int, prewarmed: bool
-) -> dict[str, float]:
-    root = project(provider)
+def child_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PERSTACK_", "ANTHROPIC_"))}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env["PYTHONPYCACHEPREFIX"] = str(PYCACHE)
+    return env
+
+
+def timed_run(path: Route, root: Path, steps: int, server: ModelServer) -> dict[str, float]:
+    """One `perstack run` of ``steps`` steps: wall, CPU, and launch to first model request."""
+    env = child_env()
     env |= {
         "ANTHROPIC_API_KEY": "bench",
         "ANTHROPIC_BASE_URL": server.base_url,
         "OPENAI_API_KEY": "bench",
         "OPENAI_BASE_URL": f"{server.base_url}/v1",
     }
-    command = [sys.executable, "-c", PREWARMED, provider] if prewarmed else [PERSTACK]
-    command += ["run", "looper", "go", "--max-steps", str(steps + 5)]
-    model.steps, model.first_request, model.cpu_marks = steps, None, []
-    start = time.perf_counter()
-    server_cpu = time.process_time()  # this process: the fake server's share
+    command = [*path.command, "run", "looper", f"go {steps}", "--max-steps", str(steps + 5)]
+    start = time.monotonic()
     process = subprocess.Popen(command, cwd=root, env=env, stdout=subprocess.PIPE)
-    model.pid = process.pid
     assert process.stdout is not None
-    generations = [
-        json.loads(line)["timestamp"]
-        for line in process.stdout
-        if line.startswith(b'{"type":"startGeneration"')
-    ]
+    first_generation = None
+    for line in process.stdout:  # drained as bench_run.py does: stdout is part of the cost
+        if first_generation is None and line.startswith(b'{"type":"startGeneration"'):
+            first_generation = time.monotonic()
     _, status, usage = os.wait4(process.pid, 0)
-    process.returncode = os.waitstatus_to_exitcode(status)
-    if process.returncode != 0:
-        raise SystemExit(f"perstack run failed with {process.returncode}")
-    wall = time.perf_counter() - start
-    assert model.first_request is not None, "no model request arrived"
-    arrived, cpu = model.first_request
+    wall = time.monotonic() - start
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"perstack run failed ({path}, {steps} steps)")
+    if path.provider == "scripted":
+        first_request = first_generation
+    else:
+        first_request = server.first_arrival_after(start)
+    assert first_request is not None, "no model request arrived"
     return {
         "wall": wall,
         "cpu": usage.ru_utime + usage.ru_stime,
-        "server_cpu": time.process_time() - server_cpu,
-        "first_request": arrived - start,
-        "first_request_cpu": cpu,
-        "per_step": (generations[-1] - generations[0]) / max(1, len(generations) - 1) / 1000,
-        "per_step_steady": _steady(generations) / 1000,
-        # CPU per step in the steady state, of perstack and of the fake server (loaded
-        # machines stretch wall time; CPU time stays put). /proc counts in clock ticks
-        # (10 ms), hence the long runs.
-        "per_step_cpu": _per_step(model.cpu_marks, 0),
-        "per_step_server_cpu": _per_step(model.cpu_marks, 1),
+        "first_request": first_request - start,
+        "steps": steps,
     }
 
 
-def _steady(timestamps: list[int]) -> float:
-    """Milliseconds per step over the last quarter of the run."""
-    tail = timestamps[len(timestamps) * 3 // 4 :]
-    return (tail[-1] - tail[0]) / (len(tail) - 1) if len(tail) > 1 else float("nan")
+def median(runs: list[dict[str, float]], key: str) -> float:
+    return statistics.median(r[key] for r in runs)
 
 
-def _per_step(marks: list[tuple[float, float]], which: int) -> float:
-    # The last quarter of the run: by then the SDK has finished loading in the background
-    # (that one-off cost shows in the whole-run figure).
-    half = len(marks) * 3 // 4
-    if len(marks) - half < 2:
-        return float("nan")
-    return (marks[-1][which] - marks[half][which]) / (len(marks) - 1 - half)
+def per_step_ms(long: list[dict[str, float]], short: list[dict[str, float]], key: str) -> float:
+    """(median of the long runs - median of the short runs) / (steps - 1), in ms."""
+    steps = int(long[0]["steps"])
+    return (median(long, key) - median(short, key)) / (steps - 1) * 1000
+
+
+def load() -> str:
+    return ", ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--steps", type=int, default=200)
-    parser.add_argument("--providers", nargs="+", default=list(PATHS), choices=list(PATHS))
+    parser.add_argument("--paths", nargs="+", default=list(PATHS), choices=list(PATHS))
     args = parser.parse_args()
 
-    model = InstantModel()
-    with FakeLLMServer(model, record=False) as server:
-        for provider in args.providers:
-            timed_run(server, model, provider, 1, prewarmed=False)  # warm file caches
-            for prewarmed in (False, True):
-                runs = [
-                    timed_run(server, model, provider, 1, prewarmed) for _ in range(args.repeat)
-                ]
-                label = f"{provider}{' + prewarm' if prewarmed else ''}"
-                wall = statistics.median(r["first_request"] for r in runs)
-                cpu = statistics.median(r["first_request_cpu"] for r in runs)
-                print(
-                    f"launch to first model request, {label:<19} {wall * 1000:6.0f} ms wall, "
-                    f"{cpu * 1000:5.0f} ms CPU   [target <= 700 ms]"
-                )
-            runs = [
-                timed_run(server, model, provider, args.steps, True) for _ in range(args.repeat)
-            ]
-            def median_ms(key: str) -> float:
-                return statistics.median(r[key] for r in runs) * 1000
+    server = ModelServer()
+    print(f"load average at start: {load()}   ({os.cpu_count()} CPUs)")
+    try:
+        for name in args.paths:
+            path = PATHS[name]
+            short_root = project(path, 1)
+            long_root = project(path, args.steps)
+            timed_run(path, short_root, 1, server)  # warm the file cache and bytecode
+            short, long = [], []
+            for _ in range(args.repeat):  # interleaved, so a change of load hits both
+                short.append(timed_run(path, short_root, 1, server))
+                long.append(timed_run(path, long_root, args.steps, server))
 
+            first = median(short, "first_request") * 1000
             print(
-                f"per-step overhead, {provider:<10} ({args.steps} steps): "
-                f"{median_ms('per_step'):.2f} ms wall over the run, "
-                f"{median_ms('per_step_steady'):.2f} ms in the last quarter; there CPU "
-                f"{median_ms('per_step_cpu'):.2f} ms perstack + "
-                f"{median_ms('per_step_server_cpu'):.2f} ms fake server   [target <= 4 ms]"
+                f"{name:<14} launch to first model request {first:5.0f} ms; per step "
+                f"{per_step_ms(long, short, 'wall'):5.2f} ms wall, {per_step_ms(long, short, 'cpu'):5.2f} ms CPU "
+                f"({args.steps}-step run {median(long, 'wall'):.2f} s, 1-step run "
+                f"{median(short, 'wall'):.2f} s)   load {load()}"
             )
+            print(
+                "    samples, per step wall ms: "
+                + json.dumps(
+                    sorted(
+                        round((lg["wall"] - sh["wall"]) / (args.steps - 1) * 1000, 2)
+                        for sh, lg in zip(short, long, strict=True)
+                    )
+                )
+            )
+    finally:
+        server.stop()
+
 
 if __name__ == "__main__":
     main()

@@ -12,14 +12,23 @@ thread starts: clients can connect at once, and it serves async tests, sync test
 subprocesses alike. Run it as a script for a long-lived instant model::
 
     python tests/providers/fake_llm_server.py --text "Done."
+
+or, for benchmarks, one that loops: it calls a tool until the run has taken as many steps
+as the number in its query says (``perstack run looper 200`` takes 200 steps), and prints
+each request's arrival time (``time.monotonic()``, comparable across processes)::
+
+    python tests/providers/fake_llm_server.py --tool readTextFile --tool-args '{"path": "a"}' --log
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import re
 import socket
+import sys
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -112,8 +121,14 @@ class FakeLLMServer:
         sock.listen(128)  # connections queue here until uvicorn accepts them
         self._socket = sock
         config = uvicorn.Config(
-            self._app, lifespan="off", log_level="error", access_log=False, http="h11",
-            loop="asyncio", interface="asgi3", timeout_graceful_shutdown=1,
+            self._app,
+            lifespan="off",
+            log_level="error",
+            access_log=False,
+            http="h11",
+            loop="asyncio",
+            interface="asgi3",
+            timeout_graceful_shutdown=1,
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(
@@ -295,20 +310,59 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--text", default="Done.", help="the answer to every request")
     parser.add_argument("--chunk", type=int, default=0, help="characters per delta (0: all)")
+    parser.add_argument(
+        "--tool",
+        help="call this tool at every step until the run has taken as many steps as the "
+        "first number in its query (default 1), then answer --text",
+    )
+    parser.add_argument("--tool-args", default="{}", help="the tool call's arguments (JSON)")
+    parser.add_argument(
+        "--log", action="store_true", help="print each request's time.monotonic() on stdout"
+    )
     args = parser.parse_args()
-    chunk = args.chunk or max(1, len(args.text))
-
-    def instant(request: RecordedRequest) -> Reply:
-        if request.path.endswith("/v1/messages"):
-            return AnthropicReply(text=args.text, chunk=chunk)
-        return OpenAIReply(text=args.text, chunk=chunk)
-
-    server = FakeLLMServer(instant).start()
+    answer = InstantModel(args.text, args.chunk, args.tool, args.tool_args, log=args.log)
+    server = FakeLLMServer(answer, record=False).start()
     print(server.base_url, flush=True)
     try:
         threading.Event().wait()
     except KeyboardInterrupt:
         server.stop()
+
+
+class InstantModel:
+    """The script's responder: a text answer, or a tool call per step for a set count."""
+
+    def __init__(
+        self, text: str, chunk: int, tool: str | None, tool_args: str, *, log: bool
+    ) -> None:
+        self.text = text
+        self.chunk = chunk or max(1, len(text))
+        self.tool = tool
+        self.tool_args = tool_args
+        self.log = log
+
+    def __call__(self, request: RecordedRequest) -> Reply:
+        if self.log:
+            sys.stdout.write(f"{time.monotonic():.6f} {request.target}\n")
+            sys.stdout.flush()
+        reply = AnthropicReply if request.path.endswith("/v1/messages") else OpenAIReply
+        messages = request.body["messages"]
+        if self.tool is not None:
+            turns = sum(1 for m in messages if m["role"] == "assistant")
+            if turns + 1 < _steps(messages):
+                call = ToolCallSpec(f"call_{turns}", self.tool, self.tool_args)
+                return reply(tool_calls=[call], chunk=self.chunk)
+        return reply(text=self.text, chunk=self.chunk)
+
+
+def _steps(messages: list[dict[str, Any]]) -> int:
+    """The first number in the run's query (the first user message), or 1."""
+    user = next(m for m in messages if m["role"] == "user")
+    content = user["content"]
+    if not isinstance(content, str):
+        content = " ".join(block.get("text", "") for block in content)
+    found = re.search(r"\d+", content)
+    return int(found.group()) if found else 1
 
 
 if __name__ == "__main__":
