@@ -16,7 +16,7 @@ from typing import Any, Generic, TypeVar
 
 import orjson
 
-__all__ = ["HistoryEncoder", "fragment"]
+__all__ = ["HistoryEncoder", "ToolEncoder", "fragment"]
 
 S = TypeVar("S")
 
@@ -24,6 +24,37 @@ S = TypeVar("S")
 def fragment(value: Any) -> orjson.Fragment:
     """``value`` encoded once, to embed in any later ``orjson.dumps``."""
     return orjson.Fragment(orjson.dumps(value))
+
+
+class ToolEncoder:
+    """Each tool definition's wire form, encoded once.
+
+    The same definitions are offered at every step (they are immutable and shared by the
+    skills), so each is mapped and encoded on first use and reused by identity after.
+
+    Args:
+        encode: Maps one definition to its wire form (a JSON-ready dict).
+        keep: How many definitions to remember (skills whose tools are rebuilt would
+            otherwise grow the cache without end); past that it starts afresh.
+    """
+
+    def __init__(self, encode: Callable[[Any], Any], keep: int = 512) -> None:
+        self._encode = encode
+        self._keep = keep
+        # id -> (definition, fragment): holding the definition keeps its id from being reused.
+        self._cache: dict[int, tuple[Any, orjson.Fragment]] = {}
+
+    def encoded(self, tools: Sequence[Any]) -> list[orjson.Fragment]:
+        """The encoded form of each of ``tools``, in order."""
+        out = []
+        for tool in tools:
+            entry = self._cache.get(id(tool))
+            if entry is None or entry[0] is not tool:
+                if len(self._cache) >= self._keep:
+                    self._cache.clear()
+                entry = self._cache[id(tool)] = (tool, fragment(self._encode(tool)))
+            out.append(entry[1])
+        return out
 
 
 class _Entry(Generic[S]):

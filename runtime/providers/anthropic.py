@@ -61,13 +61,17 @@ def create(
     Raises:
         PerstackError: ``ANTHROPIC_API_KEY is not set``, or a malformed setting.
     """
-    del provider_name, base_dir  # one provider name; no paths in its settings
-    return AnthropicProvider(
+    del base_dir  # no paths in its settings
+    provider = AnthropicProvider(
         api_key=require_env(env, "ANTHROPIC_API_KEY"),
         base_url=resolve_base_url(setting, env, "ANTHROPIC_BASE_URL") or DEFAULT_BASE_URL,
         headers=resolve_headers(setting),
         proxy=proxy_url(env),
     )
+    # The settings are good: load the HTTP client library (not the SDK) in the background
+    # meanwhile, and keep its objects out of the collector's full passes.
+    prewarm.prewarm(provider_name)
+    return provider
 
 
 class AnthropicProvider(SdkProvider):

@@ -28,7 +28,7 @@ from runtime.model import (
     ToolResultPart,
     UserMessage,
 )
-from runtime.providers._wire import HistoryEncoder, fragment
+from runtime.providers._wire import HistoryEncoder, ToolEncoder, fragment
 from runtime.providers.base import FinishReason, GenerationRequest, ToolDefinition
 
 __all__ = [
@@ -127,7 +127,7 @@ def encode_body(request: GenerationRequest, encoder: HistoryEncoder[_History]) -
     if history.system:
         body["system"] = history.system
     if request.tools:
-        body["tools"] = [_tool(t) for t in request.tools]
+        body["tools"] = _TOOLS.encoded(request.tools)
         body["tool_choice"] = {"type": "auto"}
     if budget is not None:
         body["thinking"] = {"type": "enabled", "budget_tokens": budget}
@@ -160,6 +160,9 @@ def _tool(tool: ToolDefinition) -> dict[str, Any]:
     if tool.description:
         out["description"] = tool.description
     return out
+
+
+_TOOLS = ToolEncoder(_tool)
 
 
 def _turn(message: Any) -> tuple[str, list[dict[str, Any]]]:

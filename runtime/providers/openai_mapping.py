@@ -27,7 +27,7 @@ from runtime.model import (
     ToolResultPart,
     UserMessage,
 )
-from runtime.providers._wire import HistoryEncoder, fragment
+from runtime.providers._wire import HistoryEncoder, ToolEncoder, fragment
 from runtime.providers.base import FinishReason, GenerationRequest, ToolDefinition
 
 __all__ = [
@@ -111,7 +111,7 @@ def encode_body(request: GenerationRequest, provider_name: str, encoders: WireEn
         "stream_options": {"include_usage": True},
     }
     if request.tools:
-        body["tools"] = [_tool(t) for t in request.tools]
+        body["tools"] = _TOOLS.encoded(request.tools)
         body["tool_choice"] = "auto"
     effort = reasoning_effort(request.reasoning_budget)
     if effort is not None:
@@ -130,6 +130,9 @@ def _tool(tool: ToolDefinition) -> dict[str, Any]:
     if tool.description:
         function["description"] = tool.description
     return {"type": "function", "function": function}
+
+
+_TOOLS = ToolEncoder(_tool)
 
 
 def build_messages(messages: list[Any], system_role: str = "system") -> list[dict[str, Any]]:

@@ -100,3 +100,27 @@ def test_incremental_openai_bodies_equal_fresh_ones() -> None:
             )
             assert orjson.loads(incremental) == orjson.loads(fresh)
     assert orjson.loads(incremental)["messages"][0]["role"] == "developer"
+
+
+def test_tool_definitions_are_encoded_once_per_definition() -> None:
+    from runtime.providers._wire import ToolEncoder
+    from runtime.providers.base import ToolDefinition
+
+    encoded: list[str] = []
+
+    def encode(tool: ToolDefinition) -> dict[str, Any]:
+        encoded.append(tool.name)
+        return {"name": tool.name}
+
+    tools = ToolEncoder(encode, keep=2)
+    read = ToolDefinition("read", "Read", {"type": "object"})
+    write = ToolDefinition("write", "Write", {"type": "object"})
+    for _ in range(3):
+        body = orjson.dumps(tools.encoded([read, write]))
+    assert orjson.loads(body) == [{"name": "read"}, {"name": "write"}]
+    assert encoded == ["read", "write"]
+    # An equal but new definition (a skill that rebuilt its tools) is encoded afresh; past
+    # `keep` definitions the cache starts over rather than grow.
+    tools.encoded([ToolDefinition("read", "Read", {"type": "object"})])
+    tools.encoded([read])
+    assert encoded == ["read", "write", "read", "read"]
