@@ -55,7 +55,9 @@ class ThemeManager:
         self.problems: list[str] = []
         self.themes: dict[str, ThemeFile] = {}
         self._user_names: set[str] = set()
-        self._saved: str | None = None
+        # The theme in use; a change to another one is the user's choice and is saved.
+        # Applying the saved theme (or falling back from a missing one) is not a choice.
+        self._current: str | None = None
         self._notify = notify or (
             lambda line: app.notify(line, title="Themes", severity="warning", timeout=8)
         )
@@ -72,13 +74,15 @@ class ThemeManager:
         for item in bundled_themes():
             self._register(item)
         self._load_user_files()
+        saved = None
         try:
-            self._saved = read_saved_theme(self.settings)
+            saved = read_saved_theme(self.settings)
         except PerstackError as error:
             self._problem(str(error))
-        name = self._saved if self._saved in self.app.available_themes else DEFAULT_THEME
-        if self._saved is not None and name != self._saved:
-            self._problem(f'theme "{self._saved}" is not available; using {DEFAULT_THEME}')
+        name = saved if saved in self.app.available_themes else DEFAULT_THEME
+        if saved is not None and name != saved:
+            self._problem(f'theme "{saved}" is not available; using {DEFAULT_THEME}')
+        self._current = name
         self.app.theme = name
         self.app.theme_changed_signal.subscribe(self.app, self._theme_changed)
         return name
@@ -94,6 +98,7 @@ class ThemeManager:
         self._load_user_files()
         current = self.app.theme
         if current not in self.app.available_themes:
+            self._current = DEFAULT_THEME  # a fallback, not a choice: keep the saved name
             self.app.theme = DEFAULT_THEME
         else:
             # Same name, maybe new colours: rebuild the CSS and tell listeners (the editor).
@@ -147,14 +152,13 @@ class ThemeManager:
         self.app.register_theme(item.theme)
 
     def _theme_changed(self, theme: Theme) -> None:
-        if theme.name == self._saved:
+        if theme.name == self._current:
             return
+        self._current = theme.name
         try:
             save_theme_name(theme.name, self.settings)
         except PerstackError as error:
             self._problem(str(error))
-            return
-        self._saved = theme.name
 
     def _problem(self, line: str) -> None:
         self.problems.append(line)

@@ -234,9 +234,20 @@ async def test_user_theme_is_offered_and_a_bad_one_is_a_notice(project: Path) ->
 async def test_saved_theme_that_is_gone_falls_back_to_the_default(project: Path) -> None:
     save_theme_name("deleted-theme", config_dir() / "workbench.toml")
     app = EditorApp(project)
-    async with app.run_test(size=(90, 30)):
+    async with app.run_test(size=(90, 30)) as pilot:
+        await pilot.pause()
         assert app.theme == DEFAULT_THEME
         assert 'theme "deleted-theme" is not available' in app.themes.problems[0]
+    # The fallback is not the user's choice: the saved name stays for when it is back.
+    assert read_saved_theme(config_dir() / "workbench.toml") == "deleted-theme"
+
+
+async def test_first_start_writes_no_settings(project: Path) -> None:
+    app = EditorApp(project)
+    async with app.run_test(size=(90, 30)) as pilot:
+        await pilot.pause()
+        assert app.theme == DEFAULT_THEME
+    assert not (config_dir() / "workbench.toml").exists()
 
 
 async def test_user_theme_files_are_hot_reloaded(project: Path) -> None:
@@ -259,6 +270,8 @@ async def test_user_theme_files_are_hot_reloaded(project: Path) -> None:
         theme_file.unlink()
         await wait_until(pilot, lambda: "sunrise" not in app.available_themes)
         assert app.theme == DEFAULT_THEME
+        await pilot.pause()
+        assert read_saved_theme(config_dir() / "workbench.toml") == "sunrise"
         await app.themes.stop_watching()
 
 
