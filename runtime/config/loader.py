@@ -106,7 +106,6 @@ def parse_config_text(text: str, path: Path) -> PerstackConfig:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise ConfigError([_syntax_problem(error, text, label)]) from None
-    locator = TomlLocator(text)
     data = {key: value for key, value in document.items() if key not in _NOT_FILE_KEYS}
 
     problems: list[Problem] = []
@@ -124,11 +123,14 @@ def parse_config_text(text: str, path: Path) -> PerstackConfig:
     experts = config.experts.values() if config else _experts_that_validate(raw_experts)
     for expert in experts:
         problems += duplicate_tool_problems(expert)
+    # Line numbers are found only when there is something to report: locating costs more
+    # than validating, and the workbench validates the editor buffer as the user types.
     if problems or config is None:
-        raise ConfigError(render(problems, label, locator))
+        raise ConfigError(render(problems, label, TomlLocator(text)))
 
     config.path = path
-    config.warnings = render(base_skill_warnings(config), label, locator)
+    warnings = base_skill_warnings(config)
+    config.warnings = render(warnings, label, TomlLocator(text)) if warnings else []
     return config
 
 
