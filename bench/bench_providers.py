@@ -100,14 +100,15 @@ class ModelServer:
         )
         assert self.process.stdout is not None
         self.base_url = self.process.stdout.readline().strip()
-        self.arrivals: list[float] = []
+        self.arrivals: list[tuple[float, bool]] = []  # (time.monotonic(), sent by an SDK)
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
 
     def _read(self) -> None:
         assert self.process.stdout is not None
         for line in self.process.stdout:
-            self.arrivals.append(float(line.split(" ", 1)[0]))
+            moment, _, via = line.split()
+            self.arrivals.append((float(moment), via == "sdk"))
 
     def cpu_seconds(self) -> float:
         """User + system CPU the server has used so far (from /proc; Linux only)."""
@@ -117,8 +118,8 @@ class ModelServer:
             return float("nan")
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
-    def first_arrival_after(self, moment: float) -> float | None:
-        return next((t for t in list(self.arrivals) if t >= moment), None)
+    def since(self, moment: float) -> list[tuple[float, bool]]:
+        return [arrival for arrival in list(self.arrivals) if arrival[0] >= moment]
 
     def stop(self) -> None:
         self.process.terminate()
@@ -171,15 +172,17 @@ def timed_run(path: Route, root: Path, steps: int, server: ModelServer) -> dict[
     wall = time.monotonic() - start
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"perstack run failed ({path}, {steps} steps)")
+    arrivals = server.since(start)
     if path.provider == "scripted":
         first_request = first_generation
     else:
-        first_request = server.first_arrival_after(start)
+        first_request = arrivals[0][0] if arrivals else None
     assert first_request is not None, "no model request arrived"
     return {
         "wall": wall,
         "cpu": usage.ru_utime + usage.ru_stime,
         "server_cpu": server.cpu_seconds() - server_cpu,
+        "via_sdk": sum(sdk for _, sdk in arrivals),
         "first_request": first_request - start,
         "steps": steps,
     }
@@ -231,9 +234,11 @@ def main() -> None:
                 round((lg["wall"] - sh["wall"]) / (args.steps - 1) * 1000, 2)
                 for sh, lg in zip(short, long, strict=True)
             )
+            via_sdk = sorted(int(r["via_sdk"]) for r in long)
             print(
                 f"{'':<14} {args.steps}-step run {median(long, 'wall'):.2f} s, 1-step run "
-                f"{median(short, 'wall'):.2f} s; per-step samples (ms): {samples}"
+                f"{median(short, 'wall'):.2f} s; per-step samples (ms): {samples}; requests "
+                f"sent by the SDK in each long run: {via_sdk}"
             )
     finally:
         server.stop()

@@ -29,7 +29,8 @@ __all__ = ["SDK_MODULES", "prewarm", "start_import", "ensure_imported", "is_warm
 
 #: providerName -> the modules worth importing before its first request.
 SDK_MODULES: dict[str, tuple[str, ...]] = {
-    "anthropic": ("httpx2",),  # the SDK itself loads after the first answer, see above
+    # Not the SDK itself (see above): its HTTP stack, which the first request needs.
+    "anthropic": ("httpx2", "httpcore2"),
     "openai": ("openai",),
     "azure-openai": ("openai",),
     "deepseek": ("openai",),

@@ -15,7 +15,8 @@ subprocesses alike. Run it as a script for a long-lived instant model::
 
 or, for benchmarks, one that loops: it calls a tool until the run has taken as many steps
 as the number in its query says (``perstack run looper 200`` takes 200 steps), and prints
-each request's arrival time (``time.monotonic()``, comparable across processes)::
+each request's arrival time (``time.monotonic()``, comparable across processes), path, and
+whether an SDK sent it (``sdk`` or ``-``)::
 
     python tests/providers/fake_llm_server.py --tool readTextFile --tool-args '{"path": "a"}' --log
 """
@@ -317,7 +318,9 @@ def main() -> None:
     )
     parser.add_argument("--tool-args", default="{}", help="the tool call's arguments (JSON)")
     parser.add_argument(
-        "--log", action="store_true", help="print each request's time.monotonic() on stdout"
+        "--log",
+        action="store_true",
+        help="print each request's time.monotonic(), path and sender (sdk or -) on stdout",
     )
     args = parser.parse_args()
     answer = InstantModel(args.text, args.chunk, args.tool, args.tool_args, log=args.log)
@@ -343,7 +346,8 @@ class InstantModel:
 
     def __call__(self, request: RecordedRequest) -> Reply:
         if self.log:
-            sys.stdout.write(f"{time.monotonic():.6f} {request.target}\n")
+            via = "sdk" if "x-stainless-lang" in request.headers else "-"  # sent by an SDK?
+            sys.stdout.write(f"{time.monotonic():.6f} {request.target} {via}\n")
             sys.stdout.flush()
         reply = AnthropicReply if request.path.endswith("/v1/messages") else OpenAIReply
         messages = request.body["messages"]
