@@ -13,18 +13,19 @@ The app owns the job on screen (a :class:`~workbench.jobview.JobView`) and the
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
+from textual import work
 from textual.app import App, ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer
 
-from runtime.model import now_ms
 from runtime.timeline_filter import RowFilter
 from workbench.bridge import ProviderFactory, RunBridge
-from workbench.commands import WorkbenchCommands, bindings
+from workbench.commands import bindings, palette_provider
 from workbench.formatting import STATUS_GLYPHS, format_duration, format_tokens
 from workbench.jobview import JobUpdate, JobView
 from workbench.runs import RunControl
@@ -44,6 +45,11 @@ if TYPE_CHECKING:
     from workbench.session import Session
 
 __all__ = ["WorkbenchApp"]
+
+
+def now_ms() -> int:
+    """Wall-clock milliseconds, the unit of event timestamps."""
+    return time.time_ns() // 1_000_000
 
 _STATE_TEXT = {
     "ready": ("·", "ready"),
@@ -71,7 +77,7 @@ class WorkbenchApp(App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "Perstack workbench"
     BINDINGS: ClassVar[list[BindingType]] = bindings()
-    COMMANDS = App.COMMANDS | {WorkbenchCommands}
+    COMMANDS = App.COMMANDS | {palette_provider}
     HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (120, "-wide")]
 
     def __init__(
@@ -89,13 +95,15 @@ class WorkbenchApp(App[None]):
             self.animation_level = "none"
         self.session = session
         self.clock = clock or now_ms
-        self.preflight = session.preflight()
+        self.preflight = session.preflight(check_provider=False)
         self.view = JobView()
         self.bridge = RunBridge(
             self, session.cwd, flush_interval=flush_interval, provider_factory=provider_factory
         )
         self.runs = RunControl(self)
         self.state = "ready"
+        #: The status line and match count are due for a repaint (see _after_update).
+        self.counts_pending = False
         self.node_filter: str | None = None
         self.bar_filter = RowFilter()
         self._waiters: list[tuple[Callable[[], bool], asyncio.Future[None]]] = []
@@ -127,6 +135,8 @@ class WorkbenchApp(App[None]):
     def on_mount(self) -> None:
         self.begin_capture_print(self, stdout=False, stderr=True)
         self._show_preflight()
+        if not self.preflight.problems:
+            self.check_provider()
         self.query_one(RunTreePanel).root.expand()
         self.runs.update_prompt()
         self.query_one(QueryBar).input.focus()
@@ -136,6 +146,18 @@ class WorkbenchApp(App[None]):
 
     def on_unmount(self) -> None:
         self.bridge.stop()  # a job left running is cancelled: it stays resumable
+
+    @work(thread=True, exclusive=True, group="preflight")
+    def check_provider(self) -> None:
+        """Build the provider once, off the UI thread (its SDK import is slow)."""
+        problem = self.session.provider_problem(self.preflight.config)
+        self.call_from_thread(self._provider_checked, problem)
+
+    def _provider_checked(self, problem: str | None) -> None:
+        self.preflight.provider_problem = problem
+        self.preflight.provider_checked = True
+        self._show_preflight()
+        self.state_changed()
 
     def _show_preflight(self) -> None:
         notice = self.query_one(Notice)
@@ -149,6 +171,8 @@ class WorkbenchApp(App[None]):
             )
         elif preflight.provider_problem:
             notice.show_problem("Runs will fail until the provider is set up:", [preflight.provider_problem])
+        if preflight.provider_checked:
+            return
         for warning in preflight.warnings:
             self.notify(warning, severity="warning")
         if self.session.project.is_demo:
@@ -201,7 +225,7 @@ class WorkbenchApp(App[None]):
 
     def _tick(self) -> None:
         now = self.clock()
-        self.refresh_status()
+        self._refresh_counts()
         self.query_one(RunTreePanel).tick(self.view.tree, now)
         self.query_one(Timeline).refresh()
 
@@ -215,16 +239,29 @@ class WorkbenchApp(App[None]):
         self.query_one(Timeline).set_view(view)
         self._after_update(JobUpdate(shown_changed=True))
 
-    def apply_events(self, events: list[Any]) -> None:
+    def apply_events(self, events: list[Any], *, live: bool = False) -> None:
         """Feed a batch of events to the job on screen and repaint what changed."""
         if events:
-            self._after_update(self.view.apply(events))
+            self._after_update(self.view.apply(events), live=live)
 
-    def _after_update(self, update: JobUpdate) -> None:
+    def _after_update(self, update: JobUpdate, *, live: bool = False) -> None:
         now = self.clock()
         self.query_one(Timeline).rows_changed(update.rows, shown_changed=update.shown_changed)
         self.query_one(RunTreePanel).sync(self.view.tree, update.nodes, now)
         self.query_one(StreamPanel).show_row(self.view.live, self.bridge.running)
+        if live:
+            # While events stream in, the header's status and the match count (the first
+            # and last lines of the screen) follow at most four times a second: repainting
+            # them with every batch would repaint every line in between each time.
+            if not self.counts_pending:
+                self.counts_pending = True
+                self.set_timer(0.25, self._refresh_counts, name="counts")
+            self.state_changed()
+            return
+        self._refresh_counts()
+
+    def _refresh_counts(self) -> None:
+        self.counts_pending = False
         self.query_one(FilterBar).set_count(len(self.view.shown), len(self.view.rows))
         self.refresh_status()
 
@@ -232,10 +269,11 @@ class WorkbenchApp(App[None]):
         self.runs.started(message)
 
     def on_run_bridge_events(self, message: RunBridge.Events) -> None:
-        self.apply_events(message.events)
+        self.apply_events(message.events, live=True)
 
     def on_run_bridge_finished(self, message: RunBridge.Finished) -> None:
         self.apply_events(self.bridge.settle())
+        self._refresh_counts()
         self.runs.finished(message)
 
     def on_descendant_focus(self, event: Any) -> None:

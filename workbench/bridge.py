@@ -9,7 +9,10 @@ starve key presses and repaints until it ends.
 The runtime thread only appends (slim) events to a buffer under a lock; a timer on the
 UI loop drains it every ``flush_interval`` seconds and posts one :class:`RunBridge.Events`
 message per batch, so 10,000 events arriving in a burst cost the UI a few dozen messages,
-never 10,000.
+never 10,000. During such a burst (a batch of ``burst_size`` events or more) the timer
+slows to ``burst_interval``: each batch costs the UI one repaint whatever its size, and
+the repaints would otherwise take the CPU the run needs. Streamed text (a few events per
+batch) keeps the fast pace.
 
 Stopping cancels the run's task: the runtime unwinds (skills close, files stay whole) and
 the job stays resumable, as after Ctrl+C in ``perstack run``.
@@ -18,6 +21,7 @@ the job stays resumable, as after Ctrl+C in ``perstack run``.
 from __future__ import annotations
 
 import asyncio
+import sys
 import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -39,6 +43,8 @@ if TYPE_CHECKING:
 
 __all__ = ["RunBridge", "ProviderFactory"]
 
+#: Seconds a thread may hold the GIL while another waits (Python's default: 0.005).
+_SWITCH_INTERVAL = 0.0005
 #: Builds the provider of a run instead of ``[provider]`` (tests, the benchmark).
 ProviderFactory = Callable[["RunSetting"], "Provider"]
 
@@ -50,6 +56,8 @@ class RunBridge:
         app: Receives :class:`Started`, :class:`Events` and :class:`Finished`.
         cwd: Where runs resolve the project (as ``perstack run`` run from there).
         flush_interval: Seconds between two batches.
+        burst_interval: Seconds between two batches while events come in bursts.
+        burst_size: A batch this large means a burst.
         provider_factory: Overrides the provider (``None``: from ``perstack.toml``).
     """
 
@@ -86,11 +94,15 @@ class RunBridge:
         cwd: Any,
         *,
         flush_interval: float = 0.05,
+        burst_interval: float = 0.25,
+        burst_size: int = 100,
         provider_factory: ProviderFactory | None = None,
     ) -> None:
         self.app = app
         self.cwd = cwd
         self.flush_interval = flush_interval
+        self.burst_interval = burst_interval
+        self.burst_size = burst_size
         self.provider_factory = provider_factory
         self._buffer: list[BaseEvent] = []
         self._lock = threading.Lock()
@@ -106,9 +118,13 @@ class RunBridge:
         """Prepare and run ``options`` in a worker thread (one run at a time)."""
         if self.running:
             raise RuntimeError("a run is already in progress")
+        # The run thread makes thousands of small file writes; after each one it needs the
+        # GIL back, and by default waits up to 5 ms for the UI thread to hand it over
+        # (the "convoy effect"). A shorter switch interval keeps it from stalling.
+        sys.setswitchinterval(_SWITCH_INTERVAL)
         self.running = True
         self._stop_requested = False
-        self._timer = self.app.set_interval(self.flush_interval, self.flush, name="run-bridge")
+        self._timer = self.app.set_timer(self.flush_interval, self._pace, name="run-bridge")
         self.app.run_worker(
             lambda: self._work(options), name="run", group="run", thread=True, exit_on_error=False
         )
@@ -123,12 +139,20 @@ class RunBridge:
             loop.call_soon_threadsafe(task.cancel)
         return True
 
-    def flush(self) -> None:
-        """Post the buffered events as one batch (called by the timer, and at the end)."""
+    def flush(self) -> int:
+        """Post the buffered events as one batch; return how many there were."""
         with self._lock:
             batch, self._buffer = self._buffer, []
         if batch:
             self.app.post_message(self.Events(batch))
+        return len(batch)
+
+    def _pace(self) -> None:
+        if not self.running:
+            return
+        size = self.flush()
+        delay = self.burst_interval if size >= self.burst_size else self.flush_interval
+        self._timer = self.app.set_timer(delay, self._pace, name="run-bridge")
 
     def settle(self) -> list[BaseEvent]:
         """End the relay after :class:`Finished` arrived; return the events still buffered.

@@ -1,7 +1,7 @@
 """Every workbench action, with its key and its command-palette entry.
 
 :data:`ACTIONS` is the one list: the app's bindings, the command palette
-(:class:`WorkbenchCommands`), the help screen and ``docs/workbench.md`` all read it, so a
+(:func:`palette_provider`), the help screen and ``docs/workbench.md`` all read it, so a
 key cannot exist without a palette entry or the other way round (a test checks it).
 """
 
@@ -12,12 +12,12 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from textual.binding import Binding
-from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 if TYPE_CHECKING:
     from textual.binding import BindingType
+    from textual.command import Hits, Provider
 
-__all__ = ["ACTIONS", "WorkbenchAction", "WorkbenchCommands", "bindings", "key_name"]
+__all__ = ["ACTIONS", "WorkbenchAction", "bindings", "key_name", "palette_provider"]
 
 
 @dataclass(frozen=True)
@@ -112,30 +112,50 @@ def bindings() -> list[BindingType]:
     return found
 
 
-class WorkbenchCommands(Provider):
-    """The command-palette entries of :data:`ACTIONS`."""
+def palette_provider() -> type[Provider]:
+    """The command-palette provider of :data:`ACTIONS` (``App.COMMANDS`` takes this callable).
 
-    async def discover(self) -> Hits:
-        for item in ACTIONS:
-            yield DiscoveryHit(
-                f"{item.title}  ({item.key_display})",
-                partial(self.app.run_action, item.action),
-                help=item.help,
-            )
+    Defined on first use: ``textual.command`` costs tens of milliseconds to import, which
+    the first screen does not need.
+    """
+    global _PROVIDER
+    if _PROVIDER is None:
+        _PROVIDER = _make_provider()
+    return _PROVIDER
 
-    async def search(self, query: str) -> Hits:
-        matcher = self.matcher(query)
-        for item in ACTIONS:
-            name = f"{item.title}  ({item.key_display})"
-            score = matcher.match(f"{item.title} {item.help}")
-            if score > 0:
-                yield Hit(
-                    score,
-                    matcher.highlight(name),
+
+_PROVIDER: type[Provider] | None = None
+
+
+def _make_provider() -> type[Provider]:
+    from textual.command import DiscoveryHit, Hit, Provider
+
+    class WorkbenchCommands(Provider):
+        """The command-palette entries of :data:`ACTIONS`."""
+
+        async def discover(self) -> Hits:
+            for item in ACTIONS:
+                yield DiscoveryHit(
+                    f"{item.title}  ({item.key_display})",
                     partial(self.app.run_action, item.action),
-                    text=name,
                     help=item.help,
                 )
+
+        async def search(self, query: str) -> Hits:
+            matcher = self.matcher(query)
+            for item in ACTIONS:
+                name = f"{item.title}  ({item.key_display})"
+                score = matcher.match(f"{item.title} {item.help}")
+                if score > 0:
+                    yield Hit(
+                        score,
+                        matcher.highlight(name),
+                        partial(self.app.run_action, item.action),
+                        text=name,
+                        help=item.help,
+                    )
+
+    return WorkbenchCommands
 
 
 #: Keys of the focused widget or dialog, for the help screen and the docs.

@@ -214,7 +214,9 @@ class RunControl:
         app = self.app
         bar = app.query_one(QueryBar)
         expert = app.query_one(HeaderBar).expert or "the Expert"
-        if self.pending is not None:
+        if self.bridge.running:
+            bar.set_mode("Running", f"{expert} is working on it", "Ctrl+T: stop")
+        elif self.pending is not None:
             bar.set_mode("Answer", f"Answer {self.pending[1].tool_name}", "Enter: answer")
         elif self.job_id is not None and expert == self.coordinator:
             bar.set_mode(

@@ -62,7 +62,8 @@ async def _ready(app: Any, pilot: Any) -> None:
 async def _streaming(app: Any, pilot: Any) -> None:
     await pilot.press("enter")
     await app.wait_until(
-        lambda: any(r.kind == "completion" and r.status == "streaming" and r.text for r in app.view.rows)
+        lambda: not app.counts_pending
+        and any(r.kind == "completion" and r.status == "streaming" and r.text for r in app.view.rows)
     )
     await pilot.pause()
 

@@ -83,6 +83,7 @@ class Preflight:
     problems: list[str] = field(default_factory=list)
     provider_problem: str | None = None
     warnings: list[str] = field(default_factory=list)
+    provider_checked: bool = False
 
     @property
     def experts(self) -> list[str]:
@@ -131,10 +132,14 @@ class Session:
         workspace = Path(self.options.workspace) if self.options.workspace else self.cwd
         return default_storage_root(workspace.resolve(), os.environ)
 
-    def preflight(self) -> Preflight:
-        """Load the file and build the provider once, collecting what would stop a run."""
-        from runtime.config import load_config, load_env, resolve_env_paths, with_overrides
-        from runtime.providers.factory import create_provider
+    def preflight(self, *, check_provider: bool = True) -> Preflight:
+        """Load the file (and build the provider once), collecting what would stop a run.
+
+        Args:
+            check_provider: Also build the provider (see :meth:`provider_problem`); the
+                workbench does that later, off its UI thread.
+        """
+        from runtime.config import load_config, with_overrides
 
         result = Preflight()
         options = self.options
@@ -157,15 +162,27 @@ class Session:
             return result
         result.config = config
         result.warnings = list(config.warnings)
-        env = load_env(resolve_env_paths(config, list(options.env_path)), self.cwd)
+        if check_provider:
+            result.provider_problem = self.provider_problem(config)
+            result.provider_checked = True
+        return result
+
+    def provider_problem(self, config: PerstackConfig | None) -> str | None:
+        """Why runs would fail at once (a missing API key, a bad script), with the fix."""
+        from runtime.config import load_env, resolve_env_paths
+        from runtime.providers.factory import create_provider
+
+        if config is None:
+            return None
+        env = load_env(resolve_env_paths(config, list(self.options.env_path)), self.cwd)
         provider_name = config.provider.provider_name
         try:
             create_provider(
                 provider_name, config.provider.setting, env, self.project.config_path.parent
             )
         except PerstackError as error:
-            result.provider_problem = provider_help(str(error), provider_name)
-        return result
+            return provider_help(str(error), provider_name)
+        return None
 
     def run_options(
         self,

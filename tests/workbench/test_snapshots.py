@@ -59,7 +59,8 @@ def test_mid_run_with_streaming_text(snap_compare, tmp_path: Path, fixed_time) -
 
     async def streaming(pilot) -> None:
         await app.wait_until(
-            lambda: any(r.kind == "completion" and r.status == "streaming" and r.text for r in app.view.rows)
+            lambda: not app.counts_pending
+            and any(r.kind == "completion" and r.status == "streaming" and r.text for r in app.view.rows)
         )
         await pilot.pause()
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from textual.command import CommandPalette
 
 from tests.workbench.helpers import copy_project, make_app
-from workbench.commands import ACTIONS, WorkbenchCommands, bindings
+from workbench.commands import ACTIONS, bindings, palette_provider
 from workbench.screens.help import HelpScreen
 from workbench.session import find_project, provider_help
 from workbench.widgets.config_pane import ConfigPane
@@ -24,6 +24,7 @@ async def test_no_perstack_toml_opens_the_bundled_demo(empty_dir: Path, tmp_path
     app = make_app(empty_dir)
     async with app.run_test(size=(120, 36)):
         assert app.preflight.experts == ["coordinator", "researcher", "writer", "concierge"]
+        await app.wait_until(lambda: app.preflight.provider_checked)
         assert app.preflight.provider_problem is None and not app.preflight.problems
         assert app.query_one("#expert").value == "coordinator"
         assert app.query_one("#query-input").value.startswith("Plan three days in Kyoto")
@@ -40,6 +41,8 @@ async def test_a_missing_api_key_opens_anyway_and_says_what_to_do(tmp_path: Path
     (project / "perstack.toml").write_text('[experts.writer]\ninstruction = "Write."\n')
     app = make_app(project)
     async with app.run_test(size=(120, 36)) as pilot:
+        # The provider is checked off the UI thread, after the first screen.
+        await app.wait_until(lambda: app.preflight.provider_checked)
         notice = app.query_one(Notice)
         assert notice.has_class("-shown") and not notice.has_class("-error")
         text = notice.render().plain
@@ -103,8 +106,8 @@ async def test_palette_and_help(tmp_path: Path) -> None:
     project = copy_project("snap", tmp_path)
     app = make_app(project)
     async with app.run_test(size=(120, 36)) as pilot:
-        assert WorkbenchCommands in app.COMMANDS
-        provider = WorkbenchCommands(app.screen)
+        assert palette_provider in app.COMMANDS
+        provider = palette_provider()(app.screen)
         found = [hit.text async for hit in provider.search("stop")]
         assert "Stop the run  (Ctrl+T)" in found
         discovered = [hit.text async for hit in provider.discover()]

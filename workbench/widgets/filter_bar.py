@@ -75,7 +75,7 @@ class FilterBar(Vertical):
         & Input { width: 1fr; }
         & #filter-steps { width: 10; }
         & Input.-invalid { color: $error; text-style: underline; }
-        & #filter-count { width: auto; min-width: 10; content-align: right middle; }
+        & #filter-count { width: 15; content-align: right middle; }
         & #filter-problem { display: none; color: $error; height: 1; }
         &.-invalid #filter-problem { display: block; }
     }
@@ -140,7 +140,7 @@ class FilterBar(Vertical):
     def set_count(self, shown: int, total: int) -> None:
         """Show how many rows pass the filter."""
         text = f"{total} rows" if shown == total else f"{shown} of {total}"
-        self.query_one("#filter-count", Label).update(text)
+        self.query_one("#filter-count", Label).update(text, layout=False)  # fixed width
 
     def clear(self) -> None:
         """Empty both fields and turn the toggles off."""

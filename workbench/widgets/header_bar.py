@@ -93,7 +93,8 @@ class HeaderBar(Horizontal):
 
     def set_status(self, text: Text | str) -> None:
         """Replace the status line."""
-        self.query_one("#status", Label).update(text)
+        # The status has a fixed width: no layout pass (it runs after every batch).
+        self.query_one("#status", Label).update(text, layout=False)
 
     def on_select_changed(self, event: Select.Changed) -> None:
         event.stop()

@@ -43,10 +43,10 @@ class StreamPanel(Static):
         if not running:
             return
         if row is None:
-            self.update(Text("Waiting for the model…", style="italic"))
+            self.update(Text("Waiting for the model…", style="italic"), layout=False)
             return
         action = "is thinking" if row.kind == "reasoning" else "is answering"
         text = one_line(row.text)
         if len(text) > _TAIL:
             text = "…" + text[-_TAIL:]
-        self.update(Text.assemble((f"{row.expert_key} {action}: ", "bold"), text))
+        self.update(Text.assemble((f"{row.expert_key} {action}: ", "bold"), text), layout=False)

@@ -177,7 +177,7 @@ class Timeline(ScrollView, can_focus=True):
         count = self.shown_count
         if shown_changed:
             keep = self.highlighted
-            self.virtual_size = Size(self.size.width, count + 1)
+            self._set_virtual_height(count + 1)
             if self.follow and count:
                 self._move(count - 1)
             elif keep is not None:
@@ -192,6 +192,14 @@ class Timeline(ScrollView, can_focus=True):
                 position = self.view.shown.position_of(row.index)
                 if position is not None and top <= position < top + self.size.height:
                     self.refresh_line(position - top + 1)
+
+    def _set_virtual_height(self, height: int) -> None:
+        # Setting `virtual_size` would lay out the whole screen (it is a layout reactive),
+        # after every batch of events; only this widget's scrollbar depends on it.
+        size = Size(self.size.width, height)
+        if size != self.virtual_size:
+            self.set_reactive(Timeline.virtual_size, size)
+            self._scroll_update(size)
 
     def on_resize(self, event: events.Resize) -> None:
         self.virtual_size = Size(event.size.width, self.shown_count + 1)
