@@ -130,6 +130,10 @@ class FakeLLMServer:
             loop="asyncio",
             interface="asgi3",
             timeout_graceful_shutdown=1,
+            # Nothing a test asserts on, and each costs the instant model time per request.
+            proxy_headers=False,
+            server_header=False,
+            date_header=False,
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(
