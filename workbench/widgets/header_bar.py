@@ -34,7 +34,6 @@ class HeaderBar(Horizontal):
         & Select { width: 24; }
         & #model { color: $text-muted; }
         & #status { width: 1fr; content-align: right middle; }
-        &.-narrow #model { display: none; }
     }
     """
 

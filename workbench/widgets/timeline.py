@@ -276,7 +276,7 @@ class Timeline(ScrollView, can_focus=True):
     # --- rendering --------------------------------------------------------------------
 
     def render_line(self, y: int) -> Strip:
-        width = self.size.width
+        width = self.scrollable_content_region.width  # without the scrollbar
         if y == 0:
             return self._header(width)
         position = int(self.scroll_y) + y - 1
