@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -126,8 +127,8 @@ class ModelServer:
         self.process.wait()
 
 
-def project(path: Route, steps: int) -> Path:
-    root = Path(tempfile.mkdtemp(prefix=f"perstack-bench-{path.provider}-"))
+def project(path: Route, steps: int, parent: Path) -> Path:
+    root = Path(tempfile.mkdtemp(prefix=f"{path.provider}-{steps}-", dir=parent))
     setting = '[provider.setting]\nscript = "script.toml"\n' if path.provider == "scripted" else ""
     config = CONFIG.format(model=path.model, provider=path.provider, setting=setting)
     (root / "perstack.toml").write_text(config)
@@ -138,10 +139,15 @@ def project(path: Route, steps: int) -> Path:
     return root
 
 
+#: ``--no-pycache``: leave the environment's bytecode setting as it is.
+_KEEP_BYTECODE_SETTING = False
+
+
 def child_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PERSTACK_", "ANTHROPIC_"))}
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
-    env["PYTHONPYCACHEPREFIX"] = str(PYCACHE)
+    if not _KEEP_BYTECODE_SETTING:
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env["PYTHONPYCACHEPREFIX"] = str(PYCACHE)
     return env
 
 
@@ -207,20 +213,34 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--paths", nargs="+", default=list(PATHS), choices=list(PATHS))
+    parser.add_argument(
+        "--no-pycache",
+        action="store_true",
+        help="keep the environment's PYTHONDONTWRITEBYTECODE (every launch compiles the "
+        "project's modules again)",
+    )
     args = parser.parse_args()
+    global _KEEP_BYTECODE_SETTING
+    _KEEP_BYTECODE_SETTING = args.no_pycache
 
     server = ModelServer()
     print(f"load average at start: {load()}   ({os.cpu_count()} CPUs)")
     try:
         for name in args.paths:
             path = PATHS[name]
-            short_root = project(path, 1)
-            long_root = project(path, args.steps)
-            timed_run(path, short_root, 1, server)  # warm the file cache and bytecode
+            # Each 200-step run stores ~40 MB of events and checkpoints: one directory per
+            # path, removed once its figures are in.
+            scratch = Path(tempfile.mkdtemp(prefix="perstack-bench-providers-"))
+            short_root = project(path, 1, scratch)
+            long_root = project(path, args.steps, scratch)
             short, long = [], []
-            for _ in range(args.repeat):  # interleaved, so a change of load hits both
-                short.append(timed_run(path, short_root, 1, server))
-                long.append(timed_run(path, long_root, args.steps, server))
+            try:
+                timed_run(path, short_root, 1, server)  # warm the file cache and bytecode
+                for _ in range(args.repeat):  # interleaved, so a change of load hits both
+                    short.append(timed_run(path, short_root, 1, server))
+                    long.append(timed_run(path, long_root, args.steps, server))
+            finally:
+                shutil.rmtree(scratch, ignore_errors=True)
 
             first = median(short, "first_request") * 1000
             wall, cpu = per_step_ms(long, short, "wall"), per_step_ms(long, short, "cpu")

@@ -126,7 +126,7 @@ class FakeLLMServer:
             lifespan="off",
             log_level="error",
             access_log=False,
-            http="h11",
+            http=_one_write_h11_protocol(),
             loop="asyncio",
             interface="asgi3",
             timeout_graceful_shutdown=1,
@@ -226,6 +226,51 @@ class FakeLLMServer:
             return
         reply = self._next(request)
         await _answer(reply, protocol, request, send, receive)
+
+
+def _one_write_h11_protocol() -> type[asyncio.Protocol]:
+    """uvicorn's h11 protocol, with the writes of one event-loop iteration sent together.
+
+    uvicorn writes a response's head, its body and the end of the chunked body separately,
+    and every write wakes the client. An instant model has the whole answer ready at once,
+    so it goes out in one write, as intended (see :func:`_sse`); the bytes are the same.
+    """
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    class OneWriteH11Protocol(H11Protocol):
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            super().connection_made(_CoalescingTransport(transport))  # type: ignore[arg-type]
+
+    return OneWriteH11Protocol
+
+
+class _CoalescingTransport:
+    """A transport whose writes are joined and sent at the end of the loop iteration."""
+
+    def __init__(self, transport: asyncio.Transport) -> None:
+        self._transport = transport
+        self._pending: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        if not data:
+            return
+        if not self._pending:
+            asyncio.get_running_loop().call_soon(self._flush)
+        self._pending.append(bytes(data))
+
+    def _flush(self) -> None:
+        if self._pending:
+            data = b"".join(self._pending)
+            self._pending.clear()
+            if not self._transport.is_closing():
+                self._transport.write(data)
+
+    def close(self) -> None:
+        self._flush()
+        self._transport.close()
+
+    def __getattr__(self, name: str) -> Any:  # everything else is the real transport's
+        return getattr(self._transport, name)
 
 
 async def _answer(
