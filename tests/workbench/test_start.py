@@ -141,3 +141,18 @@ def test_help_lists_every_key() -> None:
         assert item.key_display in text and item.title in text
     for _where, keys, what in CONTEXT_KEYS:
         assert keys in text and what in text
+
+
+def test_docs_list_every_key_and_show_every_screenshot() -> None:
+    from workbench.commands import key_name
+    from workbench.screenshots import SHOTS
+
+    root = Path(__file__).parents[2]
+    docs = (root / "docs" / "workbench.md").read_text()
+    for item in ACTIONS:
+        assert item.title.split()[0] in docs
+        for key in item.keys.split(","):
+            assert f"| {key_name(key)}" in docs or f", {key_name(key)} " in docs, key
+    for name in SHOTS:
+        assert f"../screenshots/{name}.svg" in docs
+        assert (root / "screenshots" / f"{name}.svg").is_file()
