@@ -216,7 +216,11 @@ class Timeline(ScrollView, can_focus=True):
         self._scroll_to_cursor()
 
     def watch_cursor(self, old: int, new: int) -> None:
-        self.refresh()
+        # Only the two lines change (scrolling, if any, repaints the rest).
+        top = int(self.scroll_y)
+        for position in (old, new):
+            if top <= position < top + self.size.height:
+                self.refresh_line(position - top + 1)
         row = self.highlighted
         if row is not None and old != new:
             self.post_message(self.Highlighted(row))
