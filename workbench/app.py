@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from rich.text import Text
 from textual import work
 from textual.app import App, ComposeResult
+from textual.css.query import NoMatches
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer
 
@@ -262,8 +263,11 @@ class WorkbenchApp(App[None]):
 
     def _refresh_counts(self) -> None:
         self.counts_pending = False
-        self.query_one(FilterBar).set_count(len(self.view.shown), len(self.view.rows))
-        self.refresh_status()
+        try:
+            self.query_one(FilterBar).set_count(len(self.view.shown), len(self.view.rows))
+            self.refresh_status()
+        except NoMatches:  # a timer that fired while the app closes
+            pass
 
     def on_run_bridge_started(self, message: RunBridge.Started) -> None:
         self.runs.started(message)
