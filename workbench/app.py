@@ -1,7 +1,7 @@
 """The Perstack workbench: run an Expert and watch every step, delegation and tool call.
 
-Layout: a header (project, Expert picker, model, run status); the ``perstack.toml`` pane
-(left); the step timeline with the live stream panel (centre); the delegation tree
+Layout: a header (project, Expert picker, model, run status); the ``perstack.toml`` editor
+(left, see :mod:`workbench.editing` for the edit, reload and re-run loop); the step timeline with the live stream panel (centre); the delegation tree
 (right); the filter bar, the query box and the footer (bottom). ``app.tcss`` holds the
 layout; each widget styles itself with theme variables.
 
@@ -13,6 +13,7 @@ The app owns the job on screen (a :class:`~workbench.jobview.JobView`) and the
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -27,6 +28,7 @@ from textual.widgets import Footer
 from runtime.timeline_filter import RowFilter
 from workbench.bridge import ProviderFactory, RunBridge
 from workbench.commands import bindings, palette_provider
+from workbench.editing import EditingControl
 from workbench.formatting import STATUS_GLYPHS, format_duration, format_tokens
 from workbench.jobview import JobUpdate, JobView
 from workbench.runs import RunControl
@@ -43,6 +45,7 @@ if TYPE_CHECKING:
     from textual.binding import BindingType
 
     from runtime.activity import ActivityRow
+    from workbench.reload import ConfigInvalid, ConfigReloaded
     from workbench.session import Session
 
 __all__ = ["WorkbenchApp"]
@@ -73,6 +76,8 @@ class WorkbenchApp(App[None]):
         provider_factory: Overrides every run's provider (tests, the benchmark).
         flush_interval: Seconds between two batches of events.
         still: No animations and no blinking cursor (snapshots, screenshots).
+        debounce: Seconds of quiet typing before the editor validates the buffer.
+        reload_step_ms: How long the hot reload waits for more changes (None: default).
     """
 
     CSS_PATH = "app.tcss"
@@ -89,6 +94,8 @@ class WorkbenchApp(App[None]):
         provider_factory: ProviderFactory | None = None,
         flush_interval: float = 0.05,
         still: bool = False,
+        debounce: float | None = None,
+        reload_step_ms: int | None = None,
     ) -> None:
         super().__init__()
         self.still = still
@@ -102,12 +109,17 @@ class WorkbenchApp(App[None]):
             self, session.cwd, flush_interval=flush_interval, provider_factory=provider_factory
         )
         self.runs = RunControl(self)
+        self.editing = EditingControl(self)
+        self.themes: Any = None  # the ThemeManager, from on_mount
+        self._debounce = debounce
+        self._reload_step_ms = reload_step_ms
         self.state = "ready"
         #: The status line and match count are due for a repaint (see _after_update).
         self.counts_pending = False
         self.node_filter: str | None = None
         self.bar_filter = RowFilter()
         self._waiters: list[tuple[Callable[[], bool], asyncio.Future[None]]] = []
+        self._counts_timer: Any = None
 
     # --- layout ---------------------------------------------------------------------------
 
@@ -123,7 +135,7 @@ class WorkbenchApp(App[None]):
         model = self.preflight.config.model if self.preflight.config else ""
         yield HeaderBar(project.name, experts, expert, model, id="header")
         with Horizontal(id="main"):
-            yield ConfigPane(project.config_path, id="config")
+            yield ConfigPane(project.config_path, id="config", **self._editor_options())
             with Vertical(id="centre"):
                 yield Notice(id="notice")
                 yield Timeline(self.view, clock=self.clock, id="timeline")
@@ -133,8 +145,16 @@ class WorkbenchApp(App[None]):
         yield QueryBar(value=query, id="query")
         yield Footer()
 
-    def on_mount(self) -> None:
+    def _editor_options(self) -> dict[str, Any]:
+        return {} if self._debounce is None else {"debounce": self._debounce}
+
+    async def on_mount(self) -> None:
+        from workbench.theme_manager import ThemeManager
+
         self.begin_capture_print(self, stdout=False, stderr=True)
+        self.themes = ThemeManager(self)
+        self.themes.install()
+        self.themes.start_watching()
         self._show_preflight()
         if not self.preflight.problems:
             self.check_provider()
@@ -144,9 +164,20 @@ class WorkbenchApp(App[None]):
         self._ticker = self.set_interval(1.0, self._tick, pause=True, name="elapsed")
         self.refresh_status()
         self.runs.on_start()
+        # Objects made while starting live as long as the app: leave them out of every
+        # collection (the GC's pauses of 35-55 ms were felt while typing).
+        self.call_after_refresh(gc.freeze)
+        self.editing.start(step_ms=self._reload_step_ms)
 
-    def on_unmount(self) -> None:
+    async def on_unmount(self) -> None:
         self.bridge.stop()  # a job left running is cancelled: it stays resumable
+        # The awaits below let timers fire while the widgets are being removed: stop them.
+        self._ticker.stop()
+        if self._counts_timer is not None:
+            self._counts_timer.stop()
+        await self.editing.stop()
+        if self.themes is not None:
+            await self.themes.stop_watching()
 
     @work(thread=True, exclusive=True, group="preflight")
     def check_provider(self) -> None:
@@ -159,6 +190,22 @@ class WorkbenchApp(App[None]):
         self.preflight.provider_checked = True
         self._show_preflight()
         self.state_changed()
+
+    def reset_notice(self) -> None:
+        """The preflight changed (a reload): show its problems, or hide the banner."""
+        self.query_one(Notice).hide()
+        preflight = self.preflight
+        if preflight.problems:
+            self.query_one(Notice).show_problem(
+                f"{self.session.project.config_path.name} has problems; runs are off until "
+                "they are fixed:",
+                preflight.problems,
+                error=True,
+            )
+        elif preflight.provider_problem:
+            self.query_one(Notice).show_problem(
+                "Runs will fail until the provider is set up:", [preflight.provider_problem]
+            )
 
     def _show_preflight(self) -> None:
         notice = self.query_one(Notice)
@@ -256,7 +303,7 @@ class WorkbenchApp(App[None]):
             # them with every batch would repaint every line in between each time.
             if not self.counts_pending:
                 self.counts_pending = True
-                self.set_timer(0.25, self._refresh_counts, name="counts")
+                self._counts_timer = self.set_timer(0.25, self._refresh_counts, name="counts")
             self.state_changed()
             return
         self._refresh_counts()
@@ -279,6 +326,21 @@ class WorkbenchApp(App[None]):
         self.apply_events(self.bridge.settle())
         self._refresh_counts()
         self.runs.finished(message)
+        self.editing.run_finished()
+
+    # --- the editor and the hot reload ------------------------------------------------
+
+    def on_config_editor_saved(self, message: Any) -> None:
+        self.editing.saved()
+
+    def on_config_editor_external_change(self, message: Any) -> None:
+        self.editing.external_change()
+
+    def on_config_reloaded(self, message: ConfigReloaded) -> None:
+        self.editing.reloaded(message)
+
+    def on_config_invalid(self, message: ConfigInvalid) -> None:
+        self.editing.invalid(message)
 
     def on_descendant_focus(self, event: Any) -> None:
         if self.still and hasattr(event.widget, "cursor_blink"):
@@ -391,6 +453,36 @@ class WorkbenchApp(App[None]):
         if position is None or not 0 <= position + delta < len(self.view.shown):
             return None
         return self.view.shown.row_at(position + delta)
+
+    def action_filter_or_find(self) -> None:
+        """Ctrl+F: find in perstack.toml while typing there, else filter the timeline."""
+        editor = self.query_one(ConfigPane)
+        focused = self.focused
+        if focused is not None and editor in focused.ancestors_with_self:
+            editor.action_find()
+        else:
+            self.set_focus(self.query_one("#filter-expression"))
+
+    def action_tree_or_redo(self) -> None:
+        """Ctrl+Y: redo while typing in perstack.toml, else go to the delegation tree."""
+        editor = self.query_one(ConfigPane)
+        focused = self.focused
+        if focused is not None and editor in focused.ancestors_with_self:
+            editor.text_area.redo()
+        else:
+            self.set_focus(self.query_one("#run-tree"))
+
+    def action_save_config(self) -> None:
+        """Save the perstack.toml buffer (the reload follows)."""
+        self.query_one(ConfigPane).save()
+
+    def action_load_config(self) -> None:
+        """Load perstack.toml from disk into the editor (drops unsaved edits in a conflict)."""
+        self.editing.load_from_disk()
+
+    def action_toggle_auto_rerun(self) -> None:
+        """Flip auto re-run."""
+        self.editing.toggle_auto_rerun()
 
     def action_toggle_config(self) -> None:
         """Show or hide the perstack.toml pane."""

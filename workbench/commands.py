@@ -72,9 +72,9 @@ ACTIONS: tuple[WorkbenchAction, ...] = (
     WorkbenchAction("new_job", "New job", "Clear the screen; the next run starts a fresh job", "ctrl+n", footer=True),
     WorkbenchAction("choose_expert", "Choose the Expert", "Open the Expert picker", "ctrl+o"),
     WorkbenchAction("focus('query-input')", "Type a query", "Put the cursor in the query box", "ctrl+g"),
-    WorkbenchAction("focus('filter-expression')", "Filter the timeline", "Type a --filter expression or a --step range", "ctrl+f,slash", footer=True),
+    WorkbenchAction("filter_or_find", "Filter the timeline", "Type a --filter expression or a --step range (in the editor: find)", "ctrl+f,slash", footer=True),
     WorkbenchAction("focus('timeline')", "Go to the timeline", "Move through the steps with the arrow keys", "ctrl+l"),
-    WorkbenchAction("focus('run-tree')", "Go to the delegation tree", "Pick a run to narrow the timeline to it", "ctrl+y"),
+    WorkbenchAction("tree_or_redo", "Go to the delegation tree", "Pick a run to narrow the timeline to it (in the editor: redo)", "ctrl+y"),
     WorkbenchAction("toggle('errors')", "Show errors only", "Toggle: retries, errors and failed calls", "e", global_=False),
     WorkbenchAction("toggle('tools')", "Show tool calls only", "Toggle: tool and interactive calls", "t", global_=False),
     WorkbenchAction("toggle('delegations')", "Show delegations only", "Toggle: delegate calls", "d", global_=False),
@@ -82,6 +82,10 @@ ACTIONS: tuple[WorkbenchAction, ...] = (
     WorkbenchAction("details", "Show the step's details", "Messages sent, the call in full, the raw events", "enter", global_=False),
     WorkbenchAction("answer", "Answer the pending question", "Reopen the interactive tool's question", "a", global_=False),
     WorkbenchAction("toggle_config", "Show or hide perstack.toml", "The left pane with the file the runs use", "ctrl+b"),
+    WorkbenchAction("save_config", "Save perstack.toml", "Write the editor's text; the Experts reload", "ctrl+s"),
+    WorkbenchAction("load_config", "Load perstack.toml from disk", "Take the file's text (drops unsaved edits after a change elsewhere)", "f4"),
+    WorkbenchAction("toggle_auto_rerun", "Auto re-run", "Toggle: a valid save runs the last query again as a new job", "f5"),
+    WorkbenchAction("change_theme", "Switch theme", "Pick a theme; the choice is remembered", "f6"),
     WorkbenchAction("help", "Help", "Every key and what it does", "f1,question_mark", footer=True),
 )
 
@@ -169,6 +173,9 @@ CONTEXT_KEYS: tuple[tuple[str, str, str], ...] = (
     ("Details", "1 2 3", "Call, Messages sent, Events tabs"),
     ("Details", "[ ]", "Previous / next row"),
     ("Details, dialogs", "Esc", "Close (a question stays pending)"),
+    ("perstack.toml editor", "Ctrl+F, Enter / Shift+Enter, Esc", "Find, next / previous match, close the find bar"),
+    ("perstack.toml editor", "Ctrl+Z, Ctrl+Y", "Undo, redo"),
+    ("perstack.toml editor", "Enter on a problem", "Jump to its line"),
     ("Anywhere", "Ctrl+P", "Command palette: every action by name"),
     ("Anywhere", "Ctrl+Q", "Quit (a running job is stopped and stays resumable)"),
 )

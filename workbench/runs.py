@@ -107,7 +107,18 @@ class RunControl:
             options = app.session.run_options(expert, text, first=self._first)
             if not (options.continue_latest or options.continue_job):
                 self._clear(expert)
+                app.editing.auto_rerun.remember(expert, text)
         self._launch(options)
+
+    def rerun(self, expert_key: str, query: str) -> None:
+        """Auto re-run: ``query`` as a new job of ``expert_key`` (the file was just saved)."""
+        app = self.app
+        if self.bridge.running:
+            return
+        app.query_one(HeaderBar).pick(expert_key)
+        self._clear(expert_key)
+        app.notify(f"Re-running {expert_key} with the new definitions.", title="Auto re-run")
+        self._launch(app.session.run_options(expert_key, query))
 
     def answer(self, text: str) -> None:
         """Answer the pending interactive call with ``text`` and resume the job."""

@@ -132,12 +132,15 @@ class Session:
         workspace = Path(self.options.workspace) if self.options.workspace else self.cwd
         return default_storage_root(workspace.resolve(), os.environ)
 
-    def preflight(self, *, check_provider: bool = True) -> Preflight:
+    def preflight(
+        self, *, check_provider: bool = True, loaded: PerstackConfig | None = None
+    ) -> Preflight:
         """Load the file (and build the provider once), collecting what would stop a run.
 
         Args:
             check_provider: Also build the provider (see :meth:`provider_problem`); the
                 workbench does that later, off its UI thread.
+            loaded: The file as the hot reload just loaded it (not read again).
         """
         from runtime.config import load_config, with_overrides
 
@@ -145,7 +148,7 @@ class Session:
         options = self.options
         try:
             config = with_overrides(
-                load_config(self.project.config_path),
+                loaded if loaded is not None else load_config(self.project.config_path),
                 provider=options.provider,
                 model=options.model,
                 reasoning_budget=options.reasoning_budget,

@@ -1,7 +1,8 @@
 """Fixtures of the workbench tests: isolated storage and cache, projects, a fixed clock.
 
-Every test runs with ``PERSTACK_STORAGE_PATH`` and ``XDG_CACHE_HOME`` under its own
-``tmp_path``, so no job and no demo copy is ever written into the repository or home.
+Every test runs with ``PERSTACK_STORAGE_PATH``, ``XDG_CACHE_HOME`` and
+``XDG_CONFIG_HOME`` under its own ``tmp_path``, so no job, demo copy, theme or theme
+choice is ever written into the repository or home.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Storage and cache in ``tmp_path``; no provider keys from the environment."""
     monkeypatch.setenv("PERSTACK_STORAGE_PATH", str(tmp_path / "storage"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    # Themes and the theme choice: never the real ~/.config/perstack.
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config-home"))
     for name in ("ANTHROPIC_API_KEY", "OPENAI_API_KEY", "PERSTACK_PROXY_URL"):
         monkeypatch.delenv(name, raising=False)
     return tmp_path

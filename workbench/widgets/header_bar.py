@@ -33,6 +33,8 @@ class HeaderBar(Horizontal):
         & #project { color: $text-muted; }
         & Select { width: 24; }
         & #model { color: $text-muted; }
+        & #auto-rerun { display: none; color: $accent; text-style: bold; }
+        & #auto-rerun.-on { display: block; }
         & #status { width: 1fr; content-align: right middle; }
     }
     """
@@ -71,6 +73,7 @@ class HeaderBar(Horizontal):
             id="expert",
         )
         yield Label(self._model, id="model")
+        yield Label("↻ auto re-run", id="auto-rerun")
         yield Label("", id="status")
 
     @property
@@ -83,6 +86,30 @@ class HeaderBar(Horizontal):
         """Select ``expert_key`` (when it is defined)."""
         if expert_key in self._experts:
             self.query_one("#expert", Select).value = expert_key
+
+    def set_experts(self, experts: Sequence[str], model: str) -> None:
+        """The file was reloaded: offer its Experts (keeping the pick when it still
+        exists) and show its model."""
+        experts = list(experts)
+        if experts == self._experts and model == self._model:
+            return
+        self.query_one("#model", Label).update(model)
+        if not experts:  # the picker cannot be emptied (it allows no blank); runs say why
+            return
+        current = self.expert
+        self._experts, self._model = experts, model
+        select = self.query_one("#expert", Select)
+        pick = current if current in experts else (experts[0] if experts else None)
+        with select.prevent(Select.Changed):
+            select.set_options([(key, key) for key in experts])
+            if pick is not None:
+                select.value = pick
+        if pick != current and pick is not None:
+            self.post_message(self.ExpertChosen(pick))
+
+    def show_auto_rerun(self, enabled: bool) -> None:
+        """Show whether auto re-run is on."""
+        self.query_one("#auto-rerun", Label).set_class(enabled, "-on")
 
     def open_picker(self) -> None:
         """Focus the picker and open its list."""
