@@ -4,10 +4,12 @@ Run: ``uv run python -m workbench.screenshots`` (``--out DIR`` to write elsewher
 
 Each picture is the app in one state: before a run, mid-run while text streams, a
 finished run with its parallel delegation, a step's details, a filter applied, an
-invalid filter, the interactive question, and the demo at 80x24. The demo's script runs
+invalid filter, the interactive question, the demo at 80x24, the finished run in the light
+and high-contrast themes, and the perstack.toml editor showing problems typed into it
+(dark is the default theme of every other picture). The demo's script runs
 without its delays, event timestamps come from a counter and the clock is fixed, so the
 pictures come out the same every time. Jobs and the demo copy go to a temporary
-directory, never to your cache or the repository.
+directory, never to your cache, your theme choice or the repository.
 """
 
 from __future__ import annotations
@@ -113,6 +115,20 @@ async def _asking(app: Any, pilot: Any) -> None:
     await pilot.pause()
 
 
+async def _editor_problems(app: Any, pilot: Any) -> None:
+    from workbench.widgets.config_pane import ConfigPane
+
+    editor = app.query_one(ConfigPane)
+    area = editor.text_area
+    row = next(i for i, line in enumerate(area.text.splitlines()) if line.startswith("model"))
+    area.insert('maxSteps = "ten"\n', (row + 1, 0))  # a string where a number belongs
+    area.focus()
+    area.move_cursor((row + 1, 0))
+    while editor.validation_pending or not editor.diagnostics:
+        await pilot.pause()
+    await pilot.pause()
+
+
 #: name -> (size, Expert, rules to hold, what to do before the picture).
 SHOTS: dict[str, tuple[tuple[int, int], str, tuple[str, str] | None, Callable[..., Awaitable[None]]]] = {
     "01-demo-ready": ((120, 36), "coordinator", None, _ready),
@@ -123,6 +139,14 @@ SHOTS: dict[str, tuple[tuple[int, int], str, tuple[str, str] | None, Callable[..
     "06-invalid-filter": ((120, 36), "coordinator", None, _invalid),
     "07-interactive-question": ((120, 36), "concierge", None, _asking),
     "08-demo-80x24": ((80, 24), "coordinator", None, _ready),
+    "09-finished-light-theme": ((120, 36), "coordinator", None, _finished),
+    "10-finished-high-contrast-theme": ((120, 36), "coordinator", None, _finished),
+    "11-editor-problems": ((120, 36), "coordinator", None, _editor_problems),
+}
+#: The theme of a picture when not the default (perstack-dark).
+THEMES: dict[str, str] = {
+    "09-finished-light-theme": "perstack-light",
+    "10-finished-high-contrast-theme": "perstack-high-contrast",
 }
 
 
@@ -131,8 +155,10 @@ async def _shoot(name: str, out: Path, work: Path) -> Path:
     from workbench.app import WorkbenchApp
     from workbench.demo import DEMO_QUERY
     from workbench.session import Session, find_project
+    from workbench.theming import DEFAULT_THEME, save_theme_name, settings_path
 
     size, expert, hold, before = SHOTS[name]
+    save_theme_name(THEMES.get(name, DEFAULT_THEME), settings_path())
     counter = itertools.count(_NOW_MS - 20_000, 30)  # ~ the demo's real pace
     empty = work / name
     empty.mkdir()
@@ -162,6 +188,7 @@ def main(argv: list[str] | None = None) -> None:
         work = Path(temp)
         os.environ["PERSTACK_STORAGE_PATH"] = str(work / "storage")
         os.environ["XDG_CACHE_HOME"] = str(work / "cache")
+        os.environ["XDG_CONFIG_HOME"] = str(work / "config")
         for name in args.names or SHOTS:
             print(asyncio.run(_shoot(name, args.out, work)))
 
