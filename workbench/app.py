@@ -120,6 +120,7 @@ class WorkbenchApp(App[None]):
         self.bar_filter = RowFilter()
         self._waiters: list[tuple[Callable[[], bool], asyncio.Future[None]]] = []
         self._counts_timer: Any = None
+        self._ticker: Any = None  # the elapsed-time ticker, from on_mount
 
     # --- layout ---------------------------------------------------------------------------
 
@@ -172,7 +173,8 @@ class WorkbenchApp(App[None]):
     async def on_unmount(self) -> None:
         self.bridge.stop()  # a job left running is cancelled: it stays resumable
         # The awaits below let timers fire while the widgets are being removed: stop them.
-        self._ticker.stop()
+        if self._ticker is not None:
+            self._ticker.stop()
         if self._counts_timer is not None:
             self._counts_timer.stop()
         await self.editing.stop()
