@@ -7,7 +7,8 @@ own process: it answers every request at once, with a ``readTextFile`` call per 
 the run has taken the number of steps its query names. The real CLI is launched for every
 sample, exactly as ``bench/bench_run.py`` measures the runtime with the scripted provider.
 
-Figures (issue 3 targets in brackets), medians of ``--repeat`` samples:
+Figures (issue 3 targets in brackets), medians of ``--repeat`` samples taken round-robin
+over the paths, so bursts of load from other jobs on a shared machine hit each path alike:
 
 * launch to the first model request: from starting the ``perstack`` process to the request
   reaching the server (the server logs ``time.monotonic()``, which is system-wide) [<= 0.7 s
@@ -176,6 +177,8 @@ def timed_run(path: Route, root: Path, steps: int, server: ModelServer) -> dict[
                 first_generation = time.monotonic()
     _, status, usage = os.wait4(process.pid, 0)
     wall = time.monotonic() - start
+    # A 200-step run stores ~40 MB of events and checkpoints: gone before the next run.
+    shutil.rmtree(root / "perstack", ignore_errors=True)
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"perstack run failed ({path}, {steps} steps)")
     arrivals = server.since(start)
@@ -224,44 +227,51 @@ def main() -> None:
     _KEEP_BYTECODE_SETTING = args.no_pycache
 
     server = ModelServer()
+    scratch = Path(tempfile.mkdtemp(prefix="perstack-bench-providers-"))
     print(f"load average at start: {load()}   ({os.cpu_count()} CPUs)")
     try:
-        for name in args.paths:
-            path = PATHS[name]
-            # Each 200-step run stores ~40 MB of events and checkpoints: one directory per
-            # path, removed once its figures are in.
-            scratch = Path(tempfile.mkdtemp(prefix="perstack-bench-providers-"))
-            short_root = project(path, 1, scratch)
-            long_root = project(path, args.steps, scratch)
-            short, long = [], []
-            try:
-                timed_run(path, short_root, 1, server)  # warm the file cache and bytecode
-                for _ in range(args.repeat):  # interleaved, so a change of load hits both
-                    short.append(timed_run(path, short_root, 1, server))
-                    long.append(timed_run(path, long_root, args.steps, server))
-            finally:
-                shutil.rmtree(scratch, ignore_errors=True)
-
-            first = median(short, "first_request") * 1000
-            wall, cpu = per_step_ms(long, short, "wall"), per_step_ms(long, short, "cpu")
-            server_cpu = per_step_ms(long, short, "server_cpu")
-            print(
-                f"{name:<14} launch to first model request {first:5.0f} ms; per step "
-                f"{wall:5.2f} ms wall, {cpu:5.2f} ms CPU of perstack, {server_cpu:5.2f} ms CPU "
-                f"of the fake server   load {load()}"
-            )
-            samples = sorted(
-                round((lg["wall"] - sh["wall"]) / (args.steps - 1) * 1000, 2)
-                for sh, lg in zip(short, long, strict=True)
-            )
-            via_sdk = sorted(int(r["via_sdk"]) for r in long)
-            print(
-                f"{'':<14} {args.steps}-step run {median(long, 'wall'):.2f} s, 1-step run "
-                f"{median(short, 'wall'):.2f} s; per-step samples (ms): {samples}; requests "
-                f"sent by the SDK in each long run: {via_sdk}"
-            )
+        roots = {
+            name: (project(PATHS[name], 1, scratch), project(PATHS[name], args.steps, scratch))
+            for name in args.paths
+        }
+        for name, (short_root, _) in roots.items():
+            timed_run(PATHS[name], short_root, 1, server)  # warm file cache and bytecode
+        short: dict[str, list[dict[str, float]]] = {name: [] for name in roots}
+        long: dict[str, list[dict[str, float]]] = {name: [] for name in roots}
+        # Round-robin over the paths, each 1-step run next to its 200-step run: a burst of
+        # load from other jobs on the shared machine hits every path alike.
+        for _ in range(args.repeat):
+            for name, (short_root, long_root) in roots.items():
+                short[name].append(timed_run(PATHS[name], short_root, 1, server))
+                long[name].append(timed_run(PATHS[name], long_root, args.steps, server))
+        for name in roots:
+            report(name, short[name], long[name], args.steps)
+        print(f"load average at the end: {load()}")
     finally:
         server.stop()
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def report(
+    name: str, short: list[dict[str, float]], long: list[dict[str, float]], steps: int
+) -> None:
+    first = median(short, "first_request") * 1000
+    wall, cpu = per_step_ms(long, short, "wall"), per_step_ms(long, short, "cpu")
+    server_cpu = per_step_ms(long, short, "server_cpu")
+    print(
+        f"{name:<14} launch to first model request {first:5.0f} ms; per step {wall:5.2f} ms "
+        f"wall, {cpu:5.2f} ms CPU of perstack, {server_cpu:5.2f} ms CPU of the fake server"
+    )
+    samples = sorted(
+        round((lg["wall"] - sh["wall"]) / (steps - 1) * 1000, 2)
+        for sh, lg in zip(short, long, strict=True)
+    )
+    via_sdk = sorted(int(r["via_sdk"]) for r in long)
+    print(
+        f"{'':<14} {steps}-step run {median(long, 'wall'):.2f} s, 1-step run "
+        f"{median(short, 'wall'):.2f} s; per-step samples (ms): {samples}; requests sent "
+        f"by the SDK in each long run: {via_sdk}"
+    )
 
 
 if __name__ == "__main__":
