@@ -231,3 +231,24 @@ async def test_theme_switch_from_the_palette_is_remembered(tmp_path: Path) -> No
     again = make_app(project, expert="lead")
     async with again.run_test(size=WIDE):
         assert again.theme == "perstack-light"
+
+
+async def test_an_outside_write_over_unsaved_edits_asks_and_f4_loads_it(tmp_path: Path) -> None:
+    project = copy_project("snap", tmp_path)
+    messages = Messages()
+    app = make_app(project, expert="lead")
+    async with app.run_test(size=WIDE, message_hook=messages) as pilot:
+        await app.editing.watching.wait()
+        editor = app.query_one(ConfigPane)
+        editor.text_area.insert("# mine\n", (0, 0))
+        await pilot.pause()
+        assert editor.modified
+        config = project / "perstack.toml"
+        theirs = config.read_text().replace(OLD_INSTRUCTION, NEW_INSTRUCTION)
+        config.write_text(theirs)
+        await wait_until(pilot, lambda: bool(messages.of(ConfigReloaded)))
+        await wait_until(pilot, lambda: editor.conflict_pending)
+        assert editor.text.startswith("# mine\n")  # nothing of the user's is lost unasked
+        assert any("F4 loads the file" in n.message for n in app._notifications)
+        await pilot.press("f4")
+        assert editor.text == theirs and not editor.modified
