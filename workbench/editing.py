@@ -4,7 +4,8 @@ auto re-run, wired together for the app.
 * A save in the editor (Ctrl+S) reloads at once; a save from any other editor reaches
   the :class:`~workbench.reload.ConfigWatcher`, which reloads after a burst settles.
 * A valid reload updates the Expert picker, the model, the preflight (runs are on again)
-  and says which Experts were added, removed or changed. An invalid one shows the
+  and says which Experts were added, removed or changed; in the delegation tree, runs of
+  an Expert changed or removed since are labelled ``(edited)`` / ``(removed)``. An invalid one shows the
   problems in the banner and turns runs off, but never stops a running job.
 * With auto re-run on, a valid reload that changed what a run uses starts the last query
   as a new job; a running job is stopped first and the new one starts when it has ended.
@@ -132,6 +133,12 @@ class EditingControl:
             app.preflight.provider_problem = old.provider_problem
             app.preflight.provider_checked = old.provider_checked
         app.reset_notice()
+        if message.diff.changed or message.diff.removed:
+            from workbench.widgets.run_tree import RunTreePanel
+
+            app.query_one(RunTreePanel).mark_edited(
+                message.diff.changed, message.diff.removed, app.clock()
+            )
         if message.diff or message.env_changed:
             summary = message.diff.summary() if message.diff else ".env changed"
             app.notify(f"perstack.toml reloaded: {summary}.", title="Reloaded")

@@ -118,6 +118,10 @@ async def test_an_outside_write_reloads_and_an_invalid_one_keeps_the_run_going(t
         editor = app.query_one(ConfigPane)
         assert NEW_INSTRUCTION in editor.text and not editor.modified
         assert messages.of(ConfigReloaded)[0].diff.changed == ("lead",)
+        # The job on screen ran the old lead: its tree line says so.
+        tree = app.query_one("#run-tree")
+        labels = [str(node.label) for node in tree.root.children]
+        assert len(labels) == 1 and "lead (edited)" in labels[0]
 
         config.write_text(text + "\n[experts.lead\n")  # not TOML
         await wait_until(pilot, lambda: bool(messages.of(ConfigInvalid)))

@@ -18,6 +18,8 @@ from textual.widgets import Tree
 from workbench.formatting import STATUS_GLYPHS, format_duration, format_tokens
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from textual.widgets.tree import TreeNode
 
     from runtime.runtree import RunNode, RunTree
@@ -64,15 +66,20 @@ class RunTreePanel(Tree[str | None]):
         super().__init__("No job yet", data=None, id=id, classes=classes)
         self.guide_depth = 2
         self._tree_nodes: dict[str, TreeNode[str | None]] = {}
+        #: Experts whose definition changed (or went) since the job on screen ran them.
+        self._edited: dict[str, str] = {}
+        self._tree: RunTree | None = None
 
     def reset_job(self, label: str) -> None:
         """Empty the tree for a new job."""
         self.reset(label, data=None)
         self._tree_nodes.clear()
+        self._edited.clear()
         self.root.expand()
 
     def sync(self, tree: RunTree, changed: set[str], now_ms: int) -> None:
         """Add the new nodes and relabel the changed ones."""
+        self._tree = tree
         if not changed:
             return
         for node_id, node in tree.nodes.items():
@@ -86,6 +93,18 @@ class RunTreePanel(Tree[str | None]):
                 shown.allow_expand = False
                 self._tree_nodes[node_id] = shown
             else:
+                shown.set_label(self._label(node, now_ms))
+
+    def mark_edited(self, changed: Sequence[str], removed: Sequence[str], now_ms: int) -> None:
+        """perstack.toml was reloaded: label the runs of Experts that changed or went
+        (the job on screen ran their old definitions)."""
+        self._edited.update({key: "edited" for key in changed})
+        self._edited.update({key: "removed" for key in removed})
+        if self._tree is None:
+            return
+        for node_id, shown in self._tree_nodes.items():
+            node = self._tree.nodes.get(node_id)
+            if node is not None and node.expert_key in self._edited:
                 shown.set_label(self._label(node, now_ms))
 
     def tick(self, tree: RunTree, now_ms: int) -> None:
@@ -110,10 +129,12 @@ class RunTreePanel(Tree[str | None]):
         if node.total_tokens:
             parts.append(format_tokens(node.total_tokens))
         parts.append(format_duration(node.elapsed_ms(now_ms)))
+        edited = self._edited.get(node.expert_key)
         return Text.assemble(
             (STATUS_GLYPHS.get(status, "·"), style),
             " ",
             node.expert_key,
+            (f" ({edited})" if edited else "", figures),
             (f" {' '.join(parts)}", figures),
         )
 
