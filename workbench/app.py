@@ -239,7 +239,13 @@ class WorkbenchApp(App[None]):
             return
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiters.append((predicate, future))
-        await asyncio.wait_for(future, timeout)
+        # State changes wake waiters at once; a slow re-check covers state that changes
+        # without telling the app (a screen's worker finishing, a timer-driven repaint).
+        recheck = self.set_interval(0.1, self.state_changed, name="wait_until")
+        try:
+            await asyncio.wait_for(future, timeout)
+        finally:
+            recheck.stop()
 
     def state_changed(self) -> None:
         """Wake :meth:`wait_until` callers whose condition now holds."""

@@ -59,9 +59,14 @@ def test_mid_run_with_streaming_text(snap_compare, tmp_path: Path, fixed_time) -
 
     async def streaming(pilot) -> None:
         await app.wait_until(
-            lambda: not app.counts_pending
-            and any(r.kind == "completion" and r.status == "streaming" and r.text for r in app.view.rows)
+            lambda: any(
+                r.kind == "completion" and r.status == "streaming" and r.text for r in app.view.rows
+            )
         )
+        # The held stream sends nothing more: let the bridge hand over what it still holds,
+        # then bring the throttled header and match count up to date before the picture.
+        await app.wait_until(lambda: not app.bridge._buffer and not app.counts_pending)
+        app._refresh_counts()
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=WIDE, run_before=streaming)
