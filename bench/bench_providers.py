@@ -177,8 +177,6 @@ def timed_run(path: Route, root: Path, steps: int, server: ModelServer) -> dict[
                 first_generation = time.monotonic()
     _, status, usage = os.wait4(process.pid, 0)
     wall = time.monotonic() - start
-    # A 200-step run stores ~40 MB of events and checkpoints: gone before the next run.
-    shutil.rmtree(root / "perstack", ignore_errors=True)
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"perstack run failed ({path}, {steps} steps)")
     arrivals = server.since(start)
@@ -227,6 +225,9 @@ def main() -> None:
     _KEEP_BYTECODE_SETTING = args.no_pycache
 
     server = ModelServer()
+    # A 200-step run stores ~40 MB of events and checkpoints; all of it is removed at the
+    # end, not between runs: deleting frees blocks, and on a disk mounted with `discard`
+    # that work would spill into the next measured run.
     scratch = Path(tempfile.mkdtemp(prefix="perstack-bench-providers-"))
     print(f"load average at start: {load()}   ({os.cpu_count()} CPUs)")
     try:
