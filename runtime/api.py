@@ -59,6 +59,7 @@ def settings_from_config(
             f'Expert "{expert_key}" is not defined in {config.path}; defined: {known}'
         )
     extra: dict[str, Any] = {"job_id": job_id} if job_id else {}
+    run_env = os.environ if env is None else env
     return RunSetting(
         model=config.model,
         provider_config={"providerName": config.provider.provider_name, **config.provider.setting},
@@ -71,8 +72,8 @@ def settings_from_config(
         timeout=config.timeout,
         perstack_api_base_url=config.perstack_api_base_url,
         perstack_base_skill_command=config.perstack_base_skill_command,
-        env=dict(os.environ if env is None else env),
-        proxy_url=(os.environ if env is None else env).get("PERSTACK_PROXY_URL"),
+        env=dict(run_env),
+        proxy_url=run_env.get("PERSTACK_PROXY_URL"),
         workspace=str(workspace or Path.cwd()),
         config_path=str(config.path),
         **extra,

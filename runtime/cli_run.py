@@ -56,6 +56,21 @@ class RunOptions:
     env_names: tuple[str, ...] = ()
     replay: str | None = None
 
+    def apply_overrides(self, config: PerstackConfig) -> PerstackConfig:
+        """``config`` with this command line's settings on top (CLI > TOML > defaults)."""
+        from runtime.config import with_overrides
+
+        return with_overrides(
+            config,
+            provider=self.provider,
+            model=self.model,
+            reasoning_budget=self.reasoning_budget,
+            max_steps=self.max_steps,
+            max_retries=self.max_retries,
+            timeout=self.timeout,
+            runtime=self.runtime,
+        )
+
 
 @dataclass
 class PreparedRun:
@@ -143,23 +158,14 @@ def _check_flags(options: RunOptions) -> None:
 
 def prepare_run(options: RunOptions, *, cwd: Path | None = None) -> PreparedRun:
     """Resolve config, checkpoint, env and settings for a run (raising one-line errors)."""
-    from runtime.config import find_config, load_config, load_env, resolve_env_paths, with_overrides
+    from runtime.config import find_config, load_config, load_env, resolve_env_paths
     from runtime.storage import FileStorage, default_storage_root, select_checkpoint
 
     cwd = cwd or Path.cwd()
     _check_flags(options)
     if options.replay is not None and options.provider is not None:
         raise PerstackError("--replay and --provider cannot be used together")
-    config = with_overrides(
-        load_config(find_config(cwd, options.config)),
-        provider=options.provider,
-        model=options.model,
-        reasoning_budget=options.reasoning_budget,
-        max_steps=options.max_steps,
-        max_retries=options.max_retries,
-        timeout=options.timeout,
-        runtime=options.runtime,
-    )
+    config = options.apply_overrides(load_config(find_config(cwd, options.config)))
     for warning in config.warnings:
         _warn(warning)
     workspace = Path(options.workspace).resolve() if options.workspace else cwd

@@ -142,20 +142,12 @@ class Session:
                 workbench does that later, off its UI thread.
             loaded: The file as the hot reload just loaded it (not read again).
         """
-        from runtime.config import load_config, with_overrides
+        from runtime.config import load_config
 
         result = Preflight()
-        options = self.options
         try:
-            config = with_overrides(
-                loaded if loaded is not None else load_config(self.project.config_path),
-                provider=options.provider,
-                model=options.model,
-                reasoning_budget=options.reasoning_budget,
-                max_steps=options.max_steps,
-                max_retries=options.max_retries,
-                timeout=options.timeout,
-                runtime=options.runtime,
+            config = self.options.apply_overrides(
+                loaded if loaded is not None else load_config(self.project.config_path)
             )
         except ConfigError as error:
             result.problems = list(error.problems)
