@@ -91,3 +91,23 @@ class Project:
 
 def simple_expert(key: str = "writer", *, extra: str = "") -> str:
     return f'[experts."{key}"]\ninstruction = "You write things."\n{extra}\n'
+
+
+class Recorder:
+    """An event listener for in-process runs that keeps every event, in order."""
+
+    def __init__(self) -> None:
+        self.events: list[Any] = []
+
+    def __call__(self, event: Any) -> None:
+        self.events.append(event)
+
+    @property
+    def types(self) -> list[str]:
+        return [e.type for e in self.events]
+
+    def of(self, event_type: str) -> list[Any]:
+        return [e for e in self.events if e.type == event_type]
+
+    def dicts(self) -> list[dict[str, Any]]:
+        return [e.to_json_dict() for e in self.events]

@@ -14,6 +14,7 @@ from runtime.events import BaseEvent
 from runtime.model import Checkpoint, ExpertMessage, InteractiveToolCallResult, ToolMessage
 from runtime.providers.scripted import ScriptedProvider
 from runtime.storage import MemoryStorage
+from tests.helpers import Recorder
 
 TEAM = """
 [provider]
@@ -38,21 +39,6 @@ delegates = ["gamma"]
 description = "Does gamma work"
 instruction = "You do gamma."
 """
-
-
-class Recorder:
-    def __init__(self) -> None:
-        self.events: list[BaseEvent] = []
-
-    def __call__(self, event: BaseEvent) -> None:
-        self.events.append(event)
-
-    @property
-    def types(self) -> list[str]:
-        return [e.type for e in self.events]
-
-    def of(self, event_type: str) -> list[Any]:
-        return [e for e in self.events if e.type == event_type]
 
 
 async def run_team(

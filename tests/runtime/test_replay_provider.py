@@ -10,7 +10,6 @@ import pytest
 from runtime.api import run, settings_from_config
 from runtime.config import parse_config_text
 from runtime.errors import PerstackError
-from runtime.events import BaseEvent
 from runtime.model import Checkpoint, TextPart, ThinkingPart, UserMessage
 from runtime.providers._replay_record import RecordedAnswer, RecordedGeneration
 from runtime.providers.base import (
@@ -24,6 +23,7 @@ from runtime.providers.factory import create_provider
 from runtime.providers.replay import MISMATCH, ReplayProvider
 from runtime.providers.scripted import ScriptedProvider
 from runtime.storage import FileStorage, MemoryStorage
+from tests.helpers import Recorder
 from tests.replay_compare import comparable_runs
 
 TEAM = """
@@ -44,20 +44,6 @@ instruction = "You do alpha."
 description = "Does beta work"
 instruction = "You do beta."
 """
-
-
-class Recorder:
-    def __init__(self) -> None:
-        self.events: list[BaseEvent] = []
-
-    def __call__(self, event: BaseEvent) -> None:
-        self.events.append(event)
-
-    def of(self, event_type: str) -> list[Any]:
-        return [e for e in self.events if e.type == event_type]
-
-    def dicts(self) -> list[dict[str, Any]]:
-        return [e.to_json_dict() for e in self.events]
 
 
 async def run_job(
