@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from runtime.model import ToolMessage
-from tests.workbench.helpers import Messages, copy_project, fast_snap, make_app
+from tests.workbench.helpers import Messages, copy_project, fast_demo, fast_snap, make_app
 from workbench.screens.answer import AnswerScreen
 from workbench.screens.detail import DetailScreen
 from workbench.widgets.filter_bar import FilterBar
@@ -173,3 +173,38 @@ def test_the_problem_goes_after_the_caret_or_before_it_when_it_does_not_fit() ->
     assert line.endswith("expected a number at column 3 ^") and line.index("^") == 70
     cut = problem_line("x" * 200, 50, 80)
     assert cut.startswith("…x") and cut.index("^") == 50
+
+
+def painted_cursor_lines(app, timeline: Timeline) -> list[int]:
+    """Viewport lines of the timeline that the screen paints with the cursor's background.
+
+    Reads the compositor's output, which reuses every line not marked for repaint: a
+    line the timeline forgot to refresh shows what it showed before.
+    """
+    cursor_bg = timeline.get_component_rich_style("timeline--cursor").bgcolor
+    region = timeline.content_region
+    strips = app.screen._compositor.render_strips()
+    painted = []
+    for line in range(1, region.height):
+        strip = strips[region.y + line].crop(region.x, region.right)
+        if any(segment.style and segment.style.bgcolor == cursor_bg for segment in strip):
+            painted.append(line)
+    return painted
+
+
+async def test_moving_the_cursor_of_a_scrolled_timeline_repaints_both_lines(tmp_path: Path) -> None:
+    app = make_app(tmp_path, providers=fast_demo())  # no perstack.toml: the demo
+    async with app.run_test(size=(100, 24)) as pilot:
+        await pilot.press("enter")  # the demo's query is in the box
+        await app.wait_until(lambda: finished(app))
+        timeline = app.query_one(Timeline)
+        timeline.focus()
+        await pilot.press("end")
+        await pilot.pause()
+        top = int(timeline.scroll_y)
+        assert top > 0, "the job must be longer than the timeline to test a scrolled view"
+        assert painted_cursor_lines(app, timeline) == [timeline.cursor - top + 1]
+        await pilot.press("up")
+        await pilot.pause()
+        assert int(timeline.scroll_y) == top  # moved within the view: no scrolling repaint
+        assert painted_cursor_lines(app, timeline) == [timeline.cursor - top + 1]

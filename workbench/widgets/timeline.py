@@ -118,7 +118,7 @@ class Timeline(ScrollView, can_focus=True):
     empty_text: reactive[str] = reactive("No steps yet: type a query below and press Enter.")
     """What shows while there is no row."""
 
-    cursor: reactive[int] = reactive(-1, init=False)
+    cursor: reactive[int] = reactive(-1, init=False, repaint=False)
     """Position of the highlighted row among the shown rows (-1: none)."""
 
     class Highlighted(Message):
@@ -191,7 +191,7 @@ class Timeline(ScrollView, can_focus=True):
             for row in rows:
                 position = self.view.shown.position_of(row.index)
                 if position is not None and top <= position < top + self.size.height:
-                    self.refresh_line(position - top + 1)
+                    self._refresh_position(position)
 
     def _set_virtual_height(self, height: int) -> None:
         # Setting `virtual_size` would lay out the whole screen (it is a layout reactive),
@@ -215,12 +215,19 @@ class Timeline(ScrollView, can_focus=True):
         self.cursor = position
         self._scroll_to_cursor()
 
+    def _refresh_position(self, position: int) -> None:
+        """Repaint the line of the shown row at ``position``."""
+        # ScrollView.refresh_line takes a line of the virtual content, which is a row's
+        # position plus one: the sticky header line sits above the first row.
+        self.refresh_line(position + 1)
+
     def watch_cursor(self, old: int, new: int) -> None:
-        # Only the two lines change (scrolling, if any, repaints the rest).
+        # Only the two lines change (`cursor` does not repaint the whole widget; scrolling,
+        # if any, repaints the rest).
         top = int(self.scroll_y)
         for position in (old, new):
             if top <= position < top + self.size.height:
-                self.refresh_line(position - top + 1)
+                self._refresh_position(position)
         row = self.highlighted
         if row is not None and old != new:
             self.post_message(self.Highlighted(row))
