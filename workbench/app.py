@@ -311,12 +311,21 @@ class WorkbenchApp(App[None]):
             # them with every batch would repaint every line in between each time.
             if not self.counts_pending:
                 self.counts_pending = True
-                self._counts_timer = self.set_timer(0.25, self._refresh_counts, name="counts")
+                self._counts_timer = self.set_timer(0.25, self._counts_due, name="counts")
             self.state_changed()
             return
         self._refresh_counts()
 
+    def _counts_due(self) -> None:
+        self._counts_timer = None
+        self._refresh_counts()
+
     def _refresh_counts(self) -> None:
+        # A refresh made now (the clock's tick, the end of a run) stands for the one that
+        # was due: stop its timer, or every tick would start one more four-a-second chain.
+        if self._counts_timer is not None:
+            self._counts_timer.stop()
+            self._counts_timer = None
         self.counts_pending = False
         try:
             self.query_one(FilterBar).set_count(len(self.view.shown), len(self.view.rows))

@@ -7,12 +7,16 @@ in-process tools) seldom awaits anything that suspends, and on the UI's loop it 
 starve key presses and repaints until it ends.
 
 The runtime thread only appends (slim) events to a buffer under a lock; a timer on the
-UI loop drains it every ``flush_interval`` seconds and posts one :class:`RunBridge.Events`
-message per batch, so 10,000 events arriving in a burst cost the UI a few dozen messages,
-never 10,000. During such a burst (a batch of ``burst_size`` events or more) the timer
-slows to ``burst_interval``: each batch costs the UI one repaint whatever its size, and
-the repaints would otherwise take the CPU the run needs. Streamed text (a few events per
-batch) keeps the fast pace.
+UI loop drains it and posts one :class:`RunBridge.Events` message per batch, so 10,000
+events arriving in a burst cost the UI a few dozen messages, never 10,000. The pace
+depends on what the last batch held, because each batch costs the UI one repaint and
+the repaint's cost depends on what changed:
+
+* only streamed text (a row growing in place, a line or two to repaint): the next batch
+  follows after ``flush_interval``, so text streams smoothly;
+* steps (rows added: the timeline scrolls and repaints every line): ``step_interval``,
+  fast enough to watch and slow enough that repaints leave the run its CPU;
+* a burst (``burst_size`` events or more): ``burst_interval``.
 
 Stopping cancels the run's task: the runtime unwinds (skills close, files stay whole) and
 the job stays resumable, as after Ctrl+C in ``perstack run``.
@@ -45,6 +49,8 @@ __all__ = ["RunBridge", "ProviderFactory"]
 
 #: Seconds a thread may hold the GIL while another waits (Python's default: 0.005).
 _SWITCH_INTERVAL = 0.0005
+#: Events that only add text to a row already on screen.
+_TEXT_DELTAS = frozenset({"streamReasoning", "streamRunResult"})
 #: Builds the provider of a run instead of ``[provider]`` (tests, the benchmark).
 ProviderFactory = Callable[["RunSetting"], "Provider"]
 
@@ -55,8 +61,9 @@ class RunBridge:
     Args:
         app: Receives :class:`Started`, :class:`Events` and :class:`Finished`.
         cwd: Where runs resolve the project (as ``perstack run`` run from there).
-        flush_interval: Seconds between two batches.
-        burst_interval: Seconds between two batches while events come in bursts.
+        flush_interval: Seconds before the next batch after one of streamed text only.
+        step_interval: Seconds before the next batch after one with other events.
+        burst_interval: Seconds before the next batch after a burst.
         burst_size: A batch this large means a burst.
         provider_factory: Overrides the provider (``None``: from ``perstack.toml``).
     """
@@ -94,6 +101,7 @@ class RunBridge:
         cwd: Any,
         *,
         flush_interval: float = 0.05,
+        step_interval: float = 0.1,
         burst_interval: float = 0.25,
         burst_size: int = 100,
         provider_factory: ProviderFactory | None = None,
@@ -101,6 +109,7 @@ class RunBridge:
         self.app = app
         self.cwd = cwd
         self.flush_interval = flush_interval
+        self.step_interval = step_interval
         self.burst_interval = burst_interval
         self.burst_size = burst_size
         self.provider_factory = provider_factory
@@ -141,17 +150,25 @@ class RunBridge:
 
     def flush(self) -> int:
         """Post the buffered events as one batch; return how many there were."""
+        return len(self._flush())
+
+    def _flush(self) -> list[BaseEvent]:
         with self._lock:
             batch, self._buffer = self._buffer, []
         if batch:
             self.app.post_message(self.Events(batch))
-        return len(batch)
+        return batch
 
     def _pace(self) -> None:
         if not self.running:
             return
-        size = self.flush()
-        delay = self.burst_interval if size >= self.burst_size else self.flush_interval
+        batch = self._flush()
+        if len(batch) >= self.burst_size:
+            delay = self.burst_interval
+        elif any(event.type not in _TEXT_DELTAS for event in batch):
+            delay = self.step_interval
+        else:
+            delay = self.flush_interval
         self._timer = self.app.set_timer(delay, self._pace, name="run-bridge")
 
     def settle(self) -> list[BaseEvent]:

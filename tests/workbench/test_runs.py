@@ -17,6 +17,7 @@ from tests.workbench.helpers import (
     without_delays,
 )
 from workbench.bridge import RunBridge
+from workbench.jobview import JobUpdate
 from workbench.widgets.run_tree import RunTreePanel
 
 
@@ -83,6 +84,25 @@ async def test_events_arrive_in_batches_not_one_message_each(tmp_path: Path) -> 
         assert delivered + sum(settled) == app.view.events > 1_500
         # ~1,500 events arrive in far fewer messages: the UI is never flooded.
         assert len(batches) < app.view.events / 10
+
+
+def pending_timers(app, name: str) -> int:
+    return sum(1 for timer in app._timers if timer.name == name and timer._task is not None and not timer._task.done())
+
+
+async def test_the_status_line_keeps_one_refresh_pending_however_often_the_clock_ticks(
+    tmp_path: Path,
+) -> None:
+    project = copy_project("snap", tmp_path)
+    app = make_app(project, expert="lead", providers=fast_snap(project))
+    async with app.run_test(size=(120, 36)):
+        app._after_update(JobUpdate(), live=True)  # a batch: the status follows later
+        assert app.counts_pending and pending_timers(app, "counts") == 1
+        for _ in range(3):  # the elapsed-time clock refreshes the status meanwhile
+            app._tick()
+            assert not app.counts_pending and pending_timers(app, "counts") == 0
+            app._after_update(JobUpdate(), live=True)
+            assert pending_timers(app, "counts") == 1
 
 
 async def test_stop_cancels_the_run_and_a_follow_up_resumes_the_same_job(tmp_path: Path) -> None:
