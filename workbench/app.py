@@ -59,6 +59,7 @@ _STATE_TEXT = {
     "ready": ("·", "ready"),
     "running": ("●", "running"),
     "stopping": ("■", "stopping…"),
+    "loading": ("…", "reading the job…"),
     "completed": ("✓", "completed"),
     "stopped": ("■", "stopped, resumable"),
     "waiting": ("?", "waiting for your answer"),
@@ -293,7 +294,8 @@ class WorkbenchApp(App[None]):
         view.set_filter(self._row_filter())
         self.query_one(RunTreePanel).reset_job(label)
         self.query_one(Timeline).set_view(view)
-        self._after_update(JobUpdate(shown_changed=True))
+        # A stored job arrives with its runs: every node of its tree is new.
+        self._after_update(JobUpdate(shown_changed=True, nodes=set(view.tree.nodes)))
 
     def apply_events(self, events: list[Any], *, live: bool = False) -> None:
         """Feed a batch of events to the job on screen and repaint what changed."""

@@ -5,6 +5,9 @@
   new query, the way ``perstack run --continue-job <id>`` does.
 * While the job waits on an interactive tool, the text **answers** it (``-i``); the
   dialog that opens when the run stops does the same.
+* A **stored job** (``perstack start --continue`` / ``--continue-job`` / ``--resume-from``,
+  or one picked from the job list) is read back onto the screen, its steps as they were
+  recorded; the next query continues it from that checkpoint.
 
 Every run is a :class:`~runtime.cli_run.RunOptions` from the session, resolved by
 ``prepare_run`` in the bridge's worker, so the workbench and ``perstack run`` accept and
@@ -24,6 +27,7 @@ if TYPE_CHECKING:
     from runtime.model import Checkpoint, ToolCall
     from workbench.app import WorkbenchApp
     from workbench.bridge import RunBridge
+    from workbench.stored_jobs import StoredJob
 
 __all__ = ["RunControl"]
 
@@ -53,6 +57,8 @@ class RunControl:
         self.pending: tuple[str, ToolCall] | None = None
         self._first = True
         self._storage: Any | None = None
+        #: The checkpoint the next follow-up resumes from, when not the job's latest.
+        self._resume_from: str | None = None
 
     @property
     def bridge(self) -> RunBridge:
@@ -69,10 +75,20 @@ class RunControl:
     # --- start-up -----------------------------------------------------------------------
 
     def on_start(self) -> None:
-        """Run at once when ``perstack start <expert> <query>`` was given both."""
+        """Show the job ``--continue``/``--continue-job`` name; run at once when
+        ``perstack start <expert> <query>`` was given both."""
         options = self.app.session.options
-        if options.expert_key and options.query and not self.app.preflight.problems:
-            self.run(options.query)
+        query = options.query if options.expert_key and not self.app.preflight.problems else ""
+        if options.continue_latest or options.continue_job:
+            self._first = False  # the options are spent here, whatever the outcome
+            self.open_stored(
+                continue_latest=options.continue_latest,
+                continue_job=options.continue_job,
+                resume_from=options.resume_from,
+                then_run=query,
+            )
+        elif query:
+            self.run(query)
 
     # --- runs ---------------------------------------------------------------------------
 
@@ -97,12 +113,9 @@ class RunControl:
             app.notify("perstack.toml defines no Expert to run.", severity="error")
             return
         if self.job_id is not None and expert == self.coordinator:
-            try:
-                resume_expert = self._latest_expert()
-            except PerstackError as error:
-                app.notify(str(error), severity="error")
+            options = self._follow_up(text)
+            if options is None:
                 return
-            options = app.session.run_options(resume_expert, text, continue_job=self.job_id)
         else:
             options = app.session.run_options(expert, text, first=self._first)
             if not (options.continue_latest or options.continue_job):
@@ -124,11 +137,10 @@ class RunControl:
         """Answer the pending interactive call with ``text`` and resume the job."""
         if self.pending is None or self.job_id is None:
             return
-        expert, _call = self.pending
         self.pending = None
-        self._launch(
-            self.app.session.run_options(expert, text, continue_job=self.job_id, interactive=True)
-        )
+        options = self._follow_up(text, interactive=True)
+        if options is not None:
+            self._launch(options)
 
     def ask(self) -> None:
         """Open the dialog for the pending interactive call."""
@@ -164,14 +176,29 @@ class RunControl:
         self.update_prompt()
 
     def _clear(self, expert: str | None) -> None:
-        self.job_id = self.last = self.pending = None
+        self.job_id = self.last = self.pending = self._resume_from = None
         self.coordinator = expert
         self.app.node_filter = None
         self.app.show_job(JobView(), "No job yet")
         self.app.set_state("ready")
 
+    def _follow_up(self, text: str, *, interactive: bool = False) -> Any:
+        """The options that continue the job on screen with ``text`` (None: cannot)."""
+        if self._resume_from is not None and self.last is not None:
+            expert = self.last.expert.key  # an earlier checkpoint: its own Expert
+        else:
+            try:
+                expert = self._latest_expert()
+            except PerstackError as error:
+                self.app.notify(str(error), severity="error")
+                return None
+        return self.app.session.run_options(
+            expert, text, continue_job=self.job_id, resume_from=self._resume_from, interactive=interactive
+        )
+
     def _launch(self, options: Any) -> None:
         self._first = False
+        self._resume_from = None
         self.app.set_state("running")
         self.bridge.start(options)
         self.app.query_one(QueryBar).input.value = ""
@@ -185,6 +212,79 @@ class RunControl:
             self.storage(), continue_latest=False, continue_job=self.job_id, resume_from=None
         )
         return checkpoint.expert.key if checkpoint is not None else self.coordinator or ""
+
+    # --- stored jobs ----------------------------------------------------------------------
+
+    def open_stored(
+        self,
+        *,
+        continue_latest: bool = False,
+        continue_job: str | None = None,
+        resume_from: str | None = None,
+        then_run: str = "",
+    ) -> None:
+        """Read a stored job onto the screen (in a thread); then follow up with ``then_run``.
+
+        The options mean what they mean to ``perstack run``; ``resume_from`` shows the job
+        as far as that checkpoint, and the next query continues from there.
+        """
+        from workbench.stored_jobs import load_stored_job
+
+        app = self.app
+        if self.bridge.running:
+            app.notify("A run is in progress; Ctrl+T stops it first.", severity="warning")
+            return
+        app.set_state("loading")
+
+        def load() -> None:
+            try:
+                job = load_stored_job(
+                    self.storage(),
+                    continue_latest=continue_latest,
+                    continue_job=continue_job,
+                    resume_from=resume_from,
+                )
+            except PerstackError as error:
+                app.call_from_thread(self._not_loaded, str(error))
+                return
+            app.call_from_thread(self._show_stored, job, resume_from is not None, then_run)
+
+        app.run_worker(load, name="load-job", group="load-job", thread=True, exclusive=True)
+
+    def _not_loaded(self, problem: str) -> None:
+        self.app.notify(
+            f"{problem}: the next run starts a new job.", title="No job to show", severity="error"
+        )
+        self._clear(self.coordinator)
+        self.update_prompt()
+
+    def _show_stored(self, job: StoredJob, resumed_earlier: bool, then_run: str) -> None:
+        app = self.app
+        view = JobView()
+        view.apply(job.events)
+        checkpoint = job.checkpoint
+        if view.rows and any(row.is_open for row in view.rows):
+            # Stopped mid-step (Ctrl+C, a crash): nothing is running any more.
+            view.stop(max(event.timestamp for event in job.events))
+        self.job_id = job.job_id
+        self.coordinator = job.coordinator
+        self.last = checkpoint
+        self._resume_from = checkpoint.id if resumed_earlier else None
+        self.pending = None
+        if checkpoint.status == "stoppedByInteractiveTool" and checkpoint.pending_tool_calls:
+            self.pending = (checkpoint.expert.key, checkpoint.pending_tool_calls[0])
+        app.node_filter = None
+        app.query_one(HeaderBar).pick(job.coordinator)
+        app.show_job(view, f"job {job.job_id[:8]}")
+        app.set_state(_FINAL_STATE.get(checkpoint.status, "stopped"))
+        self.update_prompt()
+        app.notify(
+            f"Job {job.job_id} of {job.coordinator}, as far as step {checkpoint.step_number}: "
+            "a query continues it, Ctrl+N starts a new one.",
+            title="Stored job",
+        )
+        if then_run:
+            self.run(then_run)
 
     # --- bridge messages ------------------------------------------------------------------
 

@@ -185,6 +185,7 @@ class Session:
         query: str,
         *,
         continue_job: str | None = None,
+        resume_from: str | None = None,
         interactive: bool = False,
         first: bool = False,
     ) -> RunOptions:
@@ -195,6 +196,7 @@ class Session:
                 checkpoint).
             query: The query, or the answer to an interactive tool.
             continue_job: Continue this job (a follow-up, or an answer).
+            resume_from: With ``continue_job``: from this checkpoint, not the latest.
             interactive: ``query`` answers the job's pending interactive tool call.
             first: The run ``perstack start`` was asked for: its ``--continue``,
                 ``--continue-job``, ``--resume-from`` and ``--job-id`` apply.
@@ -207,7 +209,7 @@ class Session:
             query=query,
             continue_latest=base.continue_latest if keep else False,
             continue_job=continue_job or (base.continue_job if keep else None),
-            resume_from=base.resume_from if keep else None,
+            resume_from=resume_from or (base.resume_from if keep else None),
             job_id=base.job_id if keep else None,
             interactive=interactive or (base.interactive if keep else False),
         )

@@ -169,9 +169,9 @@ async def test_start_with_expert_and_query_runs_at_once(tmp_path: Path) -> None:
 
 async def test_a_run_that_cannot_start_says_why_and_keeps_the_app(tmp_path: Path) -> None:
     project = copy_project("snap", tmp_path)
-    app = make_app(project, expert="lead", continue_job="no-such-job")
+    app = make_app(project, expert="lead", workspace="no-such-dir")
     async with app.run_test(size=(120, 36)) as pilot:
         await pilot.press(*"hello", "enter")
         await app.wait_until(lambda: app.state == "error")
         assert not app.bridge.running
-        assert any("No checkpoints found for job no-such-job" in n.message for n in app._notifications)
+        assert any("--workspace no-such-dir: not a directory" in n.message for n in app._notifications)

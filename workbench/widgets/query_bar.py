@@ -37,6 +37,8 @@ class QueryBar(Horizontal):
     def __init__(self, *, value: str = "", id: str | None = None) -> None:
         super().__init__(id=id)
         self._initial = value
+        #: What Enter does now, as the prompt says it (``Ask``, ``Follow-up`` …).
+        self.mode = "Ask"
 
     def compose(self) -> ComposeResult:
         yield Label("Ask", id="query-prompt")
@@ -55,6 +57,7 @@ class QueryBar(Horizontal):
 
     def set_mode(self, prompt: str, placeholder: str, hint: str) -> None:
         """Say what Enter will do: ``Ask`` for a new job, ``Follow-up`` to continue one."""
+        self.mode = prompt
         self.query_one("#query-prompt", Label).update(prompt)
         self.query_one("#query-hint", Label).update(hint)
         self.input.placeholder = placeholder

@@ -1,0 +1,112 @@
+"""Jobs kept in storage, for the workbench: the list to pick from, and one job to show.
+
+No Textual here: the app calls these from a thread worker (reading a long job's events
+takes a while) and puts the result on screen.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from runtime.activity import slim_event
+from runtime.errors import PerstackError
+from runtime.storage import select_checkpoint
+
+if TYPE_CHECKING:
+    from runtime.events import BaseEvent
+    from runtime.model import Checkpoint
+    from runtime.storage.base import Storage
+
+__all__ = ["JobSummary", "StoredJob", "list_stored_jobs", "load_stored_job"]
+
+
+@dataclass(frozen=True)
+class JobSummary:
+    """One line of the job list.
+
+    Attributes:
+        job_id: The job.
+        coordinator: The Expert that started it.
+        status: The job's status (``completed``, ``running`` …).
+        steps: Steps so far.
+        tokens: Tokens used (the usage's total, as the timeline counts them).
+        started_at: When it started, in milliseconds.
+        query: The query that started it ("" when no run setting says).
+    """
+
+    job_id: str
+    coordinator: str
+    status: str
+    steps: int
+    tokens: int
+    started_at: int
+    query: str
+
+
+@dataclass(frozen=True)
+class StoredJob:
+    """A job as far as one of its checkpoints, ready to show and to continue.
+
+    Attributes:
+        job_id: The job.
+        coordinator: The Expert that started it.
+        checkpoint: Where a follow-up continues (the latest, or ``--resume-from``'s).
+        events: The job's stored events up to that checkpoint's step, without histories.
+    """
+
+    job_id: str
+    coordinator: str
+    checkpoint: Checkpoint
+    events: list[BaseEvent]
+
+
+def list_stored_jobs(storage: Storage, limit: int = 200) -> list[JobSummary]:
+    """The newest ``limit`` jobs of ``storage``, newest first."""
+    summaries = []
+    for job in storage.list_jobs()[:limit]:
+        summaries.append(
+            JobSummary(
+                job_id=job.id,
+                coordinator=job.coordinator_expert_key,
+                status=str(job.status),
+                steps=job.total_steps,
+                tokens=job.usage.total_tokens,
+                started_at=job.started_at,
+                query=_first_query(storage, job.id, job.coordinator_expert_key),
+            )
+        )
+    return summaries
+
+
+def load_stored_job(
+    storage: Storage,
+    *,
+    continue_latest: bool = False,
+    continue_job: str | None = None,
+    resume_from: str | None = None,
+) -> StoredJob:
+    """The job that ``--continue`` / ``--continue-job`` / ``--resume-from`` point at.
+
+    Raises:
+        PerstackError: The options point at nothing (the messages of ``perstack run``).
+    """
+    checkpoint = select_checkpoint(
+        storage, continue_latest=continue_latest, continue_job=continue_job, resume_from=resume_from
+    )
+    if checkpoint is None:
+        raise PerstackError("No checkpoint found")
+    job_id = checkpoint.job_id
+    job = storage.retrieve_job(job_id)
+    coordinator = job.coordinator_expert_key if job is not None else checkpoint.expert.key
+    events = storage.list_events(job_id, max_step=checkpoint.step_number)
+    return StoredJob(job_id, coordinator, checkpoint, [slim_event(event) for event in events])
+
+
+def _first_query(storage: Storage, job_id: str, coordinator: str) -> str:
+    """The query of the job's first coordinator run (run settings list newest first)."""
+    for setting in reversed(storage.list_runs(job_id)):
+        text = (setting.get("input") or {}).get("text")
+        if setting.get("expertKey") == coordinator and isinstance(text, str):
+            return text
+    return ""
