@@ -430,6 +430,10 @@ class WorkbenchApp(App[None]):
         """Clear the screen so the next run starts a fresh job."""
         self.runs.new_job()
 
+    def action_open_job(self) -> None:
+        """List the stored jobs; the one chosen goes on screen."""
+        self.runs.choose_stored()
+
     def action_answer(self) -> None:
         """Reopen the pending interactive question."""
         self.runs.ask()

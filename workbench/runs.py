@@ -16,6 +16,8 @@ refuse exactly the same things.
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from runtime.errors import PerstackError
@@ -193,7 +195,11 @@ class RunControl:
                 self.app.notify(str(error), severity="error")
                 return None
         return self.app.session.run_options(
-            expert, text, continue_job=self.job_id, resume_from=self._resume_from, interactive=interactive
+            expert,
+            text,
+            continue_job=self.job_id,
+            resume_from=self._resume_from,
+            interactive=interactive,
         )
 
     def _launch(self, options: Any) -> None:
@@ -214,6 +220,26 @@ class RunControl:
         return checkpoint.expert.key if checkpoint is not None else self.coordinator or ""
 
     # --- stored jobs ----------------------------------------------------------------------
+
+    def choose_stored(self) -> None:
+        """Open the list of stored jobs; the one chosen goes on screen."""
+        from workbench.screens.jobs import JobsScreen
+
+        if self.bridge.running:
+            self.app.notify("A run is in progress; Ctrl+T stops it first.", severity="warning")
+            return
+
+        def chosen(job_id: str | None) -> None:
+            if job_id:
+                self.open_stored(continue_job=job_id)
+
+        root = self.app.session.storage_root()
+        try:
+            where = f"{root.relative_to(Path(self.app.session.cwd).resolve())}{os.sep}"
+        except ValueError:
+            where = str(root)
+        screen = JobsScreen(self.storage(), self.app.clock(), self.job_id, where=where)
+        self.app.push_screen(screen, chosen)
 
     def open_stored(
         self,
@@ -302,7 +328,9 @@ class RunControl:
         app = self.app
         if message.error is not None:
             app.set_state("error")
-            app.notify(message.error, title="The run did not complete", severity="error", markup=False)
+            app.notify(
+                message.error, title="The run did not complete", severity="error", markup=False
+            )
         elif message.cancelled:
             app._after_update(app.view.stop(app.clock()))
             app.set_state("stopped")
@@ -331,7 +359,9 @@ class RunControl:
             bar.set_mode("Answer", f"Answer {self.pending[1].tool_name}", "Enter: answer")
         elif self.job_id is not None and expert == self.coordinator:
             bar.set_mode(
-                "Follow-up", f"A follow-up for {expert} on this job", "Enter: continue · Ctrl+N: new job"
+                "Follow-up",
+                f"A follow-up for {expert} on this job",
+                "Enter: continue · Ctrl+N: new job",
             )
         else:
             bar.set_mode("Ask", f"What should {expert} do?", "Enter: run")

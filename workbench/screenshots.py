@@ -64,8 +64,12 @@ async def _ready(app: Any, pilot: Any) -> None:
 async def _streaming(app: Any, pilot: Any) -> None:
     await pilot.press("enter")
     await app.wait_until(
-        lambda: not app.counts_pending
-        and any(r.kind == "completion" and r.status == "streaming" and r.text for r in app.view.rows)
+        lambda: (
+            not app.counts_pending
+            and any(
+                r.kind == "completion" and r.status == "streaming" and r.text for r in app.view.rows
+            )
+        )
     )
     await pilot.pause()
 
@@ -84,7 +88,9 @@ async def _details(app: Any, pilot: Any) -> None:
     timeline = app.query_one(Timeline)
     timeline.focus()
     shown = app.view.shown
-    timeline.cursor = next(i for i in range(len(shown)) if shown.row_at(i).tool_name == "writeTextFile")
+    timeline.cursor = next(
+        i for i in range(len(shown)) if shown.row_at(i).tool_name == "writeTextFile"
+    )
     await pilot.press("enter")
     await app.wait_until(lambda: isinstance(app.screen, DetailScreen) and app.screen.loaded)
     await pilot.pause()
@@ -129,8 +135,22 @@ async def _editor_problems(app: Any, pilot: Any) -> None:
     await pilot.pause()
 
 
+async def _stored_jobs(app: Any, pilot: Any) -> None:
+    from workbench.screens.jobs import JobsScreen
+
+    await _finished(app, pilot)  # one job in storage, then a second with another query
+    await pilot.press("ctrl+n")
+    app.query_one("#query-input").value = "Plan two days in Nara with a day trip to Uji"
+    await _finished(app, pilot)
+    await pilot.press("f2")
+    await app.wait_until(lambda: isinstance(app.screen, JobsScreen) and bool(app.screen.jobs))
+    await pilot.pause()
+
+
 #: name -> (size, Expert, rules to hold, what to do before the picture).
-SHOTS: dict[str, tuple[tuple[int, int], str, tuple[str, str] | None, Callable[..., Awaitable[None]]]] = {
+SHOTS: dict[
+    str, tuple[tuple[int, int], str, tuple[str, str] | None, Callable[..., Awaitable[None]]]
+] = {
     "01-demo-ready": ((120, 36), "coordinator", None, _ready),
     "02-mid-run-streaming": ((120, 36), "coordinator", ("coordinator", "runResult"), _streaming),
     "03-finished-parallel-tree": ((120, 36), "coordinator", None, _finished),
@@ -142,6 +162,7 @@ SHOTS: dict[str, tuple[tuple[int, int], str, tuple[str, str] | None, Callable[..
     "09-finished-light-theme": ((120, 36), "coordinator", None, _finished),
     "10-finished-high-contrast-theme": ((120, 36), "coordinator", None, _finished),
     "11-editor-problems": ((120, 36), "coordinator", None, _editor_problems),
+    "12-stored-jobs": ((120, 36), "coordinator", None, _stored_jobs),
 }
 #: The theme of a picture when not the default (perstack-dark).
 THEMES: dict[str, str] = {
@@ -186,7 +207,7 @@ def main(argv: list[str] | None = None) -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="perstack-shots-") as temp:
         work = Path(temp)
-        os.environ["PERSTACK_STORAGE_PATH"] = str(work / "storage")
+        os.environ["PERSTACK_STORAGE_PATH"] = "perstack"  # each shot's own, named as users see it
         os.environ["XDG_CACHE_HOME"] = str(work / "cache")
         os.environ["XDG_CONFIG_HOME"] = str(work / "config")
         for name in args.names or SHOTS:

@@ -90,7 +90,9 @@ def test_detail_view(snap_compare, tmp_path: Path, fixed_time) -> None:
         timeline = app.query_one(Timeline)
         timeline.focus()
         shown = app.view.shown
-        timeline.cursor = next(i for i in range(len(shown)) if shown.row_at(i).tool_name == "readTextFile")
+        timeline.cursor = next(
+            i for i in range(len(shown)) if shown.row_at(i).tool_name == "readTextFile"
+        )
         await pilot.press("enter")
         await app.wait_until(lambda: isinstance(app.screen, DetailScreen) and app.screen.loaded)
         await pilot.pause()
@@ -132,3 +134,51 @@ def test_interactive_modal(snap_compare, tmp_path: Path, fixed_time) -> None:
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=WIDE, run_before=asked)
+
+
+def test_stored_jobs_dialog(snap_compare, tmp_path: Path, fixed_time, monkeypatch) -> None:
+    from runtime.model import Job, Usage
+    from runtime.storage import FileStorage
+    from tests.workbench.helpers import FIXED_NOW_MS
+    from workbench.screens.jobs import JobsScreen
+
+    project = copy_project("snap", tmp_path)
+    monkeypatch.setenv("PERSTACK_STORAGE_PATH", "perstack")  # under the project: named as such
+    storage = FileStorage(project / "perstack")
+    minute, hour, day = 60_000, 3_600_000, 86_400_000
+    jobs = [
+        ("job-lake", "completed", 9, 4_210, 3 * minute, "Survey the lake"),
+        (
+            "job-river",
+            "stoppedByInteractiveTool",
+            3,
+            1_180,
+            2 * hour,
+            "Which bank of the river is safer?",
+        ),
+        (
+            "job-hills",
+            "running",
+            5,
+            2_950,
+            day + hour,
+            "Map the hills north of the lake, with every trail",
+        ),
+        ("job-coast", "stoppedByError", 2, 640, 3 * day, "Survey the coast"),
+    ]
+    for job_id, status, steps, tokens, age, query in jobs:
+        started = FIXED_NOW_MS - age
+        usage = Usage(total_tokens=tokens)
+        storage.store_job(Job(id=job_id, status=status, coordinator_expert_key="lead", total_steps=steps,
+                              usage=usage, started_at=started))  # fmt: skip
+        storage.store_run_setting(
+            job_id, "run-1", {"expertKey": "lead", "input": {"text": query}, "updatedAt": started}
+        )
+    app = make_app(project, expert="lead", providers=fast_snap(project), clock=fixed_time)
+
+    async def listed(pilot) -> None:
+        await pilot.press("f2")
+        await app.wait_until(lambda: isinstance(app.screen, JobsScreen) and app.screen.jobs)
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=WIDE, run_before=listed)

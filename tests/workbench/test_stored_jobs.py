@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from textual.widgets import OptionList
+
 from runtime.storage import FileStorage
 from tests.workbench.helpers import Messages, copy_project, fast_snap, make_app
+from workbench.screens.jobs import JobsScreen, format_age, job_line
+from workbench.stored_jobs import JobSummary
 from workbench.widgets.query_bar import QueryBar
 
 
@@ -118,3 +122,57 @@ async def test_continue_without_a_stored_job_says_so_and_the_next_run_is_new(
         await pilot.press(*"Survey", "enter")
         await app.wait_until(lambda: finished(app))
         assert app.state == "completed" and app.runs.job_id is not None
+
+
+async def test_f2_lists_the_stored_jobs_and_shows_the_one_chosen(tmp_path: Path) -> None:
+    project = copy_project("snap", tmp_path)
+    first_id, first_rows, _ = await run_once(project, "Survey the lake")
+    second_id, _, _ = await run_once(project, "Survey the river")
+    app = make_app(project, expert="lead", providers=fast_snap(project))
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.press("f2")
+        screen = app.screen
+        assert isinstance(screen, JobsScreen)
+        await app.wait_until(lambda: screen.jobs is not None)
+        # Newest first, each with what started it.
+        assert [(job.job_id, job.query, job.status) for job in screen.jobs] == [
+            (second_id, "Survey the river", "completed"),
+            (first_id, "Survey the lake", "completed"),
+        ]
+        listed = screen.query_one(OptionList)
+        assert "Survey the river" in str(listed.get_option_at_index(0).prompt)
+        await pilot.press("down", "enter")
+        await app.wait_until(lambda: app.runs.job_id == first_id and finished(app))
+        assert not isinstance(app.screen, JobsScreen)
+        assert rows_of(app) == first_rows
+        assert app.query_one(QueryBar).mode == "Follow-up"
+
+
+async def test_f2_with_no_stored_job_says_so_and_esc_closes(tmp_path: Path) -> None:
+    project = copy_project("snap", tmp_path)
+    app = make_app(project, expert="lead", providers=fast_snap(project))
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.press("f2")
+        screen = app.screen
+        await app.wait_until(lambda: screen.jobs == [])
+        listed = screen.query_one(OptionList)
+        assert "No stored job yet" in str(listed.get_option_at_index(0).prompt)
+        await pilot.press("escape")
+        assert not isinstance(app.screen, JobsScreen)
+        assert app.runs.job_id is None and app.state == "ready"
+
+
+def test_a_job_line_says_status_expert_steps_tokens_age_id_and_query() -> None:
+    now = 1_767_225_600_000
+    job = JobSummary(
+        "abcdefghijkl", "lead", "stoppedByError", 12, 3400, now - 2 * 3_600_000, "Survey\nthe lake"
+    )
+    line = job_line(job, now, width=100)
+    assert line.split() == [
+        "✗", "error", "lead", "12", "steps", "3.4k", "tok", "2", "h", "ago", "abcdefgh", "Survey", "the", "lake",
+    ]  # fmt: skip
+    narrow = job_line(job, now, width=60)
+    assert len(narrow) <= 60 and "abcdefgh" not in narrow and "Survey" in narrow
+    assert [format_age(now - ms, now) for ms in (5_000, 120_000, 7_200_000, 172_800_000)] == [
+        "just now", "2 min ago", "2 h ago", "2 d ago",
+    ]  # fmt: skip

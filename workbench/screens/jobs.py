@@ -1,0 +1,155 @@
+"""The stored-jobs dialog: every job kept for this project, newest first.
+
+Choosing one puts it on screen as it was recorded (see
+:meth:`~workbench.runs.RunControl.open_stored`); a query then continues it, the way
+``perstack run --continue-job <id>`` does. The list is read in a thread: a project with
+many long jobs takes a moment to list.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, ClassVar
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Label, OptionList
+from textual.widgets.option_list import Option
+
+from workbench.formatting import fit, format_tokens
+
+if TYPE_CHECKING:
+    from runtime.storage.base import Storage
+    from workbench.stored_jobs import JobSummary
+
+__all__ = ["JobsScreen", "job_line", "format_age"]
+
+_STATUS = {
+    "completed": "✓ completed",
+    "running": "● unfinished",
+    "stoppedByInteractiveTool": "? waiting",
+    "stoppedByExceededMaxSteps": "■ step limit",
+    "stoppedByError": "✗ error",
+}
+
+
+def format_age(started_ms: int, now_ms: int) -> str:
+    """How long ago: ``just now``, ``12 min ago``, ``3 h ago``, ``2 d ago``, then the date."""
+    seconds = max(0, now_ms - started_ms) // 1000
+    if seconds < 60:
+        return "just now"
+    if seconds < 3600:
+        return f"{seconds // 60} min ago"
+    if seconds < 86400:
+        return f"{seconds // 3600} h ago"
+    if seconds < 7 * 86400:
+        return f"{seconds // 86400} d ago"
+    return time.strftime("%Y-%m-%d", time.localtime(started_ms / 1000))
+
+
+def job_line(job: JobSummary, now_ms: int, width: int = 100) -> str:
+    """One job as a line of the list, at most ``width`` cells.
+
+    Status, Expert, steps, tokens, age, id and query; below 90 cells the tokens and the
+    id make room for the query.
+    """
+    status = _STATUS.get(job.status, f"· {job.status}")
+    age = format_age(job.started_at, now_ms)
+    cells = [f"{status:<12}", f"{fit(job.coordinator, 12):<12}", f"{job.steps:>4} steps"]
+    if width >= 90:
+        cells.append(f"{format_tokens(job.tokens) or '0':>5} tok")
+    cells.append(f"{age:>10}")
+    if width >= 90:
+        cells.append(job.job_id[:8])
+    cells.append(" ".join(job.query.split()))
+    return fit("  ".join(cells), width)
+
+
+class JobsScreen(ModalScreen[str | None]):
+    """Dismissed with the chosen job's id, or ``None``.
+
+    Args:
+        storage: Where the project's jobs are kept.
+        now_ms: Now, in milliseconds (the ages are relative to it).
+        current: The job on screen, highlighted first.
+        where: The storage's place, as the dialog names it.
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "close", "Close")]
+
+    DEFAULT_CSS = """
+    JobsScreen {
+        align: center middle;
+        & > #jobs {
+            width: 110;
+            max-width: 95%;
+            height: auto;
+            max-height: 90%;
+            padding: 1 2;
+            background: $surface;
+            border: round $primary;
+            border-title-color: $text;
+        }
+        & #jobs-where { color: $text-muted; }
+        & #jobs-list { height: auto; max-height: 20; margin: 1 0 0 0; }
+        & #jobs-hint { color: $text-muted; margin-top: 1; }
+    }
+    """
+
+    def __init__(
+        self, storage: Storage, now_ms: int, current: str | None = None, *, where: str = ""
+    ) -> None:
+        super().__init__()
+        self.storage = storage
+        self.where = where
+        self.now_ms = now_ms
+        self.current = current
+        #: The jobs listed, once read (``None`` while reading).
+        self.jobs: list[JobSummary] | None = None
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="jobs") as frame:
+            frame.border_title = "Stored jobs"
+            yield Label(f"Kept in {self.where or 'memory'}", id="jobs-where", markup=False)
+            yield OptionList(Option("Reading the jobs…", disabled=True), id="jobs-list")
+            yield Label(
+                "Enter: show the job (a query then continues it) · Esc: close", id="jobs-hint"
+            )
+
+    def on_mount(self) -> None:
+        self.query_one(OptionList).focus()
+        self._read_jobs()
+
+    @work(thread=True, exclusive=True, group="jobs")
+    def _read_jobs(self) -> None:
+        from workbench.stored_jobs import list_stored_jobs
+
+        jobs = list_stored_jobs(self.storage)
+        self.app.call_from_thread(self._show, jobs)
+
+    def _show(self, jobs: list[JobSummary]) -> None:
+        self.jobs = jobs
+        options = self.query_one(OptionList)
+        options.clear_options()
+        if not jobs:
+            options.add_option(
+                Option("No stored job yet: every run keeps one here.", disabled=True)
+            )
+            return
+        width = max(40, options.scrollable_content_region.width - 1)
+        options.add_options(
+            Option(job_line(job, self.now_ms, width), id=job.job_id) for job in jobs
+        )
+        ids = [job.job_id for job in jobs]
+        options.highlighted = ids.index(self.current) if self.current in ids else 0
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        self.dismiss(event.option.id)
+
+    def action_close(self) -> None:
+        """Close without choosing."""
+        self.dismiss(None)
