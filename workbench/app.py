@@ -197,20 +197,9 @@ class WorkbenchApp(App[None]):
     def reset_notice(self) -> None:
         """The preflight changed (a reload): show its problems, or hide the banner."""
         self.query_one(Notice).hide()
-        preflight = self.preflight
-        if preflight.problems:
-            self.query_one(Notice).show_problem(
-                f"{self.session.project.config_path.name} has problems; runs are off until "
-                "they are fixed:",
-                preflight.problems,
-                error=True,
-            )
-        elif preflight.provider_problem:
-            self.query_one(Notice).show_problem(
-                "Runs will fail until the provider is set up:", [preflight.provider_problem]
-            )
+        self._show_problems()
 
-    def _show_preflight(self) -> None:
+    def _show_problems(self) -> None:
         notice = self.query_one(Notice)
         preflight = self.preflight
         if preflight.problems:
@@ -221,7 +210,13 @@ class WorkbenchApp(App[None]):
                 error=True,
             )
         elif preflight.provider_problem:
-            notice.show_problem("Runs will fail until the provider is set up:", [preflight.provider_problem])
+            notice.show_problem(
+                "Runs will fail until the provider is set up:", [preflight.provider_problem]
+            )
+
+    def _show_preflight(self) -> None:
+        self._show_problems()
+        preflight = self.preflight
         if preflight.provider_checked:
             return
         for warning in preflight.warnings:

@@ -303,6 +303,7 @@ class RunControl:
         app.query_one(HeaderBar).pick(job.coordinator)
         app.show_job(view, f"job {job.job_id[:8]}")
         app.set_state(_FINAL_STATE.get(checkpoint.status, "stopped"))
+        app.query_one(QueryBar).input.value = ""  # a prefilled query was for a new job
         self.update_prompt()
         app.notify(
             f"Job {job.job_id} of {job.coordinator}, as far as step {checkpoint.step_number}: "

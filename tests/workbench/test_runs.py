@@ -112,8 +112,11 @@ async def test_stop_cancels_the_run_and_a_follow_up_resumes_the_same_job(tmp_pat
     providers = Providers(held, rules)
     app = make_app(project, expert="lead", query="Survey the lake", providers=providers)
     async with app.run_test(size=(120, 36)) as pilot:
+        # The first chunk is on screen: the run holds after it until it is stopped.
         await app.wait_until(
-            lambda: any(r.kind == "completion" and r.status == "streaming" for r in app.view.rows)
+            lambda: any(
+                r.kind == "completion" and r.status == "streaming" and r.text for r in app.view.rows
+            )
         )
         job_id = app.view.job_id
         await pilot.press("ctrl+t")
