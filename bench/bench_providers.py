@@ -42,12 +42,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 FAKE_SERVER = ROOT / "tests" / "providers" / "fake_llm_server.py"
 PERSTACK = str(Path(sys.executable).parent / "perstack")
-#: Compiled bytecode for the child processes, as an installed package has it. (Where
-#: PYTHONDONTWRITEBYTECODE is set, every launch would otherwise compile the project's
-#: modules again, ~0.1 s that no user pays.)
-PYCACHE = Path(tempfile.gettempdir()) / "perstack-bench-pycache"
 #: The CLI with the anthropic SDK already imported: every request goes through the SDK.
-SDK_FIRST = [sys.executable, "-c", "import anthropic; from workbench.cli import main; main()"]
+SDK_FIRST = [
+    sys.executable,
+    "-c",
+    "from runtime._bytecode import cache_bytecode; cache_bytecode(); "
+    "import anthropic; from workbench.cli import main; main()",
+]
 
 CONFIG = """
 model = "{model}"
@@ -141,15 +142,15 @@ def project(path: Route, steps: int, parent: Path) -> Path:
     return root
 
 
-#: ``--no-pycache``: leave the environment's bytecode setting as it is.
+#: ``--no-pycache``: turn off the command's own bytecode cache (runtime/_bytecode.py), so
+#: that where PYTHONDONTWRITEBYTECODE is set every launch compiles from source.
 _KEEP_BYTECODE_SETTING = False
 
 
 def child_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PERSTACK_", "ANTHROPIC_"))}
-    if not _KEEP_BYTECODE_SETTING:
-        env.pop("PYTHONDONTWRITEBYTECODE", None)
-        env["PYTHONPYCACHEPREFIX"] = str(PYCACHE)
+    if _KEEP_BYTECODE_SETTING:
+        env["PERSTACK_BYTECODE_CACHE"] = "0"
     return env
 
 
