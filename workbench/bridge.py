@@ -101,7 +101,7 @@ class RunBridge:
         cwd: Any,
         *,
         flush_interval: float = 0.05,
-        step_interval: float = 0.1,
+        step_interval: float = 0.2,
         burst_interval: float = 0.25,
         burst_size: int = 100,
         provider_factory: ProviderFactory | None = None,
