@@ -18,7 +18,9 @@ The 2,000-step job writes a few gigabytes to a temporary directory (each stored 
 checkpoint carries the history so far); it is deleted after each measurement.
 
 Each measurement runs in a fresh interpreter, so imports, caches and peak memory are the
-measurement's own.
+measurement's own. The run-time ratio is taken over ``--pairs`` back-to-back pairs of
+runs (headless, then the workbench) and the median pair is reported with every pair's
+ratio: on a shared machine a single pair can be off by a third either way.
 """
 
 from __future__ import annotations
@@ -271,9 +273,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=2000)
     parser.add_argument("--launches", type=int, default=5)
+    parser.add_argument("--pairs", type=int, default=3, help="headless/workbench run pairs")
     parser.add_argument("--headless", type=Path)
     parser.add_argument("--workbench", type=Path)
-    parser.add_argument("--no-keys", action="store_true", help="measure the run without key presses")
+    parser.add_argument(
+        "--no-keys", action="store_true", help="measure the run without key presses"
+    )
     args = parser.parse_args()
     if args.headless:
         headless_child(args.headless, args.steps)
@@ -288,24 +293,43 @@ def main() -> None:
         launches = [launch_once(small) for _ in range(args.launches)]
     finally:
         shutil.rmtree(small, ignore_errors=True)
-    print(f"launch to first painted screen:       {statistics.median(launches):.3f} s "
-          f"(median of {len(launches)}, min {min(launches):.3f})   [target <= 0.6 s]")
+    print(
+        f"launch to first painted screen:       {statistics.median(launches):.3f} s "
+        f"(median of {len(launches)}, min {min(launches):.3f})   [target <= 0.6 s]"
+    )
 
-    headless = child("headless", args.steps)
-    bench = child("workbench", args.steps)
-    ratio = bench["wall"] / headless["wall"]
-    if bench.get("problem"):
-        print(f"the workbench run did not complete: {bench['problem']}")
-    print(f"{args.steps}-step zero-latency run: {headless['events']} events, "
-          f"{bench['rows']} timeline rows, final state {bench['state']}")
-    print(f"  key-press latency during the run:   p95 {bench['p95_ms']:.1f} ms, max "
-          f"{bench['max_ms']:.1f} ms over {bench['presses']} presses   [target p95 <= 100 ms]")
-    print(f"  run time: workbench {bench['wall']:.2f} s vs headless {headless['wall']:.2f} s "
-          f"= {ratio:.2f}x   [target <= 1.5x]")
-    print(f"  peak memory with the job on screen: {bench['max_rss_mib']:.0f} MiB   "
-          f"[target <= 250 MiB]")
-    print(f"  selection first row -> last row:    {bench['first_to_last_ms']:.1f} ms   "
-          f"[target <= 50 ms]")
+    # The run-time ratio moves with whatever else the shared machine does: measure it in
+    # pairs (headless, then the workbench, back to back) and report the median pair.
+    pairs = []
+    for _ in range(args.pairs):
+        headless = child("headless", args.steps)
+        bench = child("workbench", args.steps)
+        if bench.get("problem"):
+            print(f"the workbench run did not complete: {bench['problem']}")
+        pairs.append((bench["wall"] / headless["wall"], headless, bench))
+    pairs.sort(key=lambda pair: pair[0])
+    ratio, headless, bench = pairs[len(pairs) // 2]
+    print(
+        f"{args.steps}-step zero-latency run: {headless['events']} events, "
+        f"{bench['rows']} timeline rows, final state {bench['state']}"
+    )
+    print(
+        f"  key-press latency during the run:   p95 {bench['p95_ms']:.1f} ms, max "
+        f"{bench['max_ms']:.1f} ms over {bench['presses']} presses   [target p95 <= 100 ms]"
+    )
+    print(
+        f"  run time: workbench {bench['wall']:.2f} s vs headless {headless['wall']:.2f} s "
+        f"= {ratio:.2f}x (median of {len(pairs)} pairs: "
+        f"{', '.join(f'{pair[0]:.2f}x' for pair in pairs)})   [target <= 1.5x]"
+    )
+    print(
+        f"  peak memory with the job on screen: {max(p[2]['max_rss_mib'] for p in pairs):.0f} MiB "
+        f"(the largest)   [target <= 250 MiB]"
+    )
+    print(
+        f"  selection first row -> last row:    {bench['first_to_last_ms']:.1f} ms   "
+        f"[target <= 50 ms]"
+    )
 
 
 if __name__ == "__main__":
