@@ -233,11 +233,7 @@ class RunControl:
             if job_id:
                 self.open_stored(continue_job=job_id)
 
-        root = self.app.session.storage_root()
-        try:
-            where = f"{root.relative_to(Path(self.app.session.cwd).resolve())}{os.sep}"
-        except ValueError:
-            where = str(root)
+        where = _display_path(self.app.session.storage_root())
         screen = JobsScreen(self.storage(), self.app.clock(), self.job_id, where=where)
         self.app.push_screen(screen, chosen)
 
@@ -366,3 +362,16 @@ class RunControl:
             )
         else:
             bar.set_mode("Ask", f"What should {expert} do?", "Enter: run")
+
+
+def _display_path(path: Path) -> str:
+    """``path`` as the person at the terminal would type it: relative to where they are,
+    else under ``~``, else absolute (the demo keeps its jobs in the cache directory)."""
+    path = path.resolve()
+    for base, prefix in ((Path.cwd().resolve(), ""), (Path.home().resolve(), f"~{os.sep}")):
+        try:
+            return f"{prefix}{path.relative_to(base)}{os.sep}"
+        except ValueError:
+            continue
+    return f"{path}{os.sep}"
+

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
 import itertools
 import os
 import tempfile
@@ -185,7 +186,9 @@ async def _shoot(name: str, out: Path, work: Path) -> Path:
     empty.mkdir()
     with mock.patch("runtime.bus.now_ms", lambda: next(counter)):
         query = DEMO_QUERY if expert == "coordinator" else "Where should I stay in Kyoto?"
-        session = Session(find_project(empty), RunOptions(expert, ""))
+        # A job id of the shot's own: the pictures stay the same from one run to the next.
+        job_id = hashlib.sha1(name.encode()).hexdigest()[:24]
+        session = Session(find_project(empty), RunOptions(expert, "", job_id=job_id))
         app = WorkbenchApp(
             session, provider_factory=_providers(_rules(hold)), clock=lambda: _NOW_MS, still=True
         )
@@ -207,8 +210,11 @@ def main(argv: list[str] | None = None) -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="perstack-shots-") as temp:
         work = Path(temp)
-        os.environ["PERSTACK_STORAGE_PATH"] = "perstack"  # each shot's own, named as users see it
-        os.environ["XDG_CACHE_HOME"] = str(work / "cache")
+        # A home of its own: the demo's copy and its jobs go to ~/.cache/perstack/demo, and
+        # the stored-jobs dialog names that place as a user's would.
+        os.environ["HOME"] = str(work)
+        os.environ.pop("PERSTACK_STORAGE_PATH", None)
+        os.environ["XDG_CACHE_HOME"] = str(work / ".cache")
         os.environ["XDG_CONFIG_HOME"] = str(work / "config")
         for name in args.names or SHOTS:
             print(asyncio.run(_shoot(name, args.out, work)))

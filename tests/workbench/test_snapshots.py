@@ -143,7 +143,8 @@ def test_stored_jobs_dialog(snap_compare, tmp_path: Path, fixed_time, monkeypatc
     from workbench.screens.jobs import JobsScreen
 
     project = copy_project("snap", tmp_path)
-    monkeypatch.setenv("PERSTACK_STORAGE_PATH", "perstack")  # under the project: named as such
+    monkeypatch.setenv("PERSTACK_STORAGE_PATH", "perstack")
+    monkeypatch.chdir(project)  # the dialog names the storage relative to where you are
     storage = FileStorage(project / "perstack")
     minute, hour, day = 60_000, 3_600_000, 86_400_000
     jobs = [
