@@ -100,6 +100,9 @@ class RunControl:
         if self.bridge.running:
             app.notify("A run is in progress; Ctrl+T stops it.", severity="warning")
             return
+        if app.state == "loading":
+            app.notify("A stored job is being read; run once it is on screen.", severity="warning")
+            return
         if app.preflight.problems:
             app.notify("Fix perstack.toml first (see the banner).", severity="error")
             return
@@ -285,7 +288,7 @@ class RunControl:
         view = JobView()
         view.apply(job.events)
         checkpoint = job.checkpoint
-        if view.rows and any(row.is_open for row in view.rows):
+        if any(row.is_open for row in view.rows):
             # Stopped mid-step (Ctrl+C, a crash): nothing is running any more.
             view.stop(max(event.timestamp for event in job.events))
         self.job_id = job.job_id
