@@ -131,6 +131,8 @@ class JobsScreen(ModalScreen[str | None]):
         self.app.call_from_thread(self._show, jobs)
 
     def _show(self, jobs: list[JobSummary]) -> None:
+        if not self.is_attached:  # closed while the jobs were being read
+            return
         self.jobs = jobs
         options = self.query_one(OptionList)
         options.clear_options()
