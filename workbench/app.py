@@ -21,15 +21,15 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from rich.text import Text
 from textual import work
 from textual.app import App, ComposeResult
-from textual.css.query import NoMatches
 from textual.containers import Horizontal, Vertical
+from textual.css.query import NoMatches
 from textual.widgets import Footer
 
 from runtime.timeline_filter import RowFilter
 from workbench.bridge import ProviderFactory, RunBridge
 from workbench.commands import bindings, palette_provider
 from workbench.editing import EditingControl
-from workbench.formatting import STATUS_GLYPHS, format_duration, format_tokens
+from workbench.formatting import format_duration, format_tokens
 from workbench.jobview import JobUpdate, JobView
 from workbench.runs import RunControl
 from workbench.widgets.config_pane import ConfigPane

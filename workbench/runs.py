@@ -377,4 +377,3 @@ def _display_path(path: Path) -> str:
         except ValueError:
             continue
     return f"{path}{os.sep}"
-

@@ -56,8 +56,13 @@ class Recorder:
 
     def emit(self, event_type: str, **payload: Any) -> None:
         # Each payload must build the real event class, as the runtime will do.
-        from runtime.events import SkillConnected, SkillDisconnected, SkillStarting, SkillStderr
-        from runtime.events import WarningEvent
+        from runtime.events import (
+            SkillConnected,
+            SkillDisconnected,
+            SkillStarting,
+            SkillStderr,
+            WarningEvent,
+        )
 
         classes = {
             "skillStarting": SkillStarting,

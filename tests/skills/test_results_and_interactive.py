@@ -7,7 +7,7 @@ from pathlib import Path
 import mcp_types as types
 
 from runtime.config.models import InteractiveSkillConfig
-from runtime.model import FileInlinePart, TextPart
+from runtime.model import FileInlinePart
 from runtime.skills.interactive import InteractiveSkill
 from runtime.skills.manager import SkillContext
 from runtime.skills.mcp.results import result_contents
