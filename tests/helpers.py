@@ -89,6 +89,19 @@ class Project:
         )
 
 
+#: A script that completes on the first turn, with reasoning and a streamed result.
+COMPLETE_ON_TURN_1 = """
+[[rules]]
+turn = 1
+reasoning = "Nothing to do but finish."
+[[rules.toolCalls]]
+name = "attemptCompletion"
+[[rules]]
+purpose = "runResult"
+text = "All done here."
+"""
+
+
 def simple_expert(key: str = "writer", *, extra: str = "") -> str:
     return f'[experts."{key}"]\ninstruction = "You write things."\n{extra}\n'
 

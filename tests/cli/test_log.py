@@ -15,7 +15,7 @@ from click.testing import CliRunner, Result
 
 from runtime.cli_log import log_command
 from runtime.storage import FileStorage
-from tests.helpers import PERSTACK, Project, simple_expert
+from tests.helpers import COMPLETE_ON_TURN_1, PERSTACK, Project, simple_expert
 from tests.storage_samples import T0, EventFactory, checkpoint, job
 
 HOUR = 3_600_000
@@ -384,18 +384,6 @@ def test_upstream_job_without_job_json_or_run_settings(tmp_path: Path) -> None:
 
 
 # --- the real command ---------------------------------------------------------------
-
-
-COMPLETE_ON_TURN_1 = """
-[[rules]]
-turn = 1
-reasoning = "Nothing to do but finish."
-[[rules.toolCalls]]
-name = "attemptCompletion"
-[[rules]]
-purpose = "runResult"
-text = "All done here."
-"""
 
 
 def test_perstack_log_after_a_real_run(project: Project) -> None:

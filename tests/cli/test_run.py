@@ -4,18 +4,7 @@ from __future__ import annotations
 
 import json
 
-from tests.helpers import Project, simple_expert
-
-COMPLETE_ON_TURN_1 = """
-[[rules]]
-turn = 1
-reasoning = "Nothing to do but finish."
-[[rules.toolCalls]]
-name = "attemptCompletion"
-[[rules]]
-purpose = "runResult"
-text = "All done here."
-"""
+from tests.helpers import COMPLETE_ON_TURN_1, Project, simple_expert
 
 
 def test_simple_run_prints_the_upstream_event_sequence(project: Project) -> None:
