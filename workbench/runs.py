@@ -293,15 +293,11 @@ class RunControl:
             view.stop(max(event.timestamp for event in job.events))
         self.job_id = job.job_id
         self.coordinator = job.coordinator
-        self.last = checkpoint
         self._resume_from = checkpoint.id if resumed_earlier else None
-        self.pending = None
-        if checkpoint.status == "stoppedByInteractiveTool" and checkpoint.pending_tool_calls:
-            self.pending = (checkpoint.expert.key, checkpoint.pending_tool_calls[0])
         app.node_filter = None
         app.query_one(HeaderBar).pick(job.coordinator)
         app.show_job(view, f"job {job.job_id[:8]}")
-        app.set_state(_FINAL_STATE.get(checkpoint.status, "stopped"))
+        self._rest_on(checkpoint, otherwise="stopped")  # e.g. cut short mid-step
         app.query_one(QueryBar).input.value = ""  # a prefilled query was for a new job
         self.update_prompt()
         app.notify(
@@ -335,16 +331,20 @@ class RunControl:
             app._after_update(app.view.stop(app.clock()))
             app.set_state("stopped")
         elif message.checkpoint is not None:
-            final = message.checkpoint
-            self.last = final
-            app.set_state(_FINAL_STATE.get(final.status, "completed"))
-            if final.status == "stoppedByInteractiveTool" and final.pending_tool_calls:
-                self.pending = (final.expert.key, final.pending_tool_calls[0])
+            self._rest_on(message.checkpoint, otherwise="completed")
         self.update_prompt()
         app.query_one("#stream").show_row(None, False)
         if self.pending is not None:
             self.ask()
         app.state_changed()
+
+    def _rest_on(self, checkpoint: Checkpoint, *, otherwise: str) -> None:
+        """The job now stands at ``checkpoint``: its state, and the question it waits on."""
+        self.last = checkpoint
+        self.pending = None
+        if checkpoint.status == "stoppedByInteractiveTool" and checkpoint.pending_tool_calls:
+            self.pending = (checkpoint.expert.key, checkpoint.pending_tool_calls[0])
+        self.app.set_state(_FINAL_STATE.get(checkpoint.status, otherwise))
 
     # --- the prompt -----------------------------------------------------------------------
 
