@@ -148,11 +148,8 @@ class RunBridge:
             loop.call_soon_threadsafe(task.cancel)
         return True
 
-    def flush(self) -> int:
-        """Post the buffered events as one batch; return how many there were."""
-        return len(self._flush())
-
     def _flush(self) -> list[BaseEvent]:
+        """Post the buffered events as one batch; return it."""
         with self._lock:
             batch, self._buffer = self._buffer, []
         if batch:
