@@ -156,7 +156,7 @@ def command() -> list[str]:
     script = Path(sys.executable).with_name("perstack")
     if script.exists():
         return [str(script)]
-    return [sys.executable, "-m", "runtime.cli_log"]  # before `perstack` mounts `log`
+    return [sys.executable, "-m", "runtime.cli.log"]  # before `perstack` mounts `log`
 
 
 def measure(

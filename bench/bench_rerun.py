@@ -48,7 +48,7 @@ def _providers():
 
 
 async def measure(repeat: int, work: Path) -> list[float]:
-    from runtime.cli_run import RunOptions
+    from runtime.cli.run import RunOptions
     from workbench.app import WorkbenchApp
     from workbench.bridge import RunBridge
     from workbench.demo import DEMO_QUERY
@@ -89,7 +89,7 @@ async def measure(repeat: int, work: Path) -> list[float]:
 
 async def keystrokes(keys: int, work: Path) -> list[float]:
     """Key-to-frame latencies (ms) of typing in a 2,000-line perstack.toml in the app."""
-    from runtime.cli_run import RunOptions
+    from runtime.cli.run import RunOptions
     from tests.workbench.toml_samples import big_config
     from workbench.app import WorkbenchApp
     from workbench.session import Session, find_project

@@ -58,7 +58,7 @@ LOCKED = textwrap.dedent(
     import asyncio, os
     from pathlib import Path
     from runtime.config import load_config
-    from runtime.lockfile import find_lockfile, load_lockfile
+    from runtime.skills.lockfile import find_lockfile, load_lockfile
     from runtime.skills.manager import SkillContext
     from runtime.skills.mcp import McpSkill
 

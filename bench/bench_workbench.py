@@ -10,7 +10,7 @@ Figures (targets in brackets):
   (driven headless at 120x36 through Textual's Pilot): the 95th percentile of key-press
   latency while it runs (a press of Up/Down every 50 ms; latency = until the app has
   handled the key and every message it caused) [<= 100 ms], and the run's time against
-  the same run headless (``runtime.api.run``, same provider, same file storage) [<= 1.5x];
+  the same run headless (``runtime.engine.api.run``, same provider, same file storage) [<= 1.5x];
 * with that job on screen: the process's peak memory (max RSS) [<= 250 MiB] and the time
   to move the selection from the first row to the last (Home, then End) [<= 50 ms].
 
@@ -130,9 +130,9 @@ def launch_once(root: Path) -> float:
 
 
 def headless_child(root: Path, steps: int) -> None:
-    """The run alone: ``runtime.api.run`` with file storage, no UI."""
-    from runtime.api import run, settings_from_config
+    """The run alone: ``runtime.engine.api.run`` with file storage, no UI."""
     from runtime.config import load_config
+    from runtime.engine.api import run, settings_from_config
     from runtime.storage import FileStorage
 
     config = load_config(root / "perstack.toml").model_copy(update={"max_steps": steps + 10})
@@ -160,7 +160,7 @@ def workbench_child(root: Path, steps: int, keys_on: bool = True) -> None:
     """
     from textual import events
 
-    from runtime.cli_run import RunOptions
+    from runtime.cli.run import RunOptions
     from workbench.app import WorkbenchApp
     from workbench.session import Session, find_project
     from workbench.widgets.timeline import Timeline

@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 from runtime._version import __version__
 
 if TYPE_CHECKING:
-    from runtime.api import run, settings_from_config
     from runtime.config import ConfigError, load_config, parse_config_text
+    from runtime.engine.api import run, settings_from_config
     from runtime.errors import PerstackError
     from runtime.events import BaseEvent, parse_event
     from runtime.model import Checkpoint
@@ -45,8 +45,8 @@ __all__ = [
 ]
 
 _LAZY = {
-    "run": "runtime.api",
-    "settings_from_config": "runtime.api",
+    "run": "runtime.engine.api",
+    "settings_from_config": "runtime.engine.api",
     "load_config": "runtime.config",
     "parse_config_text": "runtime.config",
     "RunSetting": "runtime.settings",

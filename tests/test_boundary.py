@@ -21,15 +21,15 @@ def _imported_modules(stderr: str) -> set[str]:
 
 def test_importing_runtime_never_imports_textual_or_workbench() -> None:
     code = (
-        "import runtime, runtime.api, runtime.cli, runtime.cli_run, runtime.jobs, "
-        "runtime.loop, runtime.events, runtime.config"
+        "import runtime, runtime.engine.api, runtime.cli, runtime.cli.run, runtime.engine.jobs, "
+        "runtime.engine.loop, runtime.events, runtime.config"
     )
     result = subprocess.run(
         [sys.executable, "-X", "importtime", "-c", code], capture_output=True, text=True
     )
     assert result.returncode == 0, result.stderr[-2000:]
     modules = _imported_modules(result.stderr)
-    assert "runtime.loop" in modules  # the probe sees our own imports
+    assert "runtime.engine.loop" in modules  # the probe sees our own imports
     assert not any(m == "textual" or m.startswith("textual.") for m in modules)
     assert not any(m == "workbench" or m.startswith("workbench.") for m in modules)
 

@@ -1,7 +1,8 @@
 """The Perstack workbench: run an Expert and watch every step, delegation and tool call.
 
 Layout: a header (project, Expert picker, model, run status); the ``perstack.toml`` editor
-(left, see :mod:`workbench.editing` for the edit, reload and re-run loop); the step timeline with the live stream panel (centre); the delegation tree
+(left, see :mod:`workbench.editing` for the edit, reload and re-run loop); the step
+timeline with the live stream panel (centre); the delegation tree
 (right); the filter bar, the query box and the footer (bottom). ``app.tcss`` holds the
 layout; each widget styles itself with theme variables.
 
@@ -12,26 +13,25 @@ The app owns the job on screen (a :class:`~workbench.jobview.JobView`) and the
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from rich.text import Text
 from textual import work
 from textual.app import App, ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.css.query import NoMatches
 from textual.widgets import Footer
 
-from runtime.timeline_filter import RowFilter
+from runtime.views.timeline_filter import RowFilter
 from workbench.bridge import ProviderFactory, RunBridge
 from workbench.commands import bindings, palette_provider
 from workbench.editing import EditingControl
-from workbench.formatting import format_duration, format_tokens
 from workbench.jobview import JobUpdate, JobView
 from workbench.runs import RunControl
+from workbench.status_line import status_line
+from workbench.waiters import StateWaiters
 from workbench.widgets.config_pane import ConfigPane
 from workbench.widgets.filter_bar import FilterBar
 from workbench.widgets.header_bar import HeaderBar
@@ -44,7 +44,7 @@ from workbench.widgets.timeline import Timeline
 if TYPE_CHECKING:
     from textual.binding import BindingType
 
-    from runtime.activity import ActivityRow
+    from runtime.views.activity import ActivityRow
     from workbench.reload import ConfigInvalid, ConfigReloaded
     from workbench.session import Session
 
@@ -54,18 +54,6 @@ __all__ = ["WorkbenchApp"]
 def now_ms() -> int:
     """Wall-clock milliseconds, the unit of event timestamps."""
     return time.time_ns() // 1_000_000
-
-_STATE_TEXT = {
-    "ready": ("·", "ready"),
-    "running": ("●", "running"),
-    "stopping": ("■", "stopping…"),
-    "loading": ("…", "reading the job…"),
-    "completed": ("✓", "completed"),
-    "stopped": ("■", "stopped, resumable"),
-    "waiting": ("?", "waiting for your answer"),
-    "error": ("✗", "error"),
-    "maxSteps": ("■", "step limit reached"),
-}
 
 
 class WorkbenchApp(App[None]):
@@ -115,11 +103,11 @@ class WorkbenchApp(App[None]):
         self._debounce = debounce
         self._reload_step_ms = reload_step_ms
         self.state = "ready"
-        #: The status line and match count are due for a repaint (see _after_update).
+        #: The status line and match count are due for a repaint (see after_update).
         self.counts_pending = False
         self.node_filter: str | None = None
         self.bar_filter = RowFilter()
-        self._waiters: list[tuple[Callable[[], bool], asyncio.Future[None]]] = []
+        self._waiters = StateWaiters(self.set_interval)
         self._counts_timer: Any = None
         self._ticker: Any = None  # the elapsed-time ticker, from on_mount
 
@@ -231,27 +219,11 @@ class WorkbenchApp(App[None]):
 
     async def wait_until(self, predicate: Callable[[], bool], timeout: float = 30.0) -> None:
         """Return once ``predicate()`` holds, checked whenever the app's state changes."""
-        if predicate():
-            return
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiters.append((predicate, future))
-        # State changes wake waiters at once; a slow re-check covers state that changes
-        # without telling the app (a screen's worker finishing, a timer-driven repaint).
-        recheck = self.set_interval(0.1, self.state_changed, name="wait_until")
-        try:
-            await asyncio.wait_for(future, timeout)
-        finally:
-            recheck.stop()
+        await self._waiters.wait_until(predicate, timeout)
 
     def state_changed(self) -> None:
         """Wake :meth:`wait_until` callers whose condition now holds."""
-        for entry in list(self._waiters):
-            predicate, future = entry
-            if future.done():
-                self._waiters.remove(entry)
-            elif predicate():
-                future.set_result(None)
-                self._waiters.remove(entry)
+        self._waiters.check()
 
     def set_state(self, state: str) -> None:
         """The run state shown in the header (``running``, ``completed`` …)."""
@@ -264,15 +236,8 @@ class WorkbenchApp(App[None]):
 
     def refresh_status(self) -> None:
         """Rewrite the header's status line."""
-        glyph, words = _STATE_TEXT.get(self.state, ("·", self.state))
-        now = self.clock()
-        parts = [f"{glyph} {words}"]
-        if self.view.events:
-            parts.append(f"step {self.view.max_step}")
-            parts.append(f"{format_tokens(self.view.tokens) or 0} tokens")
-            parts.append(format_duration(self.view.elapsed_ms(now)))
-        style = {"error": "bold red", "waiting": "bold yellow", "running": "bold"}.get(self.state, "")
-        self.query_one(HeaderBar).set_status(Text(" · ".join(parts), style=style))
+        status = status_line(self.state, self.view, self.clock())
+        self.query_one(HeaderBar).set_status(status)
         self.state_changed()
 
     def _tick(self) -> None:
@@ -290,14 +255,14 @@ class WorkbenchApp(App[None]):
         self.query_one(RunTreePanel).reset_job(label)
         self.query_one(Timeline).set_view(view)
         # A stored job arrives with its runs: every node of its tree is new.
-        self._after_update(JobUpdate(shown_changed=True, nodes=set(view.tree.nodes)))
+        self.after_update(JobUpdate(shown_changed=True, nodes=set(view.tree.nodes)))
 
     def apply_events(self, events: list[Any], *, live: bool = False) -> None:
         """Feed a batch of events to the job on screen and repaint what changed."""
         if events:
-            self._after_update(self.view.apply(events), live=live)
+            self.after_update(self.view.apply(events), live=live)
 
-    def _after_update(self, update: JobUpdate, *, live: bool = False) -> None:
+    def after_update(self, update: JobUpdate, *, live: bool = False) -> None:
         now = self.clock()
         self.query_one(Timeline).rows_changed(update.rows, shown_changed=update.shown_changed)
         self.query_one(RunTreePanel).sync(self.view.tree, update.nodes, now)
@@ -381,7 +346,7 @@ class WorkbenchApp(App[None]):
     def apply_filter(self) -> None:
         """Re-filter the timeline with the bar's filter and the tree's node."""
         self.view.set_filter(self._row_filter())
-        self._after_update(JobUpdate(shown_changed=True))
+        self.after_update(JobUpdate(shown_changed=True))
 
     def on_filter_bar_changed(self, message: FilterBar.Changed) -> None:
         self.bar_filter = RowFilter(

@@ -1,6 +1,6 @@
 """Runs a job for the workbench and hands its events to the UI in batches.
 
-The run goes through ``runtime.cli_run.prepare_run`` and ``runtime.api.run``, exactly as
+The run goes through ``runtime.cli.run.prepare_run`` and ``runtime.engine.api.run``, exactly as
 ``perstack run`` does, inside a Textual *thread* worker with its own asyncio loop. A
 thread rather than a task on the UI's loop: a zero-latency job (the scripted provider,
 in-process tools) seldom awaits anything that suspends, and on the UI's loop it would
@@ -32,14 +32,14 @@ from typing import TYPE_CHECKING, Any
 
 from textual.message import Message
 
-from runtime.activity import slim_event
 from runtime.errors import ConfigError, PerstackError
+from runtime.views.activity import slim_event
 
 if TYPE_CHECKING:
     from textual.app import App
     from textual.timer import Timer
 
-    from runtime.cli_run import RunOptions
+    from runtime.cli.run import RunOptions
     from runtime.events import BaseEvent
     from runtime.model import Checkpoint
     from runtime.providers.base import Provider
@@ -190,7 +190,7 @@ class RunBridge:
             self._buffer.append(slim)
 
     def _work(self, options: RunOptions) -> None:
-        from runtime.cli_run import prepare_run
+        from runtime.cli.run import prepare_run
 
         try:
             prepared = prepare_run(options, cwd=self.cwd)
@@ -214,7 +214,7 @@ class RunBridge:
         self._done(self.Finished(final, cancelled=cancelled, error=error))
 
     async def _run(self, prepared: Any) -> tuple[Checkpoint | None, bool, str | None]:
-        from runtime.api import run
+        from runtime.engine.api import run
 
         provider = self.provider_factory(prepared.setting) if self.provider_factory else None
         self._task = asyncio.current_task()

@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from runtime.cli_run import RunOptions, execute_run, prepare_run, run_options
+from runtime.cli.run import RunOptions, execute_run, prepare_run, run_options
 from runtime.errors import PerstackError
 
 __all__ = ["start_command", "is_headless"]

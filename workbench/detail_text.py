@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 if TYPE_CHECKING:
-    from runtime.activity import ActivityRow
+    from runtime.views.activity import ActivityRow
 
 __all__ = ["row_title", "call_text", "messages_text", "events_text"]
 

@@ -21,7 +21,7 @@ from workbench.widgets.config_pane import ConfigPane
 from workbench.widgets.header_bar import HeaderBar
 
 if TYPE_CHECKING:
-    from workbench.app import WorkbenchApp
+    from workbench.host import WorkbenchHost
     from workbench.reload import ConfigInvalid, ConfigReloaded, ConfigWatcher
     from workbench.widgets.config_editor import ConfigEditor
 
@@ -38,7 +38,7 @@ class EditingControl:
         reloads: Reload messages handled (tests count them).
     """
 
-    def __init__(self, app: WorkbenchApp) -> None:
+    def __init__(self, app: WorkbenchHost) -> None:
         self.app = app
         self.auto_rerun = AutoRerun()
         self.watcher: ConfigWatcher | None = None

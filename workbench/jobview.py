@@ -1,7 +1,7 @@
 """Everything the screen shows about one job, fed by batches of events (no Textual).
 
-The derivations live in ``runtime`` (:mod:`runtime.activity`, :mod:`runtime.runtree`,
-:mod:`runtime.timeline_filter`); this class only feeds them together and keeps the
+The derivations live in ``runtime`` (:mod:`runtime.views.activity`, :mod:`runtime.views.runtree`,
+:mod:`runtime.views.timeline_filter`); this class only feeds them together and keeps the
 job-level figures the header shows.
 """
 
@@ -11,9 +11,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from runtime.activity import ActivityLog, ActivityRow
-from runtime.runtree import RunTree
-from runtime.timeline_filter import FilteredRows, RowFilter
+from runtime.views.activity import ActivityLog, ActivityRow
+from runtime.views.runtree import RunTree
+from runtime.views.timeline_filter import FilteredRows, RowFilter
 
 if TYPE_CHECKING:
     from runtime.events import BaseEvent

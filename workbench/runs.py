@@ -9,7 +9,7 @@
   or one picked from the job list) is read back onto the screen, its steps as they were
   recorded; the next query continues it from that checkpoint.
 
-Every run is a :class:`~runtime.cli_run.RunOptions` from the session, resolved by
+Every run is a :class:`~runtime.cli.run.RunOptions` from the session, resolved by
 ``prepare_run`` in the bridge's worker, so the workbench and ``perstack run`` accept and
 refuse exactly the same things.
 """
@@ -27,8 +27,8 @@ from workbench.widgets.query_bar import QueryBar
 
 if TYPE_CHECKING:
     from runtime.model import Checkpoint, ToolCall
-    from workbench.app import WorkbenchApp
     from workbench.bridge import RunBridge
+    from workbench.host import WorkbenchHost
     from workbench.stored_jobs import StoredJob
 
 __all__ = ["RunControl"]
@@ -51,7 +51,7 @@ class RunControl:
         pending: ``(expert, call)`` of the interactive call the job waits on.
     """
 
-    def __init__(self, app: WorkbenchApp) -> None:
+    def __init__(self, app: WorkbenchHost) -> None:
         self.app = app
         self.job_id: str | None = None
         self.coordinator: str | None = None
@@ -328,7 +328,7 @@ class RunControl:
                 message.error, title="The run did not complete", severity="error", markup=False
             )
         elif message.cancelled:
-            app._after_update(app.view.stop(app.clock()))
+            app.after_update(app.view.stop(app.clock()))
             app.set_state("stopped")
         elif message.checkpoint is not None:
             self._rest_on(message.checkpoint, otherwise="completed")

@@ -173,7 +173,7 @@ THEMES: dict[str, str] = {
 
 
 async def _shoot(name: str, out: Path, work: Path) -> Path:
-    from runtime.cli_run import RunOptions
+    from runtime.cli.run import RunOptions
     from workbench.app import WorkbenchApp
     from workbench.demo import DEMO_QUERY
     from workbench.session import Session, find_project
@@ -184,7 +184,7 @@ async def _shoot(name: str, out: Path, work: Path) -> Path:
     counter = itertools.count(_NOW_MS - 20_000, 30)  # ~ the demo's real pace
     empty = work / name
     empty.mkdir()
-    with mock.patch("runtime.bus.now_ms", lambda: next(counter)):
+    with mock.patch("runtime.engine.bus.now_ms", lambda: next(counter)):
         query = DEMO_QUERY if expert == "coordinator" else "Where should I stay in Kyoto?"
         # A job id of the shot's own: the pictures stay the same from one run to the next.
         job_id = hashlib.sha1(name.encode()).hexdigest()[:24]

@@ -2,8 +2,8 @@
 
 A :class:`Session` holds the project (a ``perstack.toml`` found like ``perstack run`` finds
 it, or the bundled demo) and the options ``perstack start`` was given. Every run the
-workbench starts is a :class:`~runtime.cli_run.RunOptions` built here and resolved by
-``runtime.cli_run.prepare_run``: the same path, checks and messages as ``perstack run``.
+workbench starts is a :class:`~runtime.cli.run.RunOptions` built here and resolved by
+``runtime.cli.run.prepare_run``: the same path, checks and messages as ``perstack run``.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from runtime.cli_run import RunOptions
+from runtime.cli.run import RunOptions
 from runtime.errors import ConfigError, PerstackError
 
 if TYPE_CHECKING:

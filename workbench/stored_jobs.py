@@ -9,9 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from runtime.activity import slim_event
 from runtime.errors import PerstackError
 from runtime.storage import select_checkpoint
+from runtime.views.activity import slim_event
 
 if TYPE_CHECKING:
     from runtime.events import BaseEvent

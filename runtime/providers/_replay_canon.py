@@ -27,7 +27,7 @@ __all__ = [
     "render_diff",
 ]
 
-#: Our own prompt's environment block (runtime/prompt.py). Everything after it is the
+#: Our own prompt's environment block (runtime/engine/prompt.py). Everything after it is the
 #: Expert's part of the prompt; everything before it is the runtime's fixed meta rules.
 _OUR_ENVIRONMENT = re.compile(
     r"^Environment:\n- Current time: [^\n]*\n- Working directory: [^\n]*(?:\n|\Z)", re.M

@@ -26,6 +26,7 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
+from runtime.engine.tool_execution import UNKNOWN_SKILL, tool_message
 from runtime.model import ExpertMessage, Message, TextPart, ThinkingPart, ToolCallPart, Usage
 from runtime.providers.base import (
     FinishReason,
@@ -33,7 +34,6 @@ from runtime.providers.base import (
     GenerationResult,
     ProviderError,
 )
-from runtime.tool_execution import UNKNOWN_SKILL, tool_message
 
 if TYPE_CHECKING:
     from runtime.events import RunEvent
@@ -57,7 +57,7 @@ INDEXED_EVENT_TYPES = frozenset(
     }
 )
 
-# The loop's own retry reasons (runtime/loop.py, spec §5.1 outcomes 3 and 5).
+# The loop's own retry reasons (runtime/engine/_messages.py, spec §5.1 outcomes 3 and 5).
 _NO_OUTPUT = "Error: No tool call or text generated"
 _LENGTH = "Error: Tool call generation failed"
 _EXHAUSTED = re.compile(r"Max retries \(\d+\) exceeded: (?P<message>.*)\Z", re.S)

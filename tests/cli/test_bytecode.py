@@ -52,7 +52,7 @@ def test_the_private_cache_is_used_only_where_bytecode_would_not_be_written(env,
 
 
 def test_perstack_leaves_its_modules_compiled_in_the_private_tree_only(tmp_path: Path) -> None:
-    source = Path(__import__("runtime.cli").cli.__file__).resolve()
+    source = Path(__import__("runtime.cli.group").cli.group.__file__).resolve()
     compiled = (
         Path(private_pycache() + str(source.parent))
         / f"{source.stem}.{sys.implementation.cache_tag}.pyc"

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-from runtime.cli_log import log_command
+from runtime.cli.log import log_command
 from runtime.storage import FileStorage
 from tests.helpers import COMPLETE_ON_TURN_1, PERSTACK, Project, simple_expert
 from tests.storage_samples import T0, EventFactory, checkpoint, job
@@ -414,7 +414,7 @@ def test_perstack_log_after_a_real_run(project: Project) -> None:
 def test_log_never_imports_pydantic_or_rich_for_json() -> None:
     # Model and rich imports are a large share of `perstack log`'s 1.5 s budget.
     code = (
-        "import sys, runtime.cli_log, runtime.logview, runtime.storage, runtime.filtering\n"
+        "import sys, runtime.cli.log, runtime.views.logview, runtime.storage, runtime.views.filtering\n"
         "assert not {'pydantic', 'rich', 'runtime.model'} & set(sys.modules), sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -9,8 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from runtime.api import run, settings_from_config
 from runtime.config import parse_config_text
+from runtime.engine.api import run, settings_from_config
 from runtime.events import BaseEvent
 from runtime.model import Checkpoint, InteractiveToolCallResult
 from runtime.providers.scripted import ScriptedProvider

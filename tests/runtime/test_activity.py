@@ -1,12 +1,12 @@
-"""The timeline rows derived from real event streams (runtime/activity.py)."""
+"""The timeline rows derived from real event streams (runtime/views/activity.py)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from runtime.activity import ActivityLog, EventRef, short_args, slim_event
-from runtime.cli_run import interactive_answer
-from runtime.runtree import ROOT
+from runtime.cli.run import interactive_answer
+from runtime.views.activity import ActivityLog, EventRef, short_args, slim_event
+from runtime.views.runtree import ROOT
 from tests.runtime.activity_helpers import PARALLEL_RULES, call, job_events, usage
 
 

@@ -24,6 +24,6 @@ def test_embedding_example_runs_offline(tmp_path: Path) -> None:
 
 
 def test_import_runtime_is_lazy() -> None:
-    code = "import sys, runtime; print('runtime.api' in sys.modules, 'pydantic' in sys.modules)"
+    code = "import sys, runtime; print('runtime.engine.api' in sys.modules, 'pydantic' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout
     assert out.split() == ["False", "False"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from runtime.errors import PerstackError
-from runtime.filtering import EACH, FilterSyntaxError, parse_filter, parse_step_range
+from runtime.views.filtering import EACH, FilterSyntaxError, parse_filter, parse_step_range
 from tests.storage_samples import EventFactory
 
 CALL_TOOLS = {

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from runtime.api import run, settings_from_config
 from runtime.config import parse_config_text
+from runtime.engine.api import run, settings_from_config
 from runtime.events import BaseEvent
 from runtime.model import Checkpoint, ExpertMessage, InteractiveToolCallResult, ToolMessage
 from runtime.providers.scripted import ScriptedProvider

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from runtime.api import run, settings_from_config
 from runtime.config import parse_config_text
+from runtime.engine.api import run, settings_from_config
 from runtime.errors import PerstackError
 from runtime.model import Checkpoint, TextPart, ThinkingPart, UserMessage
 from runtime.providers._replay_record import RecordedAnswer, RecordedGeneration

@@ -1,10 +1,10 @@
-"""The delegation tree derived from real event streams (runtime/runtree.py)."""
+"""The delegation tree derived from real event streams (runtime/views/runtree.py)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from runtime.runtree import ROOT, RunTree, generation_tokens
+from runtime.views.runtree import ROOT, RunTree, generation_tokens
 from tests.runtime.activity_helpers import PARALLEL_RULES, call, job_events
 
 

@@ -1,5 +1,5 @@
-"""Filtering timeline rows with `perstack log`'s grammar (runtime/timeline_filter.py),
-and the lazy JSON view the filter reads events through (runtime/wireview.py)."""
+"""Filtering timeline rows with `perstack log`'s grammar (runtime/views/timeline_filter.py),
+and the lazy JSON view the filter reads events through (runtime/views/wireview.py)."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from runtime.activity import ActivityLog
-from runtime.filtering import parse_filter, parse_step_range
-from runtime.runtree import ROOT
-from runtime.timeline_filter import FilteredRows, RowFilter
-from runtime.wireview import wire_view
+from runtime.views.activity import ActivityLog
+from runtime.views.filtering import parse_filter, parse_step_range
+from runtime.views.runtree import ROOT
+from runtime.views.timeline_filter import FilteredRows, RowFilter
+from runtime.views.wireview import wire_view
 from tests.runtime.activity_helpers import PARALLEL_RULES, call, job_events
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from runtime.cli import main
 from runtime.config import load_config
-from runtime.lockfile import load_lockfile
+from runtime.skills.lockfile import load_lockfile
 from tests.skills.mcp_testkit import TOOLBOX
 
 

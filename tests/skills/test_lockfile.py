@@ -8,14 +8,14 @@ from pathlib import Path
 import pytest
 
 from runtime.config import parse_config_text
-from runtime.lockfile import (
+from runtime.providers.base import ToolDefinition
+from runtime.skills.lockfile import (
     find_lockfile,
     load_lockfile,
     render_lockfile,
     tool_schema_hash,
     write_lockfile,
 )
-from runtime.providers.base import ToolDefinition
 
 CONFIG = """
 model = "claude-sonnet-4-5"

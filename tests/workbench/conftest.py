@@ -46,7 +46,7 @@ def fixed_time(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[], int]]:
     screen depends only on the order of events, never on the machine's speed.
     """
     counter = itertools.count(FIXED_NOW_MS - 20_000, 100)
-    monkeypatch.setattr("runtime.bus.now_ms", lambda: next(counter))
+    monkeypatch.setattr("runtime.engine.bus.now_ms", lambda: next(counter))
     yield lambda: FIXED_NOW_MS
 
 

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from runtime.cli_run import RunOptions
+from runtime.cli.run import RunOptions
 from runtime.providers._script import parse_script
 from runtime.providers.scripted import ScriptedProvider
 

@@ -60,6 +60,6 @@ def test_start_help_has_every_run_option_and_never_imports_textual(project: Proj
         for line in result.stderr.splitlines()
         if line.startswith("import time:")
     }
-    assert "runtime.cli_run" in imported  # the probe sees the command's imports
+    assert "runtime.cli.run" in imported  # the probe sees the command's imports
     assert not any(name == "textual" or name.startswith("textual.") for name in imported)
     assert os.environ.get("PERSTACK_STORAGE_PATH")  # the isolation fixture is active

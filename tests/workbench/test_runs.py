@@ -96,12 +96,12 @@ async def test_the_status_line_keeps_one_refresh_pending_however_often_the_clock
     project = copy_project("snap", tmp_path)
     app = make_app(project, expert="lead", providers=fast_snap(project))
     async with app.run_test(size=(120, 36)):
-        app._after_update(JobUpdate(), live=True)  # a batch: the status follows later
+        app.after_update(JobUpdate(), live=True)  # a batch: the status follows later
         assert app.counts_pending and pending_timers(app, "counts") == 1
         for _ in range(3):  # the elapsed-time clock refreshes the status meanwhile
             app._tick()
             assert not app.counts_pending and pending_timers(app, "counts") == 0
-            app._after_update(JobUpdate(), live=True)
+            app.after_update(JobUpdate(), live=True)
             assert pending_timers(app, "counts") == 1
 
 

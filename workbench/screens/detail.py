@@ -16,13 +16,13 @@ from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Label, TabbedContent, TabPane, TextArea
 
-from runtime.activity import read_stored_event
+from runtime.views.activity import read_stored_event
 from workbench.detail_text import call_text, events_text, messages_text, row_title
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from runtime.activity import ActivityRow
+    from runtime.views.activity import ActivityRow
 
 __all__ = ["DetailScreen"]
 

@@ -1,6 +1,6 @@
 """The log filter bar: ``perstack log``'s ``--filter`` and ``--step``, plus quick toggles.
 
-The expression and the step range are parsed by :mod:`runtime.filtering` (the grammar of
+The expression and the step range are parsed by :mod:`runtime.views.filtering` (the grammar of
 ``perstack log``) as you type. A valid change posts :class:`FilterBar.Changed`; an invalid
 one is marked at its position, under the field, and the last valid filter stays applied,
 so the timeline never goes blank while you type.
@@ -17,12 +17,12 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.widgets import Input, Label, Static
 
-from runtime.filtering import FilterSyntaxError, parse_filter, parse_step_range
+from runtime.views.filtering import FilterSyntaxError, parse_filter, parse_step_range
 
 if TYPE_CHECKING:
     from textual import events
 
-    from runtime.filtering import FilterExpr, StepRange
+    from runtime.views.filtering import FilterExpr, StepRange
 
 __all__ = ["FilterBar", "ToggleChip"]
 

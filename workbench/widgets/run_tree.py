@@ -1,6 +1,6 @@
 """The delegation tree: the job's runs, live, with status, steps, tokens and time.
 
-A :class:`~textual.widgets.Tree` whose nodes mirror :class:`~runtime.runtree.RunTree`:
+A :class:`~textual.widgets.Tree` whose nodes mirror :class:`~runtime.views.runtree.RunTree`:
 the coordinator under the job, delegates under the Expert that called them, parallel
 children side by side. Choosing a node narrows the timeline to that run; choosing the
 job shows every run again.
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
     from textual.widgets.tree import TreeNode
 
-    from runtime.runtree import RunNode, RunTree
+    from runtime.views.runtree import RunNode, RunTree
 
 __all__ = ["RunTreePanel"]
 

@@ -15,7 +15,7 @@ from textual.widgets import Static
 from workbench.formatting import one_line
 
 if TYPE_CHECKING:
-    from runtime.activity import ActivityRow
+    from runtime.views.activity import ActivityRow
 
 __all__ = ["StreamPanel"]
 

@@ -1,7 +1,7 @@
 """The step timeline: one line per activity row, rendered virtually.
 
 A :class:`~textual.scroll_view.ScrollView` on the Line API: only the lines on screen are
-rendered, each from its :class:`~runtime.activity.ActivityRow`, so a 10,000-row job costs
+rendered, each from its :class:`~runtime.views.activity.ActivityRow`, so a 10,000-row job costs
 what 30 rows cost. The first line is a sticky column header. Finished rows are cached
 per (row, version, width, cursor); open rows (their duration ticks) are not.
 """
@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 
     from textual import events
 
-    from runtime.activity import ActivityRow
+    from runtime.views.activity import ActivityRow
     from workbench.jobview import JobView
 
 __all__ = ["Timeline", "Columns", "columns_for"]

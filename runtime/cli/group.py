@@ -1,4 +1,4 @@
-"""The headless commands: ``perstack run`` (here), ``log`` and ``install`` (own modules).
+"""The ``perstack`` group: ``perstack run``, ``log`` and ``install`` in their own modules.
 
 Commands are loaded lazily, so ``perstack run`` imports neither the log viewer nor an SDK
 it does not use. stdout carries only JSON events for ``run`` (D13); every diagnostic
@@ -19,9 +19,9 @@ __all__ = ["LazyGroup", "HEADLESS_COMMANDS", "make_cli", "main"]
 
 #: name -> "module:attribute" of each headless command.
 HEADLESS_COMMANDS: dict[str, str] = {
-    "run": "runtime.cli_run:run_command",
-    "log": "runtime.cli_log:log_command",
-    "install": "runtime.cli_install:install_command",
+    "run": "runtime.cli.run:run_command",
+    "log": "runtime.cli.log:log_command",
+    "install": "runtime.cli.install:install_command",
 }
 #: Upstream registry commands we do not support yet (D11).
 UNSUPPORTED_COMMANDS = ("publish", "unpublish", "tag", "status")

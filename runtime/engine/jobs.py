@@ -14,11 +14,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from runtime._version import __version__
-from runtime.bus import EventBus
-from runtime.context_window import context_window_for
+from runtime.engine.bus import EventBus
+from runtime.engine.context_window import context_window_for
+from runtime.engine.loop import RunSegment, SegmentSpec
+from runtime.engine.prompt import build_instruction_message
 from runtime.errors import PerstackError
 from runtime.events import SkillConnected, SkillDisconnected
-from runtime.loop import RunSegment, SegmentSpec
 from runtime.model import (
     Checkpoint,
     DelegatedBy,
@@ -34,7 +35,6 @@ from runtime.model import (
     new_id,
     now_ms,
 )
-from runtime.prompt import build_instruction_message
 from runtime.providers.base import Provider
 from runtime.settings import RunSetting
 from runtime.skills.factory import build_skills

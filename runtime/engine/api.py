@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from runtime.bus import EventBus, EventListener, RawEventListener
+from runtime.engine.bus import EventBus, EventListener, RawEventListener
 from runtime.model import Checkpoint, InteractiveToolCallResult, RunInput
 from runtime.providers.base import Provider
 from runtime.settings import RunSetting
@@ -122,7 +122,7 @@ async def run(
     Raises:
         PerstackError: bad settings, a missing API key, a skill that cannot start.
     """
-    from runtime.jobs import JobRunner
+    from runtime.engine.jobs import JobRunner
 
     workspace = Path(setting.workspace or Path.cwd()).resolve()
     if storage is None:

@@ -1,4 +1,4 @@
-"""``perstack log`` for people: the terminal form of a :class:`~runtime.logview.LogSelection`.
+"""``perstack log`` for people: the terminal form of a :class:`~runtime.views.logview.LogSelection`.
 
 The text is upstream's line for line (spec §13.3). On a colour terminal rich adds colour;
 when stdout is not a terminal, or ``NO_COLOR`` is set, plain text is written directly
@@ -13,7 +13,8 @@ from typing import IO, Any
 
 import orjson
 
-from runtime.logview import (
+from runtime.storage import Storage
+from runtime.views.logview import (
     DELEGATION_TYPES,
     ERROR_TYPES,
     TOOL_TYPES,
@@ -21,7 +22,6 @@ from runtime.logview import (
     read_events,
     summarize,
 )
-from runtime.storage import Storage
 
 __all__ = ["render_text"]
 

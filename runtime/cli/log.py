@@ -84,9 +84,9 @@ def log_command(
     summary: bool,
 ) -> None:
     """Print a stored job's events: the latest job unless told otherwise."""
-    from runtime.filtering import parse_filter, parse_step_range
-    from runtime.logview import DEFAULT_TAKE, LogQuery, select_log
     from runtime.storage import FileStorage, default_storage_root
+    from runtime.views.filtering import parse_filter, parse_step_range
+    from runtime.views.logview import DEFAULT_TAKE, LogQuery, select_log
 
     try:
         query = LogQuery(
@@ -110,11 +110,11 @@ def log_command(
             click.echo("No data found")
             return
         if as_json:
-            from runtime.logview import write_json
+            from runtime.views.logview import write_json
 
             write_json(storage, selection, sys.stdout.buffer, pretty=pretty)
         else:
-            from runtime.logview_text import render_text
+            from runtime.views.logview_text import render_text
 
             render_text(
                 storage,
@@ -139,5 +139,5 @@ def log_command(
         sys.exit(1)
 
 
-if __name__ == "__main__":  # `python -m runtime.cli_log`, before `perstack` mounts it
+if __name__ == "__main__":  # `python -m runtime.cli.log`, before `perstack` mounts it
     log_command()

@@ -25,9 +25,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import orjson
-
-from runtime.runtree import ROOT, STEP_END_TYPES, generation_tokens, node_key
+from runtime.views._row_text import (
+    looks_like_error,
+    parts_text,
+    reason_text,
+    short_args,
+)
+from runtime.views.event_refs import EventRef, read_stored_event, slim_event
+from runtime.views.runtree import ROOT, STEP_END_TYPES, generation_tokens, node_key
 
 if TYPE_CHECKING:
     from runtime.events import BaseEvent
@@ -51,22 +56,6 @@ ROW_KINDS = (
 OPEN_STATUSES = frozenset({"running", "streaming", "waiting"})
 
 
-@dataclass(frozen=True, slots=True)
-class EventRef:
-    """Where a stored event is: enough to find its file (see ``Storage.list_event_files``)."""
-
-    type: str
-    run_id: str
-    step: int
-    id: str
-    timestamp: int
-
-    @classmethod
-    def of(cls, event: BaseEvent) -> EventRef:
-        """The reference of a run event."""
-        return cls(event.type, event.run_id, event.step_number, event.id, event.timestamp)  # type: ignore[attr-defined]
-
-
 class ActivityRow:
     """One line of the timeline.
 
@@ -76,7 +65,7 @@ class ActivityRow:
         step: The job-wide step number.
         expert_key: The Expert acting.
         run_id: The run segment it happened in.
-        node_id: Its node in the delegation tree (see :mod:`runtime.runtree`).
+        node_id: Its node in the delegation tree (see :mod:`runtime.views.runtree`).
         depth: Delegation depth (0 for the coordinator).
         label: What happened, on one line (tool and short arguments, query, …).
         status: ``running``, ``streaming``, ``waiting``, ``done``, ``error`` or ``stopped``.
@@ -248,8 +237,8 @@ class ActivityLog:
         row = self._open_calls.pop(call_id, None)
         if row is None:
             return None
-        row.result = _parts_text(parts)
-        row.status = "error" if is_error or _looks_like_error(row.result) else "done"
+        row.result = parts_text(parts)
+        row.status = "error" if is_error or looks_like_error(row.result) else "done"
         row.finished_ms = event.timestamp
         row.add_event(event)
         return row
@@ -342,7 +331,7 @@ def _call_tools(log: ActivityLog, event: Any, run: _RunState) -> list[ActivityRo
     rows = []
     for call in event.tool_calls:
         row = log._new("tool", event, run)
-        _describe_call(row, call)
+        describe_call(row, call)
         row.status = "running"
         log._open_calls[call.id] = row
         rows.append(row)
@@ -397,7 +386,7 @@ def _finish_calls(log: ActivityLog, event: Any, run: _RunState) -> list[Activity
 
 def _retry(log: ActivityLog, event: Any, run: _RunState) -> list[ActivityRow]:
     row = log._new("retry", event, run)
-    row.label = _reason_text(event.reason)
+    row.label = reason_text(event.reason)
     row.status = "error"
     row.tokens = generation_tokens(event) or None
     return [row, *_close_streams(run, event)]
@@ -481,104 +470,10 @@ _HANDLERS: dict[str, Any] = {
 }
 
 
-# --- text helpers ------------------------------------------------------------------------
-
-
-def _describe_call(row: ActivityRow, call: ToolCall) -> None:
+def describe_call(row: ActivityRow, call: ToolCall) -> None:
     row.tool_call_id = call.id
     row.tool_name = call.tool_name
     row.skill_name = call.skill_name
     row.args = call.args
     arguments = short_args(call.args)
     row.label = f"{call.tool_name} {arguments}" if arguments else call.tool_name
-
-
-def short_args(args: Any, value_width: int = 32) -> str:
-    """Arguments on one line: ``path=notes.md, limit=3``, long values cut with ``…``."""
-    if isinstance(args, dict):
-        return ", ".join(f"{key}={_short_value(value, value_width)}" for key, value in args.items())
-    return _short_value(args, value_width) if args not in (None, [], "") else ""
-
-
-def _short_value(value: Any, width: int) -> str:
-    if isinstance(value, str):
-        text = value
-    elif isinstance(value, list):
-        text = f"[{len(value)} items]" if len(value) != 1 else "[1 item]"
-    else:
-        text = orjson.dumps(value).decode()
-    text = " ".join(text.split())
-    return text if len(text) <= width else text[: width - 1] + "…"
-
-
-def _parts_text(parts: list[Any]) -> str:
-    texts = []
-    for part in parts:
-        text = getattr(part, "text", None)
-        if text is not None:
-            texts.append(text)
-        else:
-            texts.append(f"[{getattr(part, 'type', 'part')}]")
-    return "\n".join(texts)
-
-
-def _looks_like_error(text: str) -> bool:
-    """Spec §15: a JSON object with an ``error`` string, or text starting ``error``."""
-    stripped = text.lstrip()
-    if stripped.startswith("{"):
-        try:
-            data = orjson.loads(stripped)
-        except orjson.JSONDecodeError:
-            return False
-        return isinstance(data, dict) and isinstance(data.get("error"), str)
-    lowered = stripped[:6].lower()
-    return lowered.startswith(("error:", "error "))
-
-
-def _reason_text(reason: str) -> str:
-    try:
-        data = orjson.loads(reason)
-    except orjson.JSONDecodeError:
-        return reason
-    if isinstance(data, dict) and "error" in data:
-        return f"{data.get('error')}: {data.get('message', '')}".strip()
-    return reason
-
-
-# --- slimming -----------------------------------------------------------------------------
-
-
-def slim_event(event: BaseEvent) -> BaseEvent:
-    """The event without the message histories it carries (a shallow copy when needed).
-
-    ``startGeneration`` carries everything sent to the model, and every event with a
-    checkpoint carries the whole history again; a viewer holding them all would hold the
-    history once per step. The copy keeps every other field, so filters on
-    ``.checkpoint.status``, ``.step.toolCalls[]…`` and the like still work.
-    """
-    update: dict[str, Any] = {}
-    for name in ("checkpoint", "initial_checkpoint", "next_checkpoint"):
-        checkpoint = event.__dict__.get(name)
-        if checkpoint is not None and checkpoint.messages:
-            update[name] = checkpoint.model_copy(update={"messages": []})
-    if event.type == "startGeneration" and event.__dict__.get("messages"):
-        update["messages"] = []
-    return event.model_copy(update=update) if update else event
-
-
-# --- reading the full events back ---------------------------------------------------------
-
-
-def read_stored_event(storage: Any, job_id: str, ref: EventRef) -> dict[str, Any] | None:
-    """The full JSON of a referenced event from ``storage``, or ``None`` if not stored.
-
-    Looks in the event's run directory at events of its type, nearest in step and time
-    first, so it usually reads a single file.
-    """
-    refs = storage.list_event_files(job_id, run_id=ref.run_id, types={ref.type})
-    refs.sort(key=lambda r: (r.step != ref.step, abs(r.timestamp - ref.timestamp)))
-    for candidate in refs:
-        raw = storage.read_event_raw(candidate)
-        if raw is not None and raw.data.get("id") == ref.id:
-            return raw.data
-    return None

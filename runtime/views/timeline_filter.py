@@ -2,8 +2,8 @@
 
 A row passes a :class:`RowFilter` when every part that is set agrees:
 
-* ``expression`` (the ``--filter`` grammar of :mod:`runtime.filtering`) matches one of the
-  row's events, read as JSON (lazily, through :mod:`runtime.wireview`). Rows keep slim
+* ``expression`` (the ``--filter`` grammar of :mod:`runtime.views.filtering`) matches one of the
+  row's events, read as JSON (lazily, through :mod:`runtime.views.wireview`). Rows keep slim
   events (no message histories), so paths into ``messages`` find nothing here;
 * ``steps`` (the ``--step`` grammar) contains the row's step;
 * the quick toggles, when any is on, include the row: *errors* are retries, errors, the
@@ -21,9 +21,9 @@ import bisect
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from runtime.activity import ActivityLog, ActivityRow
-from runtime.filtering import FilterExpr, StepRange
-from runtime.wireview import WireView
+from runtime.views.activity import ActivityLog, ActivityRow
+from runtime.views.filtering import FilterExpr, StepRange
+from runtime.views.wireview import WireView
 
 __all__ = ["RowFilter", "FilteredRows"]
 

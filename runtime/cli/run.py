@@ -190,7 +190,7 @@ def prepare_run(options: RunOptions, *, cwd: Path | None = None) -> PreparedRun:
         if options.interactive:
             answer = interactive_answer(checkpoint, options.query)
     env = load_env(resolve_env_paths(config, list(options.env_path)), cwd)
-    from runtime.api import settings_from_config
+    from runtime.engine.api import settings_from_config
 
     setting = settings_from_config(
         config,
@@ -225,7 +225,7 @@ def _locked_tools(config: PerstackConfig) -> dict[str, Any] | None:
     Locked skills offer their tools at once and connect on their first call, so the run
     starts inference without waiting for any MCP server.
     """
-    from runtime.lockfile import find_lockfile, load_lockfile
+    from runtime.skills.lockfile import find_lockfile, load_lockfile
 
     path = find_lockfile(config.path)
     if path is None:
@@ -261,7 +261,7 @@ def interactive_answer(checkpoint: Checkpoint, query: str) -> InteractiveToolCal
 
 def execute_run(prepared: PreparedRun) -> int:
     """Run the prepared job, printing each event as one JSON line on stdout."""
-    from runtime.api import run
+    from runtime.engine.api import run
 
     out = sys.stdout.buffer
 

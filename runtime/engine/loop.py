@@ -2,28 +2,33 @@
 
 Each state does its work, emits exactly one state event (persisting the checkpoint it
 carries first) and moves to the next state, until ``Stopped``. The segment returns its
-final checkpoint; the job runner (``runtime.jobs``) decides what happens next
+final checkpoint; the job runner (``runtime.engine.jobs``) decides what happens next
 (delegation, resuming a parent, ending the job).
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from runtime import events as ev
-from runtime.bus import EventBus
-from runtime.context_window import context_window_usage
+from runtime.engine._messages import (
+    LENGTH_REASON,
+    NO_OUTPUT_REASON,
+    in_call_order,
+    json_reason,
+    user_message,
+)
+from runtime.engine.context_window import context_window_usage
+from runtime.engine.segment_spec import SegmentSpec
+from runtime.engine.streaming import EventStreamSink
+from runtime.engine.tool_execution import ToolExecutor, tool_message
 from runtime.errors import PerstackError
 from runtime.model import (
     Checkpoint,
     CheckpointError,
     ExpertMessage,
-    ExpertRef,
-    InstructionMessage,
     Message,
     Step,
     TextPart,
@@ -35,50 +40,9 @@ from runtime.model import (
     new_id,
     now_ms,
 )
-from runtime.providers.base import GenerationRequest, GenerationResult, Provider, ProviderError
-from runtime.settings import RunSetting
-from runtime.skills.skillset import SkillSet
-from runtime.streaming import EventStreamSink
-from runtime.tool_execution import ToolExecutor, tool_message
+from runtime.providers.base import GenerationRequest, GenerationResult, ProviderError
 
 __all__ = ["RunSegment", "SegmentSpec"]
-
-_NO_OUTPUT_REASON = (
-    '{"error":"Error: No tool call or text generated",'
-    '"message":"You must generate a tool call or provide a response. Try again."}'
-)
-_LENGTH_REASON = (
-    '{"error":"Error: Tool call generation failed",'
-    '"message":"Generation length exceeded. Try again."}'
-)
-
-
-@dataclass
-class SegmentSpec:
-    """What a run segment needs besides its checkpoint.
-
-    Attributes:
-        setting: The segment's run setting (its ``run_id``, ``expert_key`` and ``input``).
-        expert: The Expert being run, as a reference.
-        provider: The job's model provider.
-        skills: The segment's started skills.
-        bus: The job's event bus.
-        build_instruction: Makes the instruction message (only for fresh runs).
-        context_window: The model's context window, when known.
-        skill_state: Per-run skill state (todos) persisted in ``checkpoint.metadata``.
-        expert_ref: Looks up a delegate Expert's reference by key.
-    """
-
-    setting: RunSetting
-    expert: ExpertRef
-    provider: Provider
-    skills: SkillSet
-    bus: EventBus
-    build_instruction: Callable[[], InstructionMessage]
-    context_window: int | None = None
-    skill_state: dict[str, Any] = field(default_factory=dict)
-    expert_ref: Callable[[str], ExpertRef] | None = None
-
 
 class RunSegment:
     """Runs one Expert from a checkpoint until it stops.
@@ -181,7 +145,7 @@ class RunSegment:
                 )
             )
             self._pending = [c for c in self._pending if c.id != answer.tool_call_id]
-            self._partial = _in_call_order(self._partial, initial.messages)
+            self._partial = in_call_order(self._partial, initial.messages)
             input_messages = []
         else:
             if not run_input.text:
@@ -296,8 +260,8 @@ class RunSegment:
         if not error.is_retryable or self._retries_exhausted():
             await self._stop_by_error(error, exhausted=error.is_retryable)
             return None
-        reason = _json_reason(error.name, error.message)
-        return await self._retry(reason, [*extra, _user(reason)], error)
+        reason = json_reason(error.name, error.message)
+        return await self._retry(reason, [*extra, user_message(reason)], error)
 
     async def _generating_tool_call(self) -> Callable[[], Any] | None:
         result, error = await self._generate(self.checkpoint.messages, with_tools=True)
@@ -320,7 +284,7 @@ class RunSegment:
                 )
                 await self._stop_by_error(error, exhausted=True)
                 return None
-            return await self._retry(_NO_OUTPUT_REASON, [_user(_NO_OUTPUT_REASON)], None)
+            return await self._retry(NO_OUTPUT_REASON, [user_message(NO_OUTPUT_REASON)], None)
         self._finish_stream()
         if result.finish_reason == "length":
             if self._retries_exhausted():
@@ -337,13 +301,13 @@ class RunSegment:
                         id=first.id,
                         skill_name="",
                         tool_name=first.name,
-                        result=[TextPart(text=_LENGTH_REASON)],
+                        result=[TextPart(text=LENGTH_REASON)],
                         is_error=True,
                     )
                 ]
             )
             return await self._retry(
-                _LENGTH_REASON, [ExpertMessage(contents=[call_part]), answer], None
+                LENGTH_REASON, [ExpertMessage(contents=[call_part]), answer], None
             )
         calls = self._executor.resolve_calls(result.tool_calls)
         contents: list[Any] = list(result.thinking)
@@ -519,26 +483,6 @@ class RunSegment:
         self._tool_calls = []
         self._sink = None
         return self._prepare_for_step
-
-
-def _in_call_order(results: list[ToolResult], messages: list[Message]) -> list[ToolResult]:
-    """Results ordered as the model made the calls (answers arrive in any order)."""
-    last = next((m for m in reversed(messages) if isinstance(m, ExpertMessage)), None)
-    if last is None:
-        return results
-    order = {p.tool_call_id: i for i, p in enumerate(last.contents) if isinstance(p, ToolCallPart)}
-    return sorted(results, key=lambda r: order.get(r.id, len(order)))
-
-
-def _user(text: str) -> UserMessage:
-    return UserMessage(contents=[TextPart(text=text)])
-
-
-def _json_reason(name: str, message: str) -> str:
-    # Compact, as upstream's JSON.stringify writes it.
-    return json.dumps(
-        {"error": name, "message": message}, ensure_ascii=False, separators=(",", ":")
-    )
 
 
 def _input_error(message: str) -> Exception:

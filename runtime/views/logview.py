@@ -5,7 +5,7 @@ upstream's order: step, type, ``--errors``, ``--tools``, ``--delegations``, the 
 expression; then ``--offset``/``--take``; then ``--context`` neighbours from the unfiltered
 list. Every filter but the expression works on file names alone, so a 100,000-event job is
 filtered without reading the events it drops; the kept events are read only while the
-output is written (:func:`write_json`, or :mod:`runtime.logview_text` for the terminal).
+output is written (:func:`write_json`, or :mod:`runtime.views.logview_text` for the terminal).
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from typing import IO, Any
 import orjson
 
 from runtime.errors import PerstackError
-from runtime.filtering import FilterExpr, StepRange
 from runtime.storage import EventFileRef, RawJson, Storage
+from runtime.views.filtering import FilterExpr, StepRange
 
 __all__ = [
     "DEFAULT_TAKE",

@@ -88,8 +88,8 @@ async def _collect_all(
 def install_command(config_path: str | None, env_paths: tuple[str, ...]) -> int:
     """Generate perstack.lock with tool definitions for faster startup."""
     from runtime.config import find_config, load_config, load_env, resolve_env_paths
-    from runtime.lockfile import LOCKFILE_NAME, render_lockfile, write_lockfile
     from runtime.model import now_ms
+    from runtime.skills.lockfile import LOCKFILE_NAME, render_lockfile, write_lockfile
 
     cwd = Path.cwd()
     path = find_config(cwd, config_path)

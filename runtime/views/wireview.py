@@ -1,6 +1,6 @@
 """A lazy, read-only JSON view of wire models, for matching filters without serialising.
 
-``FilterExpr.matches`` (``runtime.filtering``) walks an event's JSON by camelCase field
+``FilterExpr.matches`` (``runtime.views.filtering``) walks an event's JSON by camelCase field
 names. Serialising an event to a dict costs a dump and a parse of everything it carries;
 the workbench tests thousands of events on every keystroke of the filter bar, so it
 hands the filter this view instead: a :class:`~collections.abc.Mapping` that looks up a
