@@ -76,7 +76,10 @@ class Project:
             env=self.env(env),
             timeout=timeout,
         )
-        events = [orjson.loads(line) for line in completed.stdout.splitlines() if line.strip()]
+        try:
+            events = parse_stream(completed.stdout)
+        except orjson.JSONDecodeError:
+            events = []  # not `perstack run`: `perstack log`'s text, help …
         return CliResult(completed.returncode, completed.stdout, completed.stderr, events)
 
     def popen(self, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
@@ -87,6 +90,14 @@ class Project:
             stderr=subprocess.PIPE,
             env=self.env(env),
         )
+
+
+def parse_stream(stdout: str) -> list[dict[str, Any]]:
+    """The events ``perstack run`` printed, with full histories (a compact stream is
+    rebuilt the way docs/events.md tells consumers to)."""
+    from runtime.views.checkpoints import rebuild_events
+
+    return list(rebuild_events(orjson.loads(line) for line in stdout.splitlines() if line.strip()))
 
 
 #: A script that completes on the first turn, with reasoning and a streamed result.

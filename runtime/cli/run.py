@@ -55,6 +55,8 @@ class RunOptions:
     workspace: str | None = None
     env_names: tuple[str, ...] = ()
     replay: str | None = None
+    #: ``compact`` (each message once in the stream) or ``upstream`` (full histories).
+    event_format: str = "compact"
 
     def apply_overrides(self, config: PerstackConfig) -> PerstackConfig:
         """``config`` with this command line's settings on top (CLI > TOML > defaults)."""
@@ -81,6 +83,7 @@ class PreparedRun:
     storage: Storage
     checkpoint: Checkpoint | None
     locked_tools: dict[str, Any] | None = None
+    event_format: str = "compact"
 
 
 def run_options(func: Any) -> Any:
@@ -126,6 +129,14 @@ def run_options(func: Any) -> Any:
             "--replay",
             metavar="JOB_ID",
             help="Answer every model call from this stored job's events (offline).",
+        ),
+        click.option(
+            "--event-format",
+            type=click.Choice(["compact", "upstream"]),
+            default="compact",
+            show_default=True,
+            help="compact: each message once in the stream (docs/events.md); "
+            "upstream: full histories in every event, as upstream Perstack prints them.",
         ),
     ]
     for option in reversed(options):
@@ -208,6 +219,7 @@ def prepare_run(options: RunOptions, *, cwd: Path | None = None) -> PreparedRun:
         storage=storage,
         checkpoint=checkpoint,
         locked_tools=_locked_tools(config),
+        event_format=options.event_format,
     )
 
 
@@ -283,6 +295,7 @@ def execute_run(prepared: PreparedRun) -> int:
             checkpoint=prepared.checkpoint,
             raw_event_listener=print_event,
             locked_tools=prepared.locked_tools,
+            event_format=prepared.event_format,  # type: ignore[arg-type]
         )
 
     # Everything imported so far lives as long as the process: keep it out of the

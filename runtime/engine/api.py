@@ -22,6 +22,7 @@ from runtime.settings import RunSetting
 
 if TYPE_CHECKING:
     from runtime.config.models import ExpertConfig, PerstackConfig
+    from runtime.engine.event_format import EventFormat
     from runtime.storage import Storage
 
 __all__ = ["run", "settings_from_config"]
@@ -102,6 +103,7 @@ async def run(
     raw_event_listener: RawEventListener | None = None,
     locked_tools: Mapping[str, Mapping[str, Any]] | None = None,
     on_provider: Callable[[Provider], None] | None = None,
+    event_format: EventFormat = "compact",
 ) -> Checkpoint:
     """Run an Expert to a stop and return the final checkpoint.
 
@@ -115,6 +117,8 @@ async def run(
         raw_event_listener: Called with every event and its JSON bytes.
         locked_tools: Tool definitions from ``perstack.lock`` (per Expert, per skill).
         on_provider: Called with the provider once it is built (e.g. to inspect requests).
+        event_format: What ``raw_event_listener`` gets: ``compact`` (each message once in
+            the stream; see ``docs/events.md``) or ``upstream`` (full histories).
 
     Returns:
         The last checkpoint of the job (``completed``, ``stoppedBy…``).
@@ -142,6 +146,7 @@ async def run(
         storage,
         listeners=[event_listener] if event_listener else [],
         raw_listeners=[raw_event_listener] if raw_event_listener else [],
+        event_format=event_format,
     )
     runner = JobRunner(
         setting=setting,

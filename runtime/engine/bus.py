@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from runtime.engine.event_format import EventEncoder, EventFormat
 from runtime.events import EVENT_CLASSES, BaseEvent, RunEvent
 from runtime.model import now_ms
 
@@ -26,11 +27,14 @@ class EventBus:
 
     Every event that carries a checkpoint has it stored *before* the event is emitted,
     so a listener that sees ``continueToNextStep`` can rely on ``--continue`` finding it.
+    Storage keeps histories compact whatever the stream's format.
 
     Args:
         storage: Where run events and checkpoints go (``None``: nowhere).
-        listeners: Called with each event.
+        listeners: Called with each event object (full histories, in memory).
         raw_listeners: Called with each event and its JSON bytes.
+        event_format: The bytes raw listeners get: ``compact`` (each message once in the
+            stream) or ``upstream`` (full histories in every event).
     """
 
     def __init__(
@@ -38,10 +42,12 @@ class EventBus:
         storage: Any | None = None,
         listeners: list[EventListener] | None = None,
         raw_listeners: list[RawEventListener] | None = None,
+        event_format: EventFormat = "compact",
     ) -> None:
         self.storage = storage
         self.listeners = list(listeners or [])
         self.raw_listeners = list(raw_listeners or [])
+        self._encoder = EventEncoder(event_format)
         self._last_timestamp = 0
 
     def _stamp(self) -> int:
@@ -54,18 +60,15 @@ class EventBus:
     def emit(self, event: BaseEvent) -> None:
         """Stamp, persist (run events and their checkpoints) and deliver ``event``."""
         event.timestamp = self._stamp()
-        data: bytes | None = None
         if self.storage is not None and isinstance(event, RunEvent):
             checkpoint = getattr(event, "checkpoint", None)
             if checkpoint is not None:
                 self.storage.store_checkpoint(checkpoint)
-            data = event.to_json()
-            self.storage.store_event(event, data)
+            self.storage.store_event(event)
         for listener in self.listeners:
             listener(event)
         if self.raw_listeners:
-            if data is None:
-                data = event.to_json()
+            data = self._encoder.encode(event)
             for raw_listener in self.raw_listeners:
                 raw_listener(event, data)
 

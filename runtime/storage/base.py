@@ -15,6 +15,9 @@ from __future__ import annotations
 from abc import abstractmethod
 from typing import TYPE_CHECKING, Any, Protocol
 
+import orjson
+
+from runtime.storage.compact import HistoryCompactor, StoredHistories, UnresolvedBase, is_compact
 from runtime.storage.records import (
     CheckpointFileRef,
     EventFileRef,
@@ -51,19 +54,12 @@ class Storage(Protocol):
         """Create or replace the job record."""
 
     @abstractmethod
-    def store_checkpoint(self, checkpoint: Checkpoint) -> None:
-        """Create or replace a checkpoint (keyed by job id and checkpoint id)."""
+    def _put_checkpoint(self, checkpoint: Checkpoint, data: bytes) -> None:
+        """Create or replace a checkpoint's document (keyed by job id and checkpoint id)."""
 
     @abstractmethod
-    def store_event(self, event: RunEvent, data: bytes | None = None) -> None:
-        """Add one run event; never replaces another event.
-
-        Args:
-            event: The event. Runtime events (no step, no expert) are not stored: passing
-                one does nothing.
-            data: ``event.to_json()`` when the caller already has it, to avoid serialising
-                the event twice.
-        """
+    def _put_event(self, event: RunEvent, data: bytes) -> None:
+        """Add one run event's document; never replaces another event."""
 
     @abstractmethod
     def store_run_setting(self, job_id: str, run_id: str, setting: dict[str, Any]) -> None:
@@ -102,8 +98,8 @@ class Storage(Protocol):
         """The reference of one checkpoint, or ``None`` when it is not stored."""
 
     @abstractmethod
-    def read_checkpoint_raw(self, ref: CheckpointFileRef) -> RawJson | None:
-        """A checkpoint's JSON, or ``None`` (with a warning) when it is not valid JSON."""
+    def _get_checkpoint(self, ref: CheckpointFileRef) -> RawJson | None:
+        """A checkpoint's stored JSON as written (maybe compact), or ``None`` (warned)."""
 
     @abstractmethod
     def list_event_files(
@@ -128,10 +124,63 @@ class Storage(Protocol):
         """
 
     @abstractmethod
-    def read_event_raw(self, ref: EventFileRef) -> RawJson | None:
-        """An event's JSON, or ``None`` (with a warning) when it is not valid JSON."""
+    def _get_event(self, ref: EventFileRef) -> RawJson | None:
+        """An event's stored JSON as written (maybe compact), or ``None`` (warned)."""
 
     # --- built on the primitives ----------------------------------------------------
+
+    def store_checkpoint(self, checkpoint: Checkpoint) -> None:
+        """Create or replace a checkpoint; its messages are stored as a delta on an
+        earlier checkpoint of this store where one fits (see :mod:`.compact`)."""
+        from runtime.model import dumps
+
+        document = self._histories().compactor.checkpoint_document(checkpoint, as_file=True)
+        self._put_checkpoint(checkpoint, dumps(document))
+
+    def store_event(self, event: RunEvent, data: bytes | None = None) -> None:
+        """Add one run event; never replaces another event.
+
+        Args:
+            event: The event. Runtime events (no step, no expert) are not stored: passing
+                one does nothing.
+            data: ``event.to_json()`` when the caller already has it; used as is when the
+                event carries no history to compact.
+        """
+        if getattr(event, "step_number", None) is None:
+            return  # Runtime events (no step) are printed, never stored (spec §4).
+        document = self._histories().compactor.event_document(event, stream=False)
+        if document is not None:
+            from runtime.model import dumps
+
+            data = dumps(document)
+        self._put_event(event, data if data is not None else event.to_json())
+
+    def read_checkpoint_raw(self, ref: CheckpointFileRef) -> RawJson | None:
+        """A checkpoint's full JSON (its history rebuilt), or ``None`` with a warning when
+        it is not valid JSON or its history cannot be rebuilt."""
+        return self._rebuilt(self._get_checkpoint(ref), ref)
+
+    def read_event_raw(self, ref: EventFileRef) -> RawJson | None:
+        """An event's full JSON (histories rebuilt), or ``None`` with a warning."""
+        return self._rebuilt(self._get_event(ref), ref)
+
+    def _rebuilt(
+        self, document: RawJson | None, ref: EventFileRef | CheckpointFileRef
+    ) -> RawJson | None:
+        if document is None or not is_compact(document.data):
+            return document
+        try:
+            data = self._histories().reader(ref.job_id).expand(document.data)
+        except UnresolvedBase as error:
+            self.warn_corrupt(self._where(ref), f"history not rebuilt: {error}")
+            return None
+        return RawJson(data, orjson.dumps(data))
+
+    def _histories(self) -> _Histories:
+        histories = self.__dict__.get("_history_state")
+        if histories is None:
+            histories = self.__dict__["_history_state"] = _Histories(self)
+        return histories
 
     def warn_corrupt(self, where: str, reason: str) -> None:
         """Report a skipped file once per store (reading it again stays quiet)."""
@@ -238,10 +287,14 @@ class Storage(Protocol):
         if document is None:
             return None
         try:
-            return Checkpoint.model_validate(document.data)
+            checkpoint = Checkpoint.model_validate(document.data)
         except ValidationError as error:
             self.warn_corrupt(self._where(ref), f"not a checkpoint: {_first_error(error)}")
             return None
+        # Read back to be resumed, most likely: the run that resumes it writes its
+        # history as a delta on this one.
+        self._histories().compactor.remember_document(document.data)
+        return checkpoint
 
     def retrieve_checkpoint(self, job_id: str, checkpoint_id: str) -> Checkpoint | None:
         """One checkpoint by id, or ``None``."""
@@ -304,3 +357,27 @@ class Storage(Protocol):
         if isinstance(ref, EventFileRef):
             return f"<memory>/jobs/{ref.job_id}/runs/{ref.run_id}/{ref.name}"
         return f"<memory>/jobs/{ref.job_id}/checkpoints/{ref.checkpoint_id}.json"
+
+
+class _Histories:
+    """A store's compaction state: the writer's bases and a reader per job."""
+
+    def __init__(self, storage: Storage) -> None:
+        self.storage = storage
+        self.compactor = HistoryCompactor()
+        self._readers: dict[str, StoredHistories] = {}
+
+    def reader(self, job_id: str) -> StoredHistories:
+        reader = self._readers.get(job_id)
+        if reader is None:
+            if len(self._readers) >= 16:
+                self._readers.pop(next(iter(self._readers)))
+            storage = self.storage
+
+            def read_document(checkpoint_id: str) -> dict[str, Any] | None:
+                ref = storage.checkpoint_file(job_id, checkpoint_id)
+                document = None if ref is None else storage._get_checkpoint(ref)
+                return None if document is None else document.data
+
+            reader = self._readers[job_id] = StoredHistories(read_document)
+        return reader

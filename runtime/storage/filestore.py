@@ -170,13 +170,13 @@ class FileStorage(Storage):
 
     # --- checkpoints ----------------------------------------------------------------
 
-    def store_checkpoint(self, checkpoint: Checkpoint) -> None:
+    def _put_checkpoint(self, checkpoint: Checkpoint, data: bytes) -> None:
         check_id("job", checkpoint.job_id)
         check_id("checkpoint", checkpoint.id)
         write_replace(
             self._checkpoints_dir(checkpoint.job_id),
             f"{checkpoint.id}.json",
-            checkpoint.to_json(),
+            data,
             mtime_ns=self._next_write_ns(),
         )
 
@@ -240,21 +240,17 @@ class FileStorage(Storage):
                 return None
         return CheckpointFileRef(job_id, checkpoint_id, step, stat.st_mtime_ns, directory)
 
-    def read_checkpoint_raw(self, ref: CheckpointFileRef) -> RawJson | None:
+    def _get_checkpoint(self, ref: CheckpointFileRef) -> RawJson | None:
         return self._read_json(f"{ref.directory}{os.sep}{ref.checkpoint_id}.json")
 
     # --- events ---------------------------------------------------------------------
 
-    def store_event(self, event: RunEvent, data: bytes | None = None) -> None:
-        if getattr(event, "step_number", None) is None:
-            return  # Runtime events (no step) are printed, never stored (spec §4).
+    def _put_event(self, event: RunEvent, data: bytes) -> None:
         check_id("job", event.job_id)
         check_id("run", event.run_id)
         event_type = event.type
         if not _EVENT_TYPE.match(event_type):
             raise PerstackError(f"Invalid event type: {event_type!r}")
-        if data is None:
-            data = event.to_json()
         timestamp, step = event.timestamp, event.step_number
         # The runtime gives each event of a job a later timestamp than the one before, so
         # the first name is almost always free. When it is not, bump the timestamp in the
@@ -316,7 +312,7 @@ class FileStorage(Storage):
             for timestamp, step, _, run, name, event_type, directory in keyed
         ]
 
-    def read_event_raw(self, ref: EventFileRef) -> RawJson | None:
+    def _get_event(self, ref: EventFileRef) -> RawJson | None:
         return self._read_json(f"{ref.directory}{os.sep}{ref.name}")
 
     # --- run settings ---------------------------------------------------------------

@@ -83,11 +83,11 @@ class MemoryStorage(Storage):
 
     # --- checkpoints ----------------------------------------------------------------
 
-    def store_checkpoint(self, checkpoint: Checkpoint) -> None:
+    def _put_checkpoint(self, checkpoint: Checkpoint, data: bytes) -> None:
         check_id("job", checkpoint.job_id)
         check_id("checkpoint", checkpoint.id)
         self._touch(checkpoint.job_id)
-        entry = (checkpoint.step_number, next(self._seq), checkpoint.to_json())
+        entry = (checkpoint.step_number, next(self._seq), bytes(data))
         self._checkpoints.setdefault(checkpoint.job_id, {})[checkpoint.id] = entry
 
     def list_checkpoint_files(self, job_id: str) -> list[CheckpointFileRef]:
@@ -105,19 +105,17 @@ class MemoryStorage(Storage):
             return None
         return CheckpointFileRef(job_id, checkpoint_id, entry[0], entry[1])
 
-    def read_checkpoint_raw(self, ref: CheckpointFileRef) -> RawJson | None:
+    def _get_checkpoint(self, ref: CheckpointFileRef) -> RawJson | None:
         entry = self._checkpoints.get(ref.job_id, {}).get(ref.checkpoint_id)
         return None if entry is None else RawJson(orjson.loads(entry[2]), entry[2])
 
     # --- events ---------------------------------------------------------------------
 
-    def store_event(self, event: RunEvent, data: bytes | None = None) -> None:
-        if getattr(event, "step_number", None) is None:
-            return  # Runtime events (no step) are printed, never stored (spec §4).
+    def _put_event(self, event: RunEvent, data: bytes) -> None:
         check_id("job", event.job_id)
         check_id("run", event.run_id)
         self._touch(event.job_id)
-        raw = event.to_json() if data is None else bytes(data)
+        raw = bytes(data)
         stored = _StoredEvent(event.run_id, event.timestamp, event.step_number, event.type, raw)
         self._events.setdefault(event.job_id, {})[next(self._seq)] = stored
 
@@ -148,7 +146,7 @@ class MemoryStorage(Storage):
         refs.sort(key=lambda ref: (ref.timestamp, ref.seq))
         return refs
 
-    def read_event_raw(self, ref: EventFileRef) -> RawJson | None:
+    def _get_event(self, ref: EventFileRef) -> RawJson | None:
         stored = self._events.get(ref.job_id, {}).get(ref.seq)
         if stored is None:
             return None

@@ -38,7 +38,7 @@ from fake_llm_server import (
     ToolCallSpec,
 )
 
-from tests.helpers import CliResult, Project
+from tests.helpers import CliResult, Project, parse_stream
 from tests.replay_compare import comparable
 
 #: Characters per streamed delta, on both sides, so the stream events line up one to one.
@@ -275,7 +275,7 @@ def run_job(project: Project, env: dict[str, str] | None = None, *, sdk_first: b
             timeout=120,
             check=False,
         )
-        events = [orjson.loads(line) for line in completed.stdout.splitlines() if line.strip()]
+        events = parse_stream(completed.stdout)
         result = CliResult(completed.returncode, completed.stdout, completed.stderr, events)
     else:
         result = project.run(*args, env=env)
