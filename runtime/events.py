@@ -58,6 +58,12 @@ class BaseEvent(WireModel):
         The loop emits several events per step carrying the whole history; validating
         those lists again on every event would dominate the per-step cost.
         """
+        # Given here, not left to the fields' default factories: pydantic inspects a
+        # factory's signature each time it calls one (a few hundred µs per step).
+        if "id" not in fields:
+            fields["id"] = new_id()
+        if "timestamp" not in fields:
+            fields["timestamp"] = now_ms()
         return cls.model_construct(**fields)
 
 
