@@ -22,6 +22,7 @@ HEADLESS_COMMANDS: dict[str, str] = {
     "run": "runtime.cli.run:run_command",
     "log": "runtime.cli.log:log_command",
     "install": "runtime.cli.install:install_command",
+    "serve": "runtime.cli.serve:serve_command",
 }
 #: Upstream registry commands we do not support yet (D11).
 UNSUPPORTED_COMMANDS = ("publish", "unpublish", "tag", "status")

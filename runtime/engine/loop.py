@@ -147,6 +147,8 @@ class RunSegment:
             self._pending = [c for c in self._pending if c.id != answer.tool_call_id]
             self._partial = in_call_order(self._partial, initial.messages)
             input_messages = []
+        elif status == "proceeding" and not run_input.text:
+            input_messages = []  # an interrupted run goes on where it was (server restart)
         else:
             if not run_input.text:
                 raise _input_error("Input message is undefined")

@@ -1,0 +1,115 @@
+"""What ``perstack serve`` serves: applications, their ``perstack.toml`` and API keys.
+
+An application is a name, a ``perstack.toml`` and the hashes of its API keys. With no
+serve config, the project ``serve`` was started in is application ``default``. Keys are
+kept only as SHA-256 hashes and compared in constant time; a key given in plain text (the
+``PERSTACK_API_KEY`` variable, or one generated at start) is hashed at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from runtime.errors import PerstackError
+
+__all__ = ["Application", "ServeSettings", "hash_key", "load_serve_config", "new_key"]
+
+#: The prefix of a stored key hash.
+HASH_PREFIX = "sha256:"
+#: The largest request body the API accepts, in bytes.
+DEFAULT_MAX_BODY = 1_000_000
+
+
+def hash_key(key: str) -> str:
+    """The stored form of an API key: ``sha256:<hex>``."""
+    return HASH_PREFIX + hashlib.sha256(key.encode()).hexdigest()
+
+
+def new_key() -> str:
+    """A fresh API key (32 random bytes, URL-safe)."""
+    return "psk_" + secrets.token_urlsafe(32)
+
+
+@dataclass
+class Application:
+    """One application: its name, its ``perstack.toml`` and its keys' hashes."""
+
+    name: str
+    config_path: Path
+    key_hashes: list[str] = field(default_factory=list)
+
+    def accepts(self, key: str) -> bool:
+        """Whether ``key`` is one of this application's keys (constant time per hash)."""
+        given = hash_key(key)
+        found = False
+        for stored in self.key_hashes:
+            found |= hmac.compare_digest(given, stored)
+        return found
+
+    def __repr__(self) -> str:  # never the hashes
+        return f"Application({self.name!r}, {str(self.config_path)!r})"
+
+
+@dataclass
+class ServeSettings:
+    """Everything the server needs to start.
+
+    Attributes:
+        applications: By name.
+        storage_root: Where jobs are stored (the usual ``perstack`` folder).
+        max_body: The largest request body accepted, in bytes.
+        keep_alive: Seconds between keep-alive comments on a quiet stream.
+    """
+
+    applications: dict[str, Application]
+    storage_root: Path
+    max_body: int = DEFAULT_MAX_BODY
+    keep_alive: float = 15.0
+
+    def application_for_key(self, key: str) -> Application | None:
+        """The application ``key`` belongs to, or ``None``."""
+        match = None
+        for application in self.applications.values():
+            if application.accepts(key):
+                match = application
+        return match
+
+
+def load_serve_config(path: Path) -> dict[str, Application]:
+    """The applications of a serve config file (see ``docs/serve.md``).
+
+    Raises:
+        PerstackError: one line naming the file and the field.
+    """
+    try:
+        data = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise PerstackError(f"{path}: no such file") from None
+    except tomllib.TOMLDecodeError as error:
+        raise PerstackError(f"{path}: {error}") from None
+    tables = data.get("applications")
+    if not isinstance(tables, dict) or not tables:
+        raise PerstackError(f"{path}: [applications.<name>] tables are required")
+    applications = {}
+    for name, table in tables.items():
+        where = f"{path}: applications.{name}"
+        if not isinstance(table, dict):
+            raise PerstackError(f"{where}: must be a table")
+        config = table.get("config")
+        if not isinstance(config, str):
+            raise PerstackError(f"{where}.config: the path of its perstack.toml is required")
+        hashes = table.get("apiKeyHashes", [])
+        if not isinstance(hashes, list) or not all(
+            isinstance(h, str) and h.startswith(HASH_PREFIX) for h in hashes
+        ):
+            raise PerstackError(f'{where}.apiKeyHashes: a list of "{HASH_PREFIX}<hex>" strings')
+        config_path = (path.parent / config).resolve()
+        if not config_path.is_file():
+            raise PerstackError(f"{where}.config: {config_path} does not exist")
+        applications[name] = Application(name, config_path, list(hashes))
+    return applications
