@@ -27,13 +27,22 @@ class JobChannel:
         self.status = "running"
         self.error: str | None = None
         self._changed = asyncio.Event()
+        self._poke_pending = False
 
     # --- from the jobs thread -----------------------------------------------------------
 
     def append(self, line: bytes) -> None:
         """A new event (called from the jobs thread)."""
         self.lines.append(line)
-        self._loop.call_soon_threadsafe(self._changed.set)
+        # One wake-up at a time: events that come before the server loop gets to it are
+        # sent in the same go (each wake-up is a cross-thread write to the loop's pipe).
+        if not self._poke_pending:
+            self._poke_pending = True
+            self._loop.call_soon_threadsafe(self._poke)
+
+    def _poke(self) -> None:
+        self._poke_pending = False
+        self._changed.set()
 
     def finish(self, status: str, error: str | None = None) -> None:
         """The run stopped (called from the jobs thread)."""

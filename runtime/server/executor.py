@@ -215,8 +215,10 @@ class EmbeddedExecutor:
     async def _run(self, job: ApiJob, setting: Any, checkpoint: Any, channel: JobChannel) -> None:
         from runtime.engine.api import run
 
+        stream = self.records.open_stream(job.id)
+
         def on_event(event: Any, data: bytes) -> None:
-            self.records.append_event(job.id, data)
+            stream.write(data + b"\n")
             channel.append(data)
 
         status, error = "running", None
@@ -235,6 +237,7 @@ class EmbeddedExecutor:
         except Exception as exc:  # a bug: the client gets one line, never a traceback
             status, error = "stoppedByError", f"{type(exc).__name__}: {exc}"
         finally:
+            stream.close()
             self._settle(job, status, error)
             # Not running any more before anyone hears it stopped: a continue that follows
             # at once must not find it running.

@@ -14,10 +14,9 @@ Under ``<storage root>/server/``:
 from __future__ import annotations
 
 import os
-import threading
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import orjson
 
@@ -75,7 +74,7 @@ class ApiJob:
 
 
 class ServerRecords:
-    """Reads and writes the server's records (thread-safe: jobs run in their own thread).
+    """Reads and writes the server's records.
 
     Args:
         root: ``<storage root>/server``.
@@ -88,7 +87,6 @@ class ServerRecords:
         self._workspaces = root / "workspaces"
         for directory in (self._jobs, self._streams, self._workspaces):
             directory.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.Lock()
 
     # --- job records --------------------------------------------------------------------
 
@@ -123,10 +121,13 @@ class ServerRecords:
 
     # --- event streams ------------------------------------------------------------------
 
-    def append_event(self, job_id: str, data: bytes) -> None:
-        """Add one event line to the job's stream."""
-        with self._lock, open(self._streams / f"{job_id}.jsonl", "ab") as stream:
-            stream.write(data + b"\n")
+    def open_stream(self, job_id: str) -> BinaryIO:
+        """The job's stream, open for appending (one run writes it; close when it stops).
+
+        Unbuffered: each event is one ``write`` of a whole line, so a reader (or a crash)
+        sees whole lines, and at worst a partial last one.
+        """
+        return open(self._streams / f"{job_id}.jsonl", "ab", buffering=0)
 
     def read_events(self, job_id: str) -> list[bytes]:
         """The job's stream, one item per whole line (a partial last line is left out)."""
