@@ -33,6 +33,11 @@ JOB_STATUSES = (
     "stoppedByError",
     "cancelled",
 )
+#: A job's usage before its first step.
+ZERO_USAGE = {
+    "inputTokens": 0, "outputTokens": 0, "reasoningTokens": 0, "totalTokens": 0,
+    "cachedInputTokens": 0,
+}  # fmt: skip
 _CHECKPOINT_STATUS = {
     "completed": "completed",
     "stoppedByInteractiveTool": "stoppedByInteractiveTool",
@@ -57,7 +62,7 @@ class ApiJob:
     createdAt: int  # noqa: N815
     updatedAt: int  # noqa: N815
     totalSteps: int = 0  # noqa: N815
-    usage: dict[str, int] = field(default_factory=dict)
+    usage: dict[str, int] = field(default_factory=lambda: dict(ZERO_USAGE))
     provider: str | None = None
     model: str | None = None
     query: str | None = None

@@ -39,6 +39,8 @@ def test_the_walkthroughs_curl_commands_start_stream_and_continue(server: Server
     assert {"id", "applicationId", "expertKey", "status", "createdAt", "updatedAt",
             "totalSteps", "usage"} <= set(job)  # fmt: skip
     assert job["status"] == "running" and job["expertKey"] == "lead"
+    assert job["usage"] == {"inputTokens": 0, "outputTokens": 0, "reasoningTokens": 0,
+                            "totalTokens": 0, "cachedInputTokens": 0}  # fmt: skip
 
     frames = parse_sse(curl("-N", f"{server.url}/api/v1/jobs/{job['id']}/stream", "-H", auth))
     messages = [f for f in frames if f.event == "message"]
