@@ -27,7 +27,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 from bench_run import PERSTACK, project  # noqa: E402
 
-
 #: Projects to remove at the end: removing one right after its run slows the next (freeing
 #: blocks on a disk mounted with discard spills into it).
 LEFT_BEHIND: list[Path] = []
