@@ -130,6 +130,10 @@ class FakeLLMServer:
             loop="asyncio",
             interface="asgi3",
             timeout_graceful_shutdown=1,
+            # uvicorn closes an idle connection after 5 s by default; a busy CI box can take
+            # longer than that to import an SDK between two requests of one client, and the
+            # tests assert that the connection is reused (real APIs keep it far longer).
+            timeout_keep_alive=120,
             # Nothing a test asserts on, and each costs the instant model time per request.
             proxy_headers=False,
             server_header=False,
