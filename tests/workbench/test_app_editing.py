@@ -210,7 +210,18 @@ async def test_auto_rerun_stops_a_running_job_first(tmp_path: Path) -> None:
         first_job = app.view.job_id
         app.action_toggle_auto_rerun()
         await _save_new_instruction(app, pilot)
-        await app.wait_until(lambda: len(messages.of(RunBridge.Finished)) == 2 and finished(app))
+        # The hook sees a message when it is posted, before the app handles it: wait for
+        # the re-run's job to be on screen and done, not just for its messages.
+        def rerun_shown() -> bool:
+            started = messages.of(RunBridge.Started)
+            return (
+                len(messages.of(RunBridge.Finished)) == 2
+                and len(started) == 2
+                and app.view.job_id == started[1].job_id
+                and app.state == "completed"
+            )
+
+        await app.wait_until(rerun_shown)
         first_end, second_end = messages.of(RunBridge.Finished)
         assert first_end.cancelled and not second_end.cancelled  # stopped, then re-run
         started = [m.job_id for m in messages.of(RunBridge.Started)]
