@@ -191,7 +191,8 @@ def create_app(settings: ServeSettings) -> FastAPI:
         return StreamingResponse(
             job_stream(executor, records, job, after, settings.keep_alive),
             media_type="text/event-stream",
-            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+            # A stream ends its connection: a client never reuses one whose stream ended.
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no", "Connection": "close"},
         )
 
     @app.get("/api/v1/jobs/{job_id}/checkpoints")
