@@ -9,8 +9,6 @@ from typing import Any
 
 import click
 
-from runtime.errors import PerstackError
-
 __all__ = ["serve_command"]
 
 KEY_ENV = "PERSTACK_API_KEY"
@@ -45,11 +43,8 @@ def serve_command(
             key = new_key()
             # Shown once, on the terminal only: never stored, never on stdout.
             _say(f"No {KEY_ENV} set: this run's API key for application default is {key}")
-        config_path = find_config(cwd, config)
-        if config_path is None:
-            raise PerstackError("No perstack.toml found here or above; pass --config PATH")
+        config_path = find_config(cwd, config)  # raises a one-line error when there is none
         applications = {"default": Application("default", Path(config_path), [hash_key(key)])}
-        del key
     settings = ServeSettings(applications, default_storage_root(cwd, os.environ))
     return _serve(settings, host, port)
 

@@ -123,8 +123,9 @@ class EmbeddedExecutor:
             model=model,
             query=query,
         )
+        setting = self._setting(job, config, query=query, checkpoint=None)
         self.records.save(job)
-        self._launch(job, application, config, query=query, checkpoint=None)
+        self._spawn(job, setting, None)
         return job
 
     def continue_job(
@@ -156,9 +157,10 @@ class EmbeddedExecutor:
                     skill_name=call.skill_name, text=query,
                 )  # fmt: skip
         config = self._config(application, job.provider, job.model)
+        setting = self._setting(job, config, query=query, checkpoint=checkpoint, answer=answer)
         job.status, job.updatedAt, job.error = "running", now_ms(), None
         self.records.save(job)
-        self._launch(job, application, config, query=query, checkpoint=checkpoint, answer=answer)
+        self._spawn(job, setting, checkpoint)
         return job
 
     def cancel(self, job: ApiJob) -> ApiJob:
@@ -186,19 +188,19 @@ class EmbeddedExecutor:
             channel.restart()
         return channel
 
-    def _launch(
+    def _setting(
         self,
         job: ApiJob,
-        application: Application,
         config: Any,
         *,
         query: str | None,
         checkpoint: Any,
         answer: InteractiveToolCallResult | None = None,
-    ) -> None:
+    ) -> Any:
+        """The run's settings; raises (one line) before anything is recorded as running."""
         from runtime.engine.api import settings_from_config
 
-        setting = settings_from_config(
+        return settings_from_config(
             config,
             checkpoint.expert.key if checkpoint is not None else job.expertKey,
             query,
@@ -207,6 +209,9 @@ class EmbeddedExecutor:
             job_id=job.id,
             interactive_answer=answer,
         )
+
+    def _spawn(self, job: ApiJob, setting: Any, checkpoint: Any) -> None:
+        """Run the job on the jobs thread."""
         channel = self._channel(job.id)
         coroutine = self._run(job, setting, checkpoint, channel)
         future = asyncio.run_coroutine_threadsafe(coroutine, self._jobs_loop)
@@ -264,5 +269,10 @@ class EmbeddedExecutor:
             self._settle(job, job_status_of(checkpoint.status), None)
             return
         query = job.query if checkpoint is None else None
-        self._launch(job, application, config, query=query, checkpoint=checkpoint)
+        try:
+            setting = self._setting(job, config, query=query, checkpoint=checkpoint)
+        except PerstackError as exc:  # e.g. its Expert is gone from perstack.toml
+            self._settle(job, "stoppedByError", str(exc))
+            return
+        self._spawn(job, setting, checkpoint)
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import operator
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -141,19 +141,19 @@ class HistoryCompactor:
 
     # --- choosing a base ----------------------------------------------------------------
 
-    def _candidates(self, own_id: str, run_id: str, *, as_file: bool) -> list[str]:
-        order: list[str] = []
+    def _candidates(self, own_id: str, run_id: str, *, as_file: bool) -> Iterator[str]:
+        # Lazily: the first candidate nearly always fits, and there may be hundreds of runs.
         own = self._known.get(own_id)
         if as_file:
             if own is not None and own.base is not None:
-                order.append(own.base[0])
+                yield own.base[0]
         else:
-            order.append(own_id)
+            yield own_id
         latest = self._latest.get(run_id)
         if latest is not None:
-            order.append(latest)
-        order.extend(reversed(self._latest.values()))  # other runs: a resumed parent, a fork
-        return [c for c in order if not (as_file and c == own_id)]
+            yield latest
+        for other in reversed(self._latest.values()):  # other runs: a resumed parent, a fork
+            yield other
 
     def choose_base(
         self, own_id: str, run_id: str, messages: Sequence[Any], *, as_file: bool
@@ -174,7 +174,7 @@ class HistoryCompactor:
                 return own.base
         seen: set[str] = set()
         for candidate in self._candidates(own_id, run_id, as_file=as_file):
-            if candidate in seen:
+            if candidate in seen or (as_file and candidate == own_id):
                 continue
             seen.add(candidate)
             known = self._known.get(candidate)

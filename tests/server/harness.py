@@ -80,7 +80,7 @@ turn = "<6"
 delayMs = {delay}
 [[rules.toolCalls]]
 name = "todo"
-args = {{ newTodos = ["a"] }}
+args = { newTodos = ["a"] }
 [[rules]]
 expert = "slow"
 text = "Slowly done."
@@ -91,7 +91,7 @@ def make_project(root: Path, *, delay_ms: int = 400) -> Project:
     project = Project(root)
     root.mkdir(parents=True, exist_ok=True)
     project.write("perstack.toml", CONFIG)
-    project.write("script.toml", SCRIPT.replace("{delay}", str(delay_ms)).replace("{{", "{").replace("}}", "}"))
+    project.write("script.toml", SCRIPT.replace("{delay}", str(delay_ms)))
     return project
 
 

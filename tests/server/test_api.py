@@ -264,3 +264,16 @@ def test_the_key_never_reaches_disk_or_a_response(server: Server) -> None:
     for path in server.project.root.rglob("*"):
         if path.is_file():
             assert KEY.encode() not in path.read_bytes(), path
+
+
+def test_a_continue_that_cannot_start_leaves_the_job_as_it_was(server: Server) -> None:
+    with server.client() as client:
+        job = client.post("/api/v1/jobs", json=START).json()["data"]["job"]
+        client.get(f"/api/v1/jobs/{job['id']}/stream")  # to the end
+        config = server.project.root / "perstack.toml"
+        config.write_text(config.read_text().replace('[experts."lead"]', '[experts."chief"]'))
+        refused = client.post(f"/api/v1/jobs/{job['id']}/continue", json={"query": "more"})
+        _error(refused, 400, "bad_request")
+        assert client.get(f"/api/v1/jobs/{job['id']}").json()["data"]["job"]["status"] == (
+            "completed"  # not left "running" with nothing behind it
+        )
