@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import asyncio
 
-__all__ = ["JobChannel"]
+__all__ = ["COALESCE_SECONDS", "JobChannel"]
+
+#: How long a stream waits for more events before sending what it has.
+COALESCE_SECONDS = 0.005
 
 
 class JobChannel:
@@ -38,7 +41,13 @@ class JobChannel:
         # sent in the same go (each wake-up is a cross-thread write to the loop's pipe).
         if not self._poke_pending:
             self._poke_pending = True
-            self._loop.call_soon_threadsafe(self._poke)
+            self._loop.call_soon_threadsafe(self._poke_soon)
+
+    def _poke_soon(self) -> None:
+        # The streams go a few ms later, with what came meanwhile: every time the server's
+        # thread runs, the job's thread waits for the GIL at its next file write, so one
+        # send per few ms rather than per event keeps the job's steps fast.
+        self._loop.call_later(COALESCE_SECONDS, self._poke)
 
     def _poke(self) -> None:
         self._poke_pending = False

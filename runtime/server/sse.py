@@ -21,6 +21,15 @@ if TYPE_CHECKING:
 __all__ = ["job_stream"]
 
 
+#: At most this many events per chunk written to the client.
+_BATCH = 256
+
+
+def _frames(lines: list[bytes], start: int, end: int) -> bytes:
+    """``message`` frames of ``lines[start:end]``, ids counted from 1."""
+    return b"".join(_frame("message", lines[index], index + 1) for index in range(start, end))
+
+
 def _frame(event: str, data: bytes, event_id: int | None = None) -> bytes:
     head = f"event: {event}\n" + (f"id: {event_id}\n" if event_id is not None else "")
     return head.encode() + b"data: " + data + b"\n\n"
@@ -39,8 +48,8 @@ async def job_stream(
         # Not running in this process: the whole stored stream, then how it ended.
         current = records.load(job.id) or job
         lines = records.read_events(job.id)
-        for index in range(after, len(lines)):
-            yield _frame("message", lines[index], index + 1)
+        for start in range(after, len(lines), _BATCH):
+            yield _frames(lines, start, min(start + _BATCH, len(lines)))
         if current.status == "running":  # left running by a server that stopped
             return
         yield _end(current.id, current.status, current.error)
@@ -51,8 +60,12 @@ async def job_stream(
             return  # the server is stopping: the client reconnects with Last-Event-ID
         lines = channel.lines
         while sent < len(lines):
-            yield _frame("message", lines[sent], sent + 1)
-            sent += 1
+            # What came since the last wake-up goes out as one write: a step's events
+            # arrive together, and each chunk costs the server's thread a trip through
+            # the ASGI stack (time the job's thread waits for the GIL).
+            end = min(len(lines), sent + _BATCH)
+            yield _frames(lines, sent, end)
+            sent = end
         if not channel.running:
             yield _end(job.id, channel.status, channel.error)
             return
