@@ -26,6 +26,8 @@ from __future__ import annotations
 from runtime.client._async import AsyncJobs, PerstackClient
 from runtime.client._async_stream import AsyncJobStream
 from runtime.client._models import (
+    ApplicationInfo,
+    ExpertInfo,
     FileInfo,
     Job,
     JobPage,
@@ -38,10 +40,12 @@ from runtime.client._results import ClientError, ErrorType, PerstackClientError,
 from runtime.client._sync import SyncJobs, SyncJobStream, SyncPerstackClient
 
 __all__ = [
+    "ApplicationInfo",
     "AsyncJobStream",
     "AsyncJobs",
     "ClientError",
     "ErrorType",
+    "ExpertInfo",
     "FileInfo",
     "Job",
     "JobPage",

@@ -10,7 +10,7 @@ import httpx2
 from runtime.client import _routes as routes
 from runtime.client._abort import abortable, cancelled_by_caller
 from runtime.client._async_stream import AsyncJobStream
-from runtime.client._models import FileInfo, Job, JobPage
+from runtime.client._models import ApplicationInfo, FileInfo, Job, JobPage
 from runtime.client._results import Result
 from runtime.client._transport import (
     Call,
@@ -69,6 +69,10 @@ class PerstackClient:
     def base_url(self) -> str:
         """The server's base URL (without ``/api/v1``)."""
         return self._config.base_url
+
+    async def application(self, *, signal: asyncio.Event | None = None) -> Result[ApplicationInfo]:
+        """The key's application (``GET /application``): its id and its Experts."""
+        return await self.jobs._send(routes.get_application(), signal)
 
     async def aclose(self) -> None:
         """Close the connections."""

@@ -70,6 +70,22 @@ class Job:
 
 
 @dataclass(frozen=True, slots=True)
+class ExpertInfo:
+    """An Expert the application can start: its ``key`` and ``description``."""
+
+    key: str
+    description: str
+
+
+@dataclass(frozen=True, slots=True)
+class ApplicationInfo:
+    """The application a key belongs to: its ``id`` and its Experts, in file order."""
+
+    id: str
+    experts: list[ExpertInfo]
+
+
+@dataclass(frozen=True, slots=True)
 class JobPage:
     """One page of :meth:`jobs.list`: ``jobs`` (newest first) and the paging ``meta``."""
 
@@ -181,6 +197,18 @@ def read_job(value: Any, where: str = "data.job") -> Job:
 
 def read_job_body(body: Any) -> Job:
     return read_job(_get(data_of(body), "job", "data"))
+
+
+def read_application(body: Any) -> ApplicationInfo:
+    where = "data.application"
+    obj = _obj(_get(data_of(body), "application", "data"), where)
+    experts = []
+    for i, item in enumerate(_list(obj, "experts", where)):
+        at = f"{where}.experts[{i}]"
+        expert = _obj(item, at)
+        description = expert.get("description") or ""
+        experts.append(ExpertInfo(key=_str(expert, "key", at), description=str(description)))
+    return ApplicationInfo(id=_str(obj, "id", where), experts=experts)
 
 
 def read_job_page(body: Any) -> JobPage:

@@ -10,6 +10,7 @@ from runtime.client._transport import API_PREFIX, Call, segment
 
 __all__ = [
     "cancel_job",
+    "get_application",
     "continue_job",
     "get_checkpoint",
     "get_file",
@@ -26,6 +27,10 @@ _JOBS = f"{API_PREFIX}/jobs"
 
 def _job(job_id: str) -> str:
     return f"{_JOBS}/{segment(job_id)}"
+
+
+def get_application() -> Call:
+    return Call("GET", f"{API_PREFIX}/application", m.read_application)
 
 
 def start_job(

@@ -10,7 +10,14 @@ from typing import Any
 import httpx2
 
 from runtime.client import _routes as routes
-from runtime.client._models import FileInfo, Job, JobPage, StreamCompletion, StreamErrorFrame
+from runtime.client._models import (
+    ApplicationInfo,
+    FileInfo,
+    Job,
+    JobPage,
+    StreamCompletion,
+    StreamErrorFrame,
+)
 from runtime.client._results import ClientError, PerstackClientError, Result
 from runtime.client._sse import SSEDecoder
 from runtime.client._stream import (
@@ -74,6 +81,10 @@ class SyncPerstackClient:
     def base_url(self) -> str:
         """The server's base URL (without ``/api/v1``)."""
         return self._config.base_url
+
+    def application(self, *, signal: threading.Event | None = None) -> Result[ApplicationInfo]:
+        """The key's application (``GET /application``): its id and its Experts."""
+        return self.jobs._send(routes.get_application(), signal)
 
     def close(self) -> None:
         """Close the connections."""

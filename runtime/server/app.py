@@ -118,6 +118,11 @@ def create_app(settings: ServeSettings) -> FastAPI:
     async def health() -> dict[str, str]:
         return {"status": "ok"}
 
+    @app.get("/api/v1/application")
+    async def application(app_: AppOfKey) -> dict[str, Any]:
+        """The key's application: its id and the Experts it can start."""
+        return {"data": {"application": _describe(app_)}}
+
     @app.post("/api/v1/jobs", status_code=201)
     async def start_job(body: StartJob, app_: AppOfKey) -> dict[str, Any]:
         if body.applicationId != app_.name:
@@ -236,6 +241,24 @@ def create_app(settings: ServeSettings) -> FastAPI:
         return Response(target.read_bytes(), media_type=media_type)
 
     return app
+
+
+def _describe(application: Application) -> dict[str, Any]:
+    from runtime.config import load_config
+    from runtime.errors import ConfigError
+
+    try:
+        config = load_config(application.config_path)
+    except ConfigError as exc:
+        problems = list(exc.problems)
+        raise ApiError(500, "config_error", problems[0], {"problems": problems}) from None
+    except PerstackError as exc:
+        raise ApiError(500, "config_error", str(exc)) from None
+    experts = [
+        {"key": key, "description": expert.description or ""}
+        for key, expert in config.experts.items()
+    ]
+    return {"id": application.name, "experts": experts}
 
 
 def _reader(settings: ServeSettings) -> Any:

@@ -23,6 +23,10 @@ def server(tmp_path: Path):
 
 def test_every_method_of_the_sync_client_against_the_real_server(server: Server) -> None:
     with SyncPerstackClient(server.url, api_key=KEY) as client:
+        application = client.application()
+        assert application.ok, application.error
+        assert application.data.id == "default"
+        assert [expert.key for expert in application.data.experts][:1] == ["lead"]
         started = client.jobs.start(application_id="default", expert_key="lead", query="Go")
         assert started.ok, started.error
         job_id = started.data.id
