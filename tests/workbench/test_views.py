@@ -93,6 +93,9 @@ async def test_filter_as_you_type_counts_and_marks_an_invalid_expression(tmp_pat
         await pilot.press("tab", *"3-8")
         await app.wait_until(lambda: len(app.view.shown) == 1)
         assert shown_labels(app) == ["scribe: Write the report: cliffs north, beaches south."]
+        # Escape gives the keyboard back to the timeline, the filter kept.
+        await pilot.press("escape")
+        assert app.focused is app.query_one("#timeline") and len(app.view.shown) == 1
 
 
 async def test_quick_toggles_and_clearing_from_the_timeline(tmp_path: Path) -> None:

@@ -185,7 +185,7 @@ class FilterBar(Vertical):
 
     def action_leave(self) -> None:
         """Give the keyboard back to the timeline."""
-        self.app.action_focus("timeline")
+        self.app.set_focus(self.app.query_one("#timeline"))
 
     def _post_changed(self) -> None:
         self.post_message(
