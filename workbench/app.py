@@ -94,9 +94,15 @@ class WorkbenchApp(App[None]):
         self.clock = clock or now_ms
         self.preflight = session.preflight(check_provider=False)
         self.view = JobView()
-        self.bridge = RunBridge(
-            self, session.cwd, flush_interval=flush_interval, provider_factory=provider_factory
-        )
+        self.bridge: RunBridge
+        if session.remote is not None:
+            from workbench.remote import RemoteBridge
+
+            self.bridge = RemoteBridge(self, session.remote, flush_interval=flush_interval)
+        else:
+            self.bridge = RunBridge(
+                self, session.cwd, flush_interval=flush_interval, provider_factory=provider_factory
+            )
         self.runs = RunControl(self)
         self.editing = EditingControl(self)
         self.themes: Any = None  # the ThemeManager, from on_mount
@@ -116,14 +122,19 @@ class WorkbenchApp(App[None]):
     def compose(self) -> ComposeResult:
         from workbench.demo import DEMO_EXPERT, DEMO_QUERY
 
-        project, options = self.session.project, self.session.options
-        experts = self.preflight.experts
-        expert = options.expert_key or (DEMO_EXPERT if project.is_demo else None)
+        project, options, remote = self.session.project, self.session.options, self.session.remote
+        experts = list(remote.experts) if remote else self.preflight.experts
+        demo = project.is_demo and remote is None
+        expert = options.expert_key or (DEMO_EXPERT if demo else None)
         if expert not in experts:
             expert = experts[0] if experts else None
-        query = options.query or (DEMO_QUERY if project.is_demo else "")
-        model = self.preflight.config.model if self.preflight.config else ""
-        yield HeaderBar(project.name, experts, expert, model, id="header")
+        query = options.query or (DEMO_QUERY if demo else "")
+        if remote is not None:
+            title, model = f"{remote.application_id} @ {remote.url}", "remote"
+        else:
+            title = project.name
+            model = self.preflight.config.model if self.preflight.config else ""
+        yield HeaderBar(title, experts, expert, model, id="header")
         with Horizontal(id="main"):
             yield ConfigPane(project.config_path, id="config", **self._editor_options())
             with Vertical(id="centre"):
@@ -146,9 +157,12 @@ class WorkbenchApp(App[None]):
         self.themes.install()
         self.themes.start_watching()
         self._show_preflight()
-        if not self.preflight.problems:
-            self.check_provider()
+        if not self.preflight.problems and self.session.remote is None:
+            self.check_provider()  # a server's jobs use the server's provider
         self.query_one(RunTreePanel).root.expand()
+        if self.session.remote is not None:
+            # The server runs its own perstack.toml: the local one is a toggle away.
+            self.screen.set_class(True, "-hide-config")
         self.runs.update_prompt()
         self.query_one(QueryBar).input.focus()
         self._ticker = self.set_interval(1.0, self._tick, pause=True, name="elapsed")
@@ -160,7 +174,7 @@ class WorkbenchApp(App[None]):
         self.editing.start(step_ms=self._reload_step_ms)
 
     async def on_unmount(self) -> None:
-        self.bridge.stop()  # a job left running is cancelled: it stays resumable
+        self.bridge.detach()  # a local job left running is cancelled: it stays resumable
         # The awaits below let timers fire while the widgets are being removed: stop them.
         if self._ticker is not None:
             self._ticker.stop()
@@ -209,7 +223,12 @@ class WorkbenchApp(App[None]):
             return
         for warning in preflight.warnings:
             self.notify(warning, severity="warning")
-        if self.session.project.is_demo:
+        if self.session.remote is not None:
+            self.query_one(Timeline).empty_text = (
+                f"Jobs run on {self.session.remote.url}. Press Enter to run the query below, "
+                "or F2 to open one of the server's jobs."
+            )
+        elif self.session.project.is_demo:
             self.query_one(Timeline).empty_text = (
                 "No perstack.toml here, so this is the bundled demo: it runs offline, with no "
                 "API key. Press Enter to run the query below."

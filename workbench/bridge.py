@@ -125,6 +125,10 @@ class RunBridge:
 
     def start(self, options: RunOptions) -> None:
         """Prepare and run ``options`` in a worker thread (one run at a time)."""
+        self._begin(lambda: self._work(options))
+
+    def _begin(self, work: Callable[[], None]) -> None:
+        """Run ``work`` in a worker thread, relaying what it buffers (one at a time)."""
         if self.running:
             raise RuntimeError("a run is already in progress")
         # The run thread makes thousands of small file writes; after each one it needs the
@@ -134,9 +138,7 @@ class RunBridge:
         self.running = True
         self._stop_requested = False
         self._timer = self.app.set_timer(self.flush_interval, self._pace, name="run-bridge")
-        self.app.run_worker(
-            lambda: self._work(options), name="run", group="run", thread=True, exit_on_error=False
-        )
+        self.app.run_worker(work, name="run", group="run", thread=True, exit_on_error=False)
 
     def stop(self) -> bool:
         """Cancel the run in progress; return whether there was one."""
@@ -147,6 +149,10 @@ class RunBridge:
         if loop is not None and task is not None:
             loop.call_soon_threadsafe(task.cancel)
         return True
+
+    def detach(self) -> None:
+        """The app closes: a local run is cancelled (it stays resumable)."""
+        self.stop()
 
     def _flush(self) -> list[BaseEvent]:
         """Post the buffered events as one batch; return it."""

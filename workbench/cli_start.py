@@ -35,10 +35,21 @@ def is_headless(json_output: bool) -> bool:
     is_flag=True,
     help="Do not open the workbench: print JSON events like `perstack run`.",
 )
-def start_command(json_output: bool, **kwargs: Any) -> int:
+@click.option(
+    "--remote",
+    metavar="URL",
+    help="Drive a `perstack serve` at URL: jobs run there (key from PERSTACK_API_KEY).",
+)
+def start_command(json_output: bool, remote: str | None, **kwargs: Any) -> int:
     """Open the workbench: pick an Expert, run it, watch every step live."""
     kwargs.pop("run_id", None)
     expert_key, query = kwargs.pop("expert_key"), kwargs.pop("query")
+    if remote is not None:
+        if is_headless(json_output):
+            raise PerstackError(
+                "--remote opens the workbench; headless, use the client (docs/serve.md)"
+            )
+        return open_workbench(RunOptions(expert_key or "", query or "", **kwargs), remote=remote)
     if is_headless(json_output):
         if not expert_key or not query:
             raise PerstackError(
@@ -49,12 +60,23 @@ def start_command(json_output: bool, **kwargs: Any) -> int:
     return open_workbench(RunOptions(expert_key or "", query or "", **kwargs))
 
 
-def open_workbench(options: RunOptions, cwd: Path | None = None) -> int:
-    """Find the project (or install the demo) and run the workbench until it quits."""
+def open_workbench(options: RunOptions, cwd: Path | None = None, remote: str | None = None) -> int:
+    """Find the project (or install the demo) and run the workbench until it quits.
+
+    With ``remote``, the server is asked first which application its key opens (a server
+    that cannot be reached, or refuses the key, is one line and exit code 1).
+    """
+    import os
+
     from workbench.session import Session, find_project
 
     cwd = cwd or Path.cwd()
-    session = Session(find_project(cwd, options.config), options)
+    target = None
+    if remote is not None:
+        from workbench.remote import connect
+
+        target = connect(remote, os.environ.get("PERSTACK_API_KEY") or None)
+    session = Session(find_project(cwd, options.config), options, target)
     from workbench.app import WorkbenchApp
 
     WorkbenchApp(session).run()

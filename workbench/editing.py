@@ -125,13 +125,15 @@ class EditingControl:
         old = app.preflight
         had_problems = bool(old.problems)
         app.preflight = app.session.preflight(check_provider=False, loaded=message.config)
-        model = app.preflight.config.model if app.preflight.config else ""
-        app.query_one(HeaderBar).set_experts(app.preflight.experts, model)
-        if had_problems or message.diff.settings or message.env_changed:
-            app.check_provider()  # the provider or its key may have changed
-        else:
-            app.preflight.provider_problem = old.provider_problem
-            app.preflight.provider_checked = old.provider_checked
+        remote = app.session.remote is not None  # the server runs its own perstack.toml
+        if not remote:
+            model = app.preflight.config.model if app.preflight.config else ""
+            app.query_one(HeaderBar).set_experts(app.preflight.experts, model)
+            if had_problems or message.diff.settings or message.env_changed:
+                app.check_provider()  # the provider or its key may have changed
+            else:
+                app.preflight.provider_problem = old.provider_problem
+                app.preflight.provider_checked = old.provider_checked
         app.reset_notice()
         if message.diff.changed or message.diff.removed:
             from workbench.widgets.run_tree import RunTreePanel
@@ -144,6 +146,9 @@ class EditingControl:
             app.notify(f"perstack.toml reloaded: {summary}.", title="Reloaded")
         elif had_problems:
             app.notify("perstack.toml is valid again; runs are on.", title="Reloaded")
+        if remote:
+            app.state_changed()
+            return
         decision = self.auto_rerun.decide(
             message.config,
             message.diff,

@@ -8,6 +8,8 @@
 * A **stored job** (``perstack start --continue`` / ``--continue-job`` / ``--resume-from``,
   or one picked from the job list) is read back onto the screen, its steps as they were
   recorded; the next query continues it from that checkpoint.
+* With ``--remote``, jobs run on the server: the list is the server's, and a job picked
+  from it is streamed onto the screen from its first event, then followed live.
 
 Every run is a :class:`~runtime.cli.run.RunOptions` from the session, resolved by
 ``prepare_run`` in the bridge's worker, so the workbench and ``perstack run`` accept and
@@ -59,6 +61,8 @@ class RunControl:
         self.pending: tuple[str, ToolCall] | None = None
         self._first = True
         self._storage: Any | None = None
+        #: A query to run once the server job being opened is on screen.
+        self._then_run = ""
         #: The checkpoint the next follow-up resumes from, when not the job's latest.
         self._resume_from: str | None = None
 
@@ -66,8 +70,16 @@ class RunControl:
     def bridge(self) -> RunBridge:
         return self.app.bridge
 
+    @property
+    def remote(self) -> Any:
+        """The server jobs run on (``--remote``), or ``None``."""
+        return self.app.session.remote
+
     def storage(self) -> Any:
-        """The project's job storage (where ``perstack run`` keeps jobs too)."""
+        """The project's job storage (where ``perstack run`` keeps jobs too); with
+        ``--remote``, the events of the job on screen received so far."""
+        if self.remote is not None:
+            return self.bridge.mirror(self.job_id)  # type: ignore[attr-defined]
         if self._storage is None:
             from runtime.storage import FileStorage
 
@@ -103,7 +115,7 @@ class RunControl:
         if app.state == "loading":
             app.notify("A stored job is being read; run once it is on screen.", severity="warning")
             return
-        if app.preflight.problems:
+        if app.preflight.problems and self.remote is None:
             app.notify("Fix perstack.toml first (see the banner).", severity="error")
             return
         if not text:
@@ -189,7 +201,9 @@ class RunControl:
 
     def _follow_up(self, text: str, *, interactive: bool = False) -> Any:
         """The options that continue the job on screen with ``text`` (None: cannot)."""
-        if self._resume_from is not None and self.last is not None:
+        if self.remote is not None:
+            expert = self.coordinator or ""  # the server continues from the latest
+        elif self._resume_from is not None and self.last is not None:
             expert = self.last.expert.key  # an earlier checkpoint: its own Expert
         else:
             try:
@@ -236,8 +250,25 @@ class RunControl:
             if job_id:
                 self.open_stored(continue_job=job_id)
 
-        where = _display_path(self.app.session.storage_root())
-        screen = JobsScreen(self.storage(), self.app.clock(), self.job_id, where=where)
+        remote = self.remote
+        if remote is not None:
+            from workbench.remote import list_remote_jobs
+
+            screen = JobsScreen(
+                lambda: list_remote_jobs(remote),
+                self.app.clock(),
+                self.job_id,
+                where=f"Jobs of application {remote.application_id} on {remote.url}",
+                title="Server jobs",
+            )
+        else:
+            from workbench.stored_jobs import list_stored_jobs
+
+            storage = self.storage()
+            where = f"Kept in {_display_path(self.app.session.storage_root())}"
+            screen = JobsScreen(
+                lambda: list_stored_jobs(storage), self.app.clock(), self.job_id, where=where
+            )
         self.app.push_screen(screen, chosen)
 
     def open_stored(
@@ -259,6 +290,9 @@ class RunControl:
         if self.bridge.running:
             app.notify("A run is in progress; Ctrl+T stops it first.", severity="warning")
             return
+        if self.remote is not None:
+            self._open_remote(continue_latest, continue_job, resume_from, then_run)
+            return
         app.set_state("loading")
 
         def load() -> None:
@@ -275,6 +309,38 @@ class RunControl:
             app.call_from_thread(self._show_stored, job, resume_from is not None, then_run)
 
         app.run_worker(load, name="load-job", group="load-job", thread=True, exclusive=True)
+
+    def _open_remote(
+        self, latest: bool, job_id: str | None, resume_from: str | None, then_run: str
+    ) -> None:
+        """Stream a server job onto the screen (the newest with ``latest``)."""
+        app = self.app
+        if resume_from is not None:
+            app.notify(
+                "--resume-from is for local jobs: a server job continues from its latest "
+                "checkpoint.",
+                severity="warning",
+            )
+        if latest and job_id is None:
+            from workbench.remote import list_remote_jobs
+
+            try:
+                jobs = list_remote_jobs(self.remote, limit=1)
+            except PerstackError as error:
+                self._not_loaded(str(error))
+                return
+            if not jobs:
+                self._not_loaded("The server has no job yet")
+                return
+            job_id = jobs[0].job_id
+        if job_id is None:
+            return
+        self._clear(None)
+        self._first = False
+        self._then_run = then_run
+        app.set_state("running")
+        self.bridge.attach(job_id)  # type: ignore[attr-defined]
+        self.update_prompt()
 
     def _not_loaded(self, problem: str) -> None:
         self.app.notify(
@@ -336,6 +402,9 @@ class RunControl:
         app.query_one("#stream").show_row(None, False)
         if self.pending is not None:
             self.ask()
+        elif self._then_run and message.error is None:
+            query, self._then_run = self._then_run, ""
+            self.run(query)
         app.state_changed()
 
     def _rest_on(self, checkpoint: Checkpoint, *, otherwise: str) -> None:

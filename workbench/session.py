@@ -19,6 +19,7 @@ from runtime.errors import ConfigError, PerstackError
 
 if TYPE_CHECKING:
     from runtime.config.models import PerstackConfig
+    from workbench.remote import RemoteTarget
 
 __all__ = ["Project", "Preflight", "Session", "find_project", "provider_help"]
 
@@ -110,10 +111,16 @@ class Session:
         project: The project.
         options: The options ``perstack start`` was given (its ``expert_key`` and
             ``query`` may be empty); later runs inherit the overrides.
+        remote: The server that runs the jobs (``--remote``); the project then only
+            feeds the editor.
     """
 
-    def __init__(self, project: Project, options: RunOptions) -> None:
+    def __init__(
+        self, project: Project, options: RunOptions, remote: RemoteTarget | None = None
+    ) -> None:
         self.project = project
+        #: The server runs go to (``perstack start --remote``), or ``None``: runs are local.
+        self.remote = remote
         self.options = dataclasses.replace(
             options,
             config=str(project.config_path),

@@ -22,7 +22,8 @@ from textual.widgets.option_list import Option
 from workbench.formatting import fit, format_tokens
 
 if TYPE_CHECKING:
-    from runtime.storage.base import Storage
+    from collections.abc import Callable
+
     from workbench.stored_jobs import JobSummary
 
 __all__ = ["JobsScreen", "job_line", "format_age"]
@@ -33,6 +34,8 @@ _STATUS = {
     "stoppedByInteractiveTool": "? waiting",
     "stoppedByExceededMaxSteps": "■ step limit",
     "stoppedByError": "✗ error",
+    "stoppedByMaxSteps": "■ step limit",
+    "cancelled": "■ cancelled",
 }
 
 
@@ -72,10 +75,12 @@ class JobsScreen(ModalScreen[str | None]):
     """Dismissed with the chosen job's id, or ``None``.
 
     Args:
-        storage: Where the project's jobs are kept.
+        list_jobs: Reads the jobs to list (called in a thread; may raise
+            ``PerstackError``, which the list then shows).
         now_ms: Now, in milliseconds (the ages are relative to it).
         current: The job on screen, highlighted first.
-        where: The storage's place, as the dialog names it.
+        where: Where the jobs are, as the dialog says it (``Kept in jobs/``).
+        title: The dialog's title.
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "close", "Close")]
@@ -100,11 +105,18 @@ class JobsScreen(ModalScreen[str | None]):
     """
 
     def __init__(
-        self, storage: Storage, now_ms: int, current: str | None = None, *, where: str = ""
+        self,
+        list_jobs: Callable[[], list[JobSummary]],
+        now_ms: int,
+        current: str | None = None,
+        *,
+        where: str = "",
+        title: str = "Stored jobs",
     ) -> None:
         super().__init__()
-        self.storage = storage
+        self.list_jobs = list_jobs
         self.where = where
+        self.title = title
         self.now_ms = now_ms
         self.current = current
         #: The jobs listed, once read (``None`` while reading).
@@ -112,8 +124,8 @@ class JobsScreen(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="jobs") as frame:
-            frame.border_title = "Stored jobs"
-            yield Label(f"Kept in {self.where or 'memory'}", id="jobs-where", markup=False)
+            frame.border_title = self.title
+            yield Label(self.where or "Kept in memory", id="jobs-where", markup=False)
             yield OptionList(Option("Reading the jobs…", disabled=True), id="jobs-list")
             yield Label(
                 "Enter: show the job (a query then continues it) · Esc: close", id="jobs-hint"
@@ -125,10 +137,20 @@ class JobsScreen(ModalScreen[str | None]):
 
     @work(thread=True, exclusive=True, group="jobs")
     def _read_jobs(self) -> None:
-        from workbench.stored_jobs import list_stored_jobs
+        from runtime.errors import PerstackError
 
-        jobs = list_stored_jobs(self.storage)
+        try:
+            jobs = self.list_jobs()
+        except PerstackError as error:
+            self.app.call_from_thread(self._failed, str(error))
+            return
         self.app.call_from_thread(self._show, jobs)
+
+    def _failed(self, problem: str) -> None:
+        if self.is_attached:
+            options = self.query_one(OptionList)
+            options.clear_options()
+            options.add_option(Option(f"Could not list the jobs: {problem}", disabled=True))
 
     def _show(self, jobs: list[JobSummary]) -> None:
         if not self.is_attached:  # closed while the jobs were being read
