@@ -13,6 +13,7 @@ The app owns the job on screen (a :class:`~workbench.jobview.JobView`) and the
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import time
 from collections.abc import Callable
@@ -352,15 +353,7 @@ class WorkbenchApp(App[None]):
     # --- filtering ----------------------------------------------------------------------
 
     def _row_filter(self) -> RowFilter:
-        bar = self.bar_filter
-        return RowFilter(
-            expression=bar.expression,
-            steps=bar.steps,
-            errors=bar.errors,
-            tools=bar.tools,
-            delegations=bar.delegations,
-            node_id=self.node_filter,
-        )
+        return dataclasses.replace(self.bar_filter, node_id=self.node_filter)
 
     def apply_filter(self) -> None:
         """Re-filter the timeline with the bar's filter and the tree's node."""

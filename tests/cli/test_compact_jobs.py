@@ -65,7 +65,9 @@ def test_storage_and_stdout_grow_linearly_with_the_steps(tmp_path: Path) -> None
 
 
 def test_rebuilt_checkpoints_and_events_equal_upstreams_full_ones(tmp_path: Path) -> None:
-    compact = delegating_project(tmp_path, "compact")
+    # Folder names of one length: the prompt names the workspace, and the scripted model's
+    # token estimate counts its characters, so both jobs must see the same length.
+    compact = delegating_project(tmp_path, "compact-")
     upstream = delegating_project(tmp_path, "upstream")
     compact_run = compact.run("run", "lead", "Go")
     upstream_run = upstream.run("run", "lead", "Go", "--event-format", "upstream")
