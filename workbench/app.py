@@ -94,7 +94,7 @@ class WorkbenchApp(App[None]):
         self.session = session
         self.clock = clock or now_ms
         self.preflight = session.preflight(check_provider=False)
-        self.view = JobView()
+        self.view = JobView.priced(self.preflight.config)
         self.bridge: RunBridge
         if session.remote is not None:
             from workbench.remote import RemoteBridge

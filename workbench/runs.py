@@ -196,7 +196,7 @@ class RunControl:
         self.job_id = self.last = self.pending = self._resume_from = None
         self.coordinator = expert
         self.app.node_filter = None
-        self.app.show_job(JobView(), "No job yet")
+        self.app.show_job(JobView.priced(self.app.preflight.config), "No job yet")
         self.app.set_state("ready")
 
     def _follow_up(self, text: str, *, interactive: bool = False) -> Any:
@@ -351,7 +351,8 @@ class RunControl:
 
     def _show_stored(self, job: StoredJob, resumed_earlier: bool, then_run: str) -> None:
         app = self.app
-        view = JobView()
+        view = JobView.priced(app.preflight.config)
+        view.costs.set_run_models(job.runs)  # stored jobs have no initializeRuntime events
         view.apply(job.events)
         checkpoint = job.checkpoint
         if any(row.is_open for row in view.rows):

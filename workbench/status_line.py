@@ -1,4 +1,4 @@
-"""The header's status line: the run state, then the job's step, tokens and elapsed time."""
+"""The header's status line: the run state, then the job's step, tokens, cost and time."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from rich.text import Text
 
+from runtime.views.cost import format_cost
 from workbench.formatting import format_duration, format_tokens
 
 if TYPE_CHECKING:
@@ -28,11 +29,12 @@ _STATE_STYLE = {"error": "bold red", "waiting": "bold yellow", "running": "bold"
 
 
 def status_line(state: str, view: JobView, now_ms: int) -> Text:
-    """``● running · step 3 · 1.2k tokens · 4s``: what the header shows for ``state``."""
+    """``● running · step 3 · 1.2k tokens · $0.0123 · 4s``: what the header shows."""
     glyph, words = _STATE_TEXT.get(state, ("·", state))
     parts = [f"{glyph} {words}"]
     if view.events:
         parts.append(f"step {view.max_step}")
         parts.append(f"{format_tokens(view.tokens) or 0} tokens")
+        parts.append(format_cost(view.cost) or "$0")
         parts.append(format_duration(view.elapsed_ms(now_ms)))
     return Text(" · ".join(parts), style=_STATE_STYLE.get(state, ""))

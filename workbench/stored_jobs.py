@@ -6,12 +6,13 @@ takes a while) and puts the result on screen.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from runtime.errors import PerstackError
 from runtime.storage import select_checkpoint
 from runtime.views.activity import slim_event
+from runtime.views.cost import RunModel, run_models
 
 if TYPE_CHECKING:
     from runtime.events import BaseEvent
@@ -53,12 +54,14 @@ class StoredJob:
         coordinator: The Expert that started it.
         checkpoint: Where a follow-up continues (the latest, or ``--resume-from``'s).
         events: The job's stored events up to that checkpoint's step, without histories.
+        runs: The provider and model of each run, from the run settings (for costs).
     """
 
     job_id: str
     coordinator: str
     checkpoint: Checkpoint
     events: list[BaseEvent]
+    runs: dict[str, RunModel] = field(default_factory=dict)
 
 
 def list_stored_jobs(storage: Storage, limit: int = 200) -> list[JobSummary]:
@@ -100,7 +103,8 @@ def load_stored_job(
     job = storage.retrieve_job(job_id)
     coordinator = job.coordinator_expert_key if job is not None else checkpoint.expert.key
     events = storage.list_events(job_id, max_step=checkpoint.step_number)
-    return StoredJob(job_id, coordinator, checkpoint, [slim_event(event) for event in events])
+    runs = run_models(storage.list_runs(job_id))
+    return StoredJob(job_id, coordinator, checkpoint, [slim_event(e) for e in events], runs)
 
 
 def _first_query(storage: Storage, job_id: str, coordinator: str) -> str:

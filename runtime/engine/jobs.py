@@ -346,6 +346,7 @@ class JobRunner:
             expert_name=expert.name,
             experts=list(self.experts),
             model=setting.model,
+            provider_name=setting.provider_name,
             max_steps=setting.max_steps,
             max_retries=setting.max_retries,
             timeout=setting.timeout,
