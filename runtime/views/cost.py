@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from runtime.model import Usage
@@ -59,9 +59,10 @@ FREE_PROVIDERS: Mapping[str, str] = {
     "replay": "offline provider",
     "ollama": "local model server",
 }
-#: Providers whose ``inputTokens`` already count the cached ones (OpenAI's API reports
-#: ``prompt_tokens`` with ``cached_tokens`` among them); Anthropic reports them apart.
-_INPUT_INCLUDES_CACHED = frozenset({"openai", "azure-openai", "deepseek", "ollama"})
+#: Providers whose ``inputTokens`` leave the cached ones out: Anthropic reports
+#: ``cache_read_input_tokens`` beside ``input_tokens``. The others (OpenAI's
+#: ``prompt_tokens`` and the compatible APIs, our offline providers) count them within.
+_CACHED_APART = frozenset({"anthropic"})
 #: Our provider names -> the price library's provider ids.
 _LIBRARY_PROVIDER = {
     "anthropic": "anthropic",
@@ -71,6 +72,7 @@ _LIBRARY_PROVIDER = {
 }
 _MILLION = Decimal(1_000_000)
 _ZERO = Decimal(0)
+_FOUR, _TWO, _WHOLE = Decimal("0.0001"), Decimal("0.01"), Decimal(1)
 _HOW_TO_PRICE = 'set one under [prices."{key}"] in perstack.toml'
 
 
@@ -161,11 +163,8 @@ def format_usd(usd: Decimal | float | None) -> str:
         return "$0"
     if usd < Decimal("0.0001"):
         return "<$0.0001"
-    if usd < 1:
-        return f"${usd:.4f}"
-    if usd < 1000:
-        return f"${usd:.2f}"
-    return f"${usd:.0f}"
+    places = _FOUR if usd < 1 else _TWO if usd < 1000 else _WHOLE
+    return f"${usd.quantize(places, ROUND_HALF_UP)}"
 
 
 def format_cost(cost: Cost | None) -> str:
@@ -198,7 +197,7 @@ def _split(usage: Usage, provider: str) -> tuple[int, int, int]:
     """``(uncached input, cached input, output)`` whatever the provider counts in input."""
     cached = usage.cached_input_tokens
     uncached = usage.input_tokens
-    if provider in _INPUT_INCLUDES_CACHED:
+    if provider not in _CACHED_APART:
         uncached = max(0, uncached - cached)
     return uncached, cached, usage.output_tokens
 
