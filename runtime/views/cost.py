@@ -72,7 +72,8 @@ _LIBRARY_PROVIDER = {
 }
 _MILLION = Decimal(1_000_000)
 _ZERO = Decimal(0)
-_FOUR, _TWO, _WHOLE = Decimal("0.0001"), Decimal("0.01"), Decimal(1)
+_CENT = Decimal("0.01")
+_FOUR, _THREE, _TWO, _WHOLE = Decimal("0.0001"), Decimal("0.001"), _CENT, Decimal(1)
 _HOW_TO_PRICE = 'set one under [prices."{key}"] in perstack.toml'
 
 
@@ -151,10 +152,11 @@ def _priced(usd: Decimal, basis: str) -> Cost:
 
 
 def format_usd(usd: Decimal | float | None) -> str:
-    """A figure for a narrow column: ``$0``, ``$0.0042``, ``$12.34``, ``$1234``, ``—``.
+    """A figure for a narrow column: ``$0``, ``$0.0042``, ``$0.362``, ``$12.34``, ``$1234``.
 
-    Below a cent four decimals, below $1000 two, then whole dollars; a positive figure
-    below $0.0001 reads ``<$0.0001`` (never rounded to zero or up to a made-up figure).
+    Below a cent four decimals, below a dollar three, below $1000 two, then whole dollars
+    (halves round up); a positive figure below $0.0001 reads ``<$0.0001`` (never rounded to
+    zero); ``None`` (unknown) reads ``—``.
     """
     if usd is None:
         return "—"
@@ -163,7 +165,7 @@ def format_usd(usd: Decimal | float | None) -> str:
         return "$0"
     if usd < Decimal("0.0001"):
         return "<$0.0001"
-    places = _FOUR if usd < 1 else _TWO if usd < 1000 else _WHOLE
+    places = _FOUR if usd < _CENT else _THREE if usd < 1 else _TWO if usd < 1000 else _WHOLE
     return f"${usd.quantize(places, ROUND_HALF_UP)}"
 
 

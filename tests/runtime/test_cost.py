@@ -234,7 +234,7 @@ def test_sums_keep_the_priced_part_and_stay_unknown_when_one_part_is() -> None:
 
 def test_format_usd_fits_a_narrow_column() -> None:
     assert [format_usd(Decimal(v)) for v in ("0", "0.00004", "0.0042", "0.5", "12.345", "4321.5")] == [
-        "$0", "<$0.0001", "$0.0042", "$0.5000", "$12.35", "$4322",
+        "$0", "<$0.0001", "$0.0042", "$0.500", "$12.35", "$4322",
     ]  # fmt: skip
     assert format_usd(None) == "—" and format_cost(None) == ""
 
