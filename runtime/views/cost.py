@@ -30,6 +30,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from runtime.model import Usage
+from runtime.views._prices import LibraryModel, library_name, lookup
 
 if TYPE_CHECKING:
     from runtime.config.models import PerstackConfig
@@ -213,8 +214,8 @@ class PriceBook:
 
     def __init__(self, overrides: Mapping[str, ModelPrice] | None = None) -> None:
         self.overrides = dict(overrides or {})
-        # (provider, model) -> the library's (provider, model) or the reason it has none.
-        self._library: dict[RunModel, tuple[Any, Any] | str] = {}
+        # (provider, model) -> the library's model and basis, or why it has none.
+        self._library: dict[RunModel, tuple[LibraryModel, str] | str] = {}
 
     @classmethod
     def from_config(cls, config: PerstackConfig | None) -> PriceBook:
@@ -241,59 +242,35 @@ class PriceBook:
         free = FREE_PROVIDERS.get(run.provider)
         if free is not None:
             return _priced(_ZERO, f"{run}: {free}, no charge")
-        found = self._find(run)
-        if isinstance(found, str):
-            return _unknown(found)
-        return self._library_cost(usage, run, found, at_ms)
-
-    def _find(self, run: RunModel) -> tuple[Any, Any] | str:
         found = self._library.get(run)
         if found is None:
             found = self._library[run] = _library_lookup(run)
-        return found
-
-    def _library_cost(
-        self, usage: Usage, run: RunModel, found: tuple[Any, Any], at_ms: int
-    ) -> Cost:
-        from genai_prices import Usage as PricedUsage
-
-        provider, model = found
+        if isinstance(found, str):
+            return _unknown(found)
+        model, basis = found
         uncached, cached, output = _split(usage, run.provider)
-        priced = PricedUsage(
-            input_tokens=uncached + cached,
-            cache_read_tokens=cached,
-            output_tokens=output,
-            output_reasoning_tokens=min(usage.reasoning_tokens, output),
-        )
+        reasoning = min(usage.reasoning_tokens, output)
         moment = datetime.fromtimestamp(at_ms / 1000, tz=UTC)
         try:
-            result = model.calc_price(priced, provider, genai_request_timestamp=moment)
+            usd = model.cost(uncached, cached, output, reasoning, moment)
         except (ValueError, LookupError) as error:  # usage the table cannot price
-            return _unknown(f"{_library_name()} cannot price this usage of {run}: {error}")
-        return _priced(result.total_price, f"{run} at {_library_name()} prices")
+            return _unknown(f"{library_name()} cannot price this usage of {run}: {error}")
+        return _priced(usd, basis)
 
 
-def _library_name() -> str:
-    from genai_prices import __version__
-
-    return f"genai-prices {__version__}"
-
-
-def _library_lookup(run: RunModel) -> tuple[Any, Any] | str:
-    """The price library's provider and model for ``run``, or why it has none."""
+def _library_lookup(run: RunModel) -> tuple[LibraryModel, str] | str:
+    """The price library's model for ``run`` and how figures say so, or why it has none."""
     library_provider = _LIBRARY_PROVIDER.get(run.provider)
     how = _HOW_TO_PRICE.format(key=run)
     if library_provider is None:
         return f"no price table for provider {run.provider!r}: {how}"
     try:
-        from genai_prices.data_snapshot import get_snapshot
+        model = lookup(library_provider, run.model)
     except ImportError:  # a broken install: say so rather than guess
         return f"the price library genai-prices is not installed: {how}"
-    try:
-        # The bundled snapshot: genai-prices only fetches when asked (UpdatePrices).
-        return get_snapshot().find_provider_model(run.model, None, library_provider, None)
-    except LookupError:
-        return f"{_library_name()} has no price for {run}: {how}"
+    if model is None:
+        return f"{library_name()} has no price for {run}: {how}"
+    return model, f"{run} at {library_name()} prices"
 
 
 def run_models(settings: Iterable[Mapping[str, Any]]) -> dict[str, RunModel]:

@@ -317,3 +317,43 @@ async def test_without_a_meter_the_views_carry_no_money(tmp_path: Path) -> None:
         tree.feed(event)
     assert all(row.cost is None for row in log.rows)
     assert tree.nodes[ROOT].total_cost == Cost()
+
+
+@pytest.mark.parametrize(
+    ("provider", "model"),
+    [("anthropic", "claude-sonnet-4-5"), ("openai", "gpt-5"), ("openai", "o3"), ("deepseek", "deepseek-chat")],
+)
+def test_every_figure_is_the_librarys_own_calculation(provider: str, model: str) -> None:
+    # Rates are taken from the library once per model; each figure must still equal what
+    # the library computes for that usage, below and above a tier threshold (200k input).
+    from genai_prices import Usage as LibraryUsage
+    from genai_prices import calc_price
+
+    from runtime.views.cost import _LIBRARY_PROVIDER
+
+    prices = PriceBook()
+    at = datetime.fromtimestamp(AT_MS / 1000, tz=UTC)
+    for input_tokens, cached, output, reasoning in [
+        (0, 0, 0, 0),
+        (1_234, 0, 56, 0),
+        (90_000, 80_000, 2_000, 1_500),
+        (150_000, 100_000, 9_000, 0),
+        (250_000, 10_000, 4_000, 100),  # past Sonnet 4.5's 200k tier
+        (1_000_000, 999_000, 30_000, 29_000),
+    ]:
+        ours = prices.price(
+            usage(input_tokens, output, cached=cached, reasoning=reasoning), RunModel(provider, model), AT_MS
+        )
+        total_input = input_tokens + cached if provider == "anthropic" else input_tokens
+        theirs = calc_price(
+            LibraryUsage(
+                input_tokens=total_input,
+                cache_read_tokens=cached,
+                output_tokens=output,
+                output_reasoning_tokens=reasoning,
+            ),
+            model,
+            provider_id=_LIBRARY_PROVIDER[provider],
+            genai_request_timestamp=at,
+        )
+        assert ours.usd == theirs.total_price, (input_tokens, cached, output, reasoning)
