@@ -12,7 +12,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from runtime.views.activity import ActivityLog, ActivityRow
-from runtime.views.cost import Cost, CostMeter, PriceBook
+from runtime.views.cost import (
+    FREE_PROVIDERS,
+    Cost,
+    CostMeter,
+    PriceBook,
+    preload_in_background,
+)
 from runtime.views.runtree import RunTree
 from runtime.views.timeline_filter import FilteredRows, RowFilter
 
@@ -60,7 +66,13 @@ class JobView:
 
     @classmethod
     def priced(cls, config: PerstackConfig | None) -> JobView:
-        """A view whose money figures use ``config``'s ``[prices]`` (``None``: the library's)."""
+        """A view whose money figures use ``config``'s ``[prices]`` (``None``: the library's).
+
+        Unless the project runs offline, the price library's table starts loading in the
+        background now, so pricing the first generation does not stall the screen.
+        """
+        if config is None or config.provider.provider_name not in FREE_PROVIDERS:
+            preload_in_background()
         return cls(PriceBook.from_config(config))
 
     @property

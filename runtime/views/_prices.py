@@ -14,12 +14,13 @@ give the same decimal figure.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-__all__ = ["LibraryModel", "library_name", "lookup"]
+__all__ = ["LibraryModel", "library_name", "lookup", "preload_in_background"]
 
 #: Tokens per probe: below every tier threshold the table has (they start at 128k+).
 _PROBE = 1_000
@@ -53,7 +54,9 @@ class LibraryModel:
         # id(ModelPrice) -> (that ModelPrice, its rates or None when not linear).
         self._rates: dict[int, tuple[Any, _Rates | None]] = {}
 
-    def cost(self, uncached: int, cached: int, output: int, reasoning: int, at: datetime) -> Decimal:
+    def cost(
+        self, uncached: int, cached: int, output: int, reasoning: int, at: datetime
+    ) -> Decimal:
         """What those tokens cost at moment ``at``, as the library prices them.
 
         Raises:
@@ -64,7 +67,9 @@ class LibraryModel:
         if known is None:
             known = self._rates[id(price)] = (price, self._probe(price, at))
         rates = known[1]
-        if rates is not None and (rates.input_limit is None or uncached + cached <= rates.input_limit):
+        if rates is not None and (
+            rates.input_limit is None or uncached + cached <= rates.input_limit
+        ):
             return (
                 rates.request
                 + uncached * rates.uncached
@@ -74,7 +79,9 @@ class LibraryModel:
             )
         return self._calc(at, uncached + cached, cached, output, reasoning)
 
-    def _calc(self, at: datetime, total_input: int, cached: int, output: int, reasoning: int) -> Decimal:
+    def _calc(
+        self, at: datetime, total_input: int, cached: int, output: int, reasoning: int
+    ) -> Decimal:
         from genai_prices import Usage
 
         usage = Usage(
@@ -125,3 +132,28 @@ def lookup(provider_id: str, model: str) -> LibraryModel | None:
         return LibraryModel(*get_snapshot().find_provider_model(model, None, provider_id, None))
     except LookupError:
         return None
+
+
+_preloading: threading.Thread | None = None
+
+
+def preload_in_background() -> None:
+    """Load the library's table on a thread of its own, once per process.
+
+    An interactive front end calls this when it starts, so the first priced generation
+    does not stall its screen for the few hundred milliseconds the table takes to load (a
+    lookup meanwhile waits for the import, which is never done twice).
+    """
+    global _preloading
+    if _preloading is None:
+        _preloading = threading.Thread(target=_load, name="perstack-prices", daemon=True)
+        _preloading.start()
+
+
+def _load() -> None:
+    try:
+        from genai_prices.data_snapshot import get_snapshot
+
+        get_snapshot()
+    except Exception:  # noqa: BLE001 - a lookup later reports what is wrong
+        pass

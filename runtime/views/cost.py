@@ -30,7 +30,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from runtime.model import Usage
-from runtime.views._prices import LibraryModel, library_name, lookup
+from runtime.views._prices import LibraryModel, library_name, lookup, preload_in_background
 
 if TYPE_CHECKING:
     from runtime.config.models import PerstackConfig
@@ -48,6 +48,7 @@ __all__ = [
     "StoredCost",
     "format_cost",
     "format_usd",
+    "preload_in_background",
     "run_models",
     "stored_cost",
 ]

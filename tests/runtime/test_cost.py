@@ -148,7 +148,9 @@ def test_override_beats_the_library_with_exact_round_prices() -> None:
 def test_a_bare_model_key_prices_that_model_on_any_provider_and_cached_defaults_to_input() -> None:
     prices = book(PRICES)
     for provider in ("anthropic", "google", "scripted"):
-        cost = prices.price(usage(1_000, 500, cached=1_000), RunModel(provider, "my-private-model"), AT_MS)
+        cost = prices.price(
+            usage(1_000, 500, cached=1_000), RunModel(provider, "my-private-model"), AT_MS
+        )
         # Anthropic counts cached apart (2,000 input tokens in all); the others within.
         input_tokens = 2_000 if provider == "anthropic" else 1_000
         assert cost.usd == (input_tokens * 2 + 500 * 4) / MILLION, provider
@@ -267,7 +269,9 @@ def test_the_meter_learns_each_runs_model_and_prices_each_event_once() -> None:
     assert first is not None and first.known
     orphan = events.call_tools("r9", 1, [("@perstack/base", "exec")])
     missing = meter.feed(orphan)
-    assert missing is not None and "which model run r9 used is not recorded" in (missing.reason or "")
+    assert missing is not None and "which model run r9 used is not recorded" in (
+        missing.reason or ""
+    )
 
 
 def test_run_models_read_stored_run_settings() -> None:
@@ -303,7 +307,9 @@ async def test_tree_and_rows_carry_costs_rolled_up_per_run(tmp_path: Path) -> No
         assert node.cost.usd == Decimal(node.tokens) / 1000, node.expert_key
         assert node.total_cost.usd == Decimal(node.total_tokens) / 1000
     assert root.total_cost.usd == Decimal(final.usage.total_tokens) / 1000
-    assert root.total_cost.generations == sum(1 for e in events if e.type in ("callTools", "completeRun", "retry"))
+    assert root.total_cost.generations == sum(
+        1 for e in events if e.type in ("callTools", "completeRun", "retry")
+    )
     priced_rows = [row for row in log.rows if row.tokens]
     assert priced_rows and all(row.cost is not None for row in priced_rows)
     assert sum(row.cost.usd for row in priced_rows) == root.total_cost.usd  # type: ignore[union-attr]
@@ -321,7 +327,12 @@ async def test_without_a_meter_the_views_carry_no_money(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("provider", "model"),
-    [("anthropic", "claude-sonnet-4-5"), ("openai", "gpt-5"), ("openai", "o3"), ("deepseek", "deepseek-chat")],
+    [
+        ("anthropic", "claude-sonnet-4-5"),
+        ("openai", "gpt-5"),
+        ("openai", "o3"),
+        ("deepseek", "deepseek-chat"),
+    ],
 )
 def test_every_figure_is_the_librarys_own_calculation(provider: str, model: str) -> None:
     # Rates are taken from the library once per model; each figure must still equal what
@@ -342,7 +353,9 @@ def test_every_figure_is_the_librarys_own_calculation(provider: str, model: str)
         (1_000_000, 999_000, 30_000, 29_000),
     ]:
         ours = prices.price(
-            usage(input_tokens, output, cached=cached, reasoning=reasoning), RunModel(provider, model), AT_MS
+            usage(input_tokens, output, cached=cached, reasoning=reasoning),
+            RunModel(provider, model),
+            AT_MS,
         )
         total_input = input_tokens + cached if provider == "anthropic" else input_tokens
         theirs = calc_price(
