@@ -262,12 +262,18 @@ class RunControl:
                 title="Server jobs",
             )
         else:
-            from workbench.stored_jobs import list_stored_jobs
+            from runtime.views.cost import PriceBook
+            from workbench.stored_jobs import list_stored_jobs, price_jobs
 
             storage = self.storage()
             where = f"Kept in {_display_path(self.app.session.storage_root())}"
+            prices = PriceBook.from_config(self.app.preflight.config)
             screen = JobsScreen(
-                lambda: list_stored_jobs(storage), self.app.clock(), self.job_id, where=where
+                lambda: list_stored_jobs(storage),
+                self.app.clock(),
+                self.job_id,
+                where=where,
+                price_jobs=lambda ids: price_jobs(storage, ids, prices),
             )
         self.app.push_screen(screen, chosen)
 

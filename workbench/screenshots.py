@@ -145,6 +145,7 @@ async def _stored_jobs(app: Any, pilot: Any) -> None:
     await _finished(app, pilot)
     await pilot.press("f2")
     await app.wait_until(lambda: isinstance(app.screen, JobsScreen) and bool(app.screen.jobs))
+    await app.wait_until(lambda: app.screen.priced == len(app.screen.jobs))
     await pilot.pause()
 
 

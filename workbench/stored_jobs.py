@@ -6,20 +6,21 @@ takes a while) and puts the result on screen.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from runtime.errors import PerstackError
 from runtime.storage import select_checkpoint
 from runtime.views.activity import slim_event
-from runtime.views.cost import RunModel, run_models
+from runtime.views.cost import Cost, PriceBook, RunModel, run_models, stored_cost
 
 if TYPE_CHECKING:
     from runtime.events import BaseEvent
     from runtime.model import Checkpoint
     from runtime.storage.base import Storage
 
-__all__ = ["JobSummary", "StoredJob", "list_stored_jobs", "load_stored_job"]
+__all__ = ["JobSummary", "StoredJob", "list_stored_jobs", "load_stored_job", "price_jobs"]
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,7 @@ class JobSummary:
         tokens: Tokens used (the usage's total, as the timeline counts them).
         started_at: When it started, in milliseconds.
         query: The query that started it ("" when no run setting says).
+        cost: What its generations cost (``None`` until priced, see :func:`price_jobs`).
     """
 
     job_id: str
@@ -43,6 +45,7 @@ class JobSummary:
     tokens: int
     started_at: int
     query: str
+    cost: Cost | None = None
 
 
 @dataclass(frozen=True)
@@ -80,6 +83,14 @@ def list_stored_jobs(storage: Storage, limit: int = 200) -> list[JobSummary]:
             )
         )
     return summaries
+
+
+def price_jobs(
+    storage: Storage, job_ids: Iterable[str], prices: PriceBook | None = None
+) -> Iterator[tuple[str, Cost]]:
+    """``(job id, cost)`` of each job, in order, priced from its stored events."""
+    for job_id in job_ids:
+        yield job_id, stored_cost(storage, job_id, prices=prices).cost
 
 
 def load_stored_job(

@@ -4,6 +4,7 @@ roll-ups, the header and the step details (the figures come from runtime/views/c
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 
@@ -131,3 +132,40 @@ def test_finished_run_with_costs(snap_compare, tmp_path: Path, fixed_time) -> No
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=WIDE, run_before=done)
+
+
+async def test_the_stored_jobs_list_prices_each_job_after_listing_it(tmp_path: Path) -> None:
+    from textual.widgets import OptionList
+
+    from workbench.screens.jobs import JobsScreen
+
+    project = priced_project(tmp_path)
+    first = make_app(project, expert="lead", query="Survey the lake", providers=fast_snap(project))
+    async with first.run_test(size=WIDE):
+        await first.wait_until(lambda: finished(first))
+        job_id, tokens, cost = first.view.job_id, first.view.tokens, first.view.cost
+    app = make_app(project, expert="lead", providers=fast_snap(project))
+    async with app.run_test(size=WIDE) as pilot:
+        await pilot.press("f2")
+        screen = app.screen
+        assert isinstance(screen, JobsScreen)
+        await app.wait_until(lambda: screen.jobs is not None and screen.priced == 1)
+        # The same figure as the job's header showed, read back from its stored events.
+        assert screen.jobs[0].job_id == job_id and screen.jobs[0].cost == cost
+        assert cost.usd == Decimal(tokens) / 1000
+        prompt = str(screen.query_one(OptionList).get_option_at_index(0).prompt)
+        assert f" tok{format_cost(cost):>8}" in prompt
+
+
+def test_a_job_line_shows_the_cost_once_priced() -> None:
+    from runtime.views.cost import Cost
+    from workbench.screens.jobs import job_line
+    from workbench.stored_jobs import JobSummary
+
+    now = 1_767_225_600_000
+    job = JobSummary("abcdefghijkl", "lead", "completed", 12, 3400, now, "Survey")
+    assert job_line(job, now).split()[5:8] == ["3.4k", "tok", "just"]  # not priced yet
+    priced = Cost(Decimal("0.0421"), generations=12)
+    assert job_line(replace(job, cost=priced), now).split()[5:8] == ["3.4k", "tok", "$0.042"]
+    unknown = Cost(unpriced=1, reason="no price", generations=1)
+    assert job_line(replace(job, cost=unknown), now).split()[5:8] == ["3.4k", "tok", "—"]

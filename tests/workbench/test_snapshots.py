@@ -180,6 +180,7 @@ def test_stored_jobs_dialog(snap_compare, tmp_path: Path, fixed_time, monkeypatc
     async def listed(pilot) -> None:
         await pilot.press("f2")
         await app.wait_until(lambda: isinstance(app.screen, JobsScreen) and app.screen.jobs)
+        await app.wait_until(lambda: app.screen.priced == len(app.screen.jobs))  # costs read
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=WIDE, run_before=listed)
