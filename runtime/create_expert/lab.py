@@ -12,7 +12,6 @@ Nothing the models say is needed to decide it.
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -131,12 +130,20 @@ class Lab:
         """Start the next round; the last draft carries over until the designer writes."""
         previous = self.state.rounds[-1] if self.state.rounds else None
         number = previous.number + 1 if previous else 1
-        state = RoundState(number=number, draft=previous.draft if previous else None)
-        if previous is not None and previous.number in self._drafts:
-            self._drafts[number] = self._drafts[previous.number]
+        state = RoundState(number=number)
         self.state.rounds.append(state)
+        if previous is not None and previous.number in self._drafts:
+            # Every round keeps its own copy of the definitions it tested.
+            state.draft = self._keep_draft(number, self._drafts[previous.number])
         self.save()
         return state
+
+    def _keep_draft(self, number: int, text: str) -> str:
+        self._drafts[number] = text
+        folder = self.directory / f"round-{number}"
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "perstack.toml").write_text(text, encoding="utf-8")
+        return str(folder / "perstack.toml")
 
     def draft_text(self, number: int | None = None) -> str | None:
         """The draft ``perstack.toml`` of round ``number`` (default: the current one)."""
@@ -175,13 +182,9 @@ class Lab:
                 f"The definitions were not saved, because the draft would not load:\n{error}"
             ) from None
         number = self.round.number
-        self._drafts[number] = merged
-        folder = self.directory / f"round-{number}"
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / "perstack.toml").write_text(merged, encoding="utf-8")
-        (folder / "definitions.toml").write_text(text, encoding="utf-8")
         state = self.round
-        state.draft = str(folder / "perstack.toml")
+        state.draft = self._keep_draft(number, merged)
+        (self.directory / f"round-{number}" / "definitions.toml").write_text(text, encoding="utf-8")
         state.defined = list(dict.fromkeys([*state.defined, *definitions.keys]))
         state.changes = "\n".join(part for part in (state.changes, changes.strip()) if part)
         self.state.touched = list(dict.fromkeys([*self.state.touched, *definitions.keys]))
@@ -381,7 +384,8 @@ def _result_line(result: ScenarioResult) -> str:
     state = "passed" if result.passed else "failed"
     if result.needs_judgement and result.verdict is None and all(c.passed for c in result.checks):
         state = "checks passed, to be judged"
-    line = f"{result.scenario}: {state} ({record.status}, {record.steps} steps, job {record.job_id})"
+    steps = f"{record.steps} step{'' if record.steps == 1 else 's'}"
+    line = f"{result.scenario}: {state} ({record.status}, {steps}, job {record.job_id})"
     failures = [f for f in result.failures if not f.startswith("verifier: not judged")]
     return line + ("; " + "; ".join(failures) if failures else "")
 
@@ -419,6 +423,3 @@ def _family(text: str, target: str) -> set[str]:
             todo += [d for d in table.get("delegates", []) if isinstance(d, str)]
     return family
 
-
-def dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False)

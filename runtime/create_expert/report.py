@@ -141,10 +141,12 @@ def report_markdown(outcome: Outcome) -> str:
                     result["failures"]
                 )
                 verdict = result["verdict"]
-                why = f" (verifier: {verdict['reason']})" if verdict and verdict["reason"] else ""
+                why = ""
+                if result["passed"] and verdict and verdict["reason"]:
+                    why = f" (verifier: {verdict['reason']})"
+                steps = f"{result['steps']} step{'' if result['steps'] == 1 else 's'}"
                 lines.append(
-                    f"  - round {result['round']}: {state}{why}; {result['steps']} steps, "
-                    f"job `{result['jobId']}`"
+                    f"  - round {result['round']}: {state}{why}; {steps}, job `{result['jobId']}`"
                 )
         lines.append("")
     else:
