@@ -21,7 +21,7 @@ from runtime.errors import PerstackError
 if TYPE_CHECKING:
     from runtime.create_expert.loop import Outcome
 
-__all__ = ["create_expert_command", "write_report"]
+__all__ = ["create_expert_command", "finish"]
 
 
 @click.command("create-expert")
@@ -122,7 +122,7 @@ def _run(session: Any) -> Outcome:
 def finish(outcome: Outcome, *, as_json: bool, yes: bool) -> int:
     """Show the report and the change, ask, write; the exit code."""
     from runtime.create_expert.loop import apply_proposal
-    from runtime.create_expert.report import report_json, report_markdown
+    from runtime.create_expert.report import report_json, report_markdown, write_report
 
     proposal = outcome.proposal
     out = sys.stdout
@@ -165,15 +165,3 @@ def _confirm(proposal: Any, *, show_diff: bool) -> bool:
     except click.exceptions.Abort:  # no answer (end of input): nothing is written
         sys.stderr.write("\n")
         return False
-
-
-def write_report(outcome: Outcome) -> Path:
-    """``create-expert-report.md`` next to ``perstack.toml`` (and in the session folder)."""
-    from runtime.create_expert.report import REPORT_NAME, report_markdown
-    from runtime.storage.atomic import write_replace
-
-    text = report_markdown(outcome).encode("utf-8")
-    write_replace(str(outcome.directory), REPORT_NAME, text)
-    folder = outcome.proposal.path.parent
-    write_replace(str(folder), REPORT_NAME, text)
-    return folder / REPORT_NAME

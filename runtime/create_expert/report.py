@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from runtime.create_expert.loop import Outcome
 
-__all__ = ["REPORT_NAME", "report_json", "report_markdown"]
+__all__ = ["REPORT_NAME", "report_json", "report_markdown", "write_report"]
 
 REPORT_NAME = "create-expert-report.md"
 
@@ -93,9 +93,20 @@ def report_json(outcome: Outcome) -> dict[str, Any]:
     }
 
 
+def _shown(path: str | Path | None, base: Path) -> str:
+    """``path`` relative to the project when it is inside it (as the user would type it)."""
+    if path is None:
+        return ""
+    try:
+        return str(Path(path).relative_to(base))
+    except ValueError:
+        return str(path)
+
+
 def report_markdown(outcome: Outcome) -> str:
-    """The report for people."""
+    """The report for people (paths relative to the project where they are inside it)."""
     data = report_json(outcome)
+    base = outcome.proposal.path.parent
     rounds = data["rounds"]
     lines = [
         "# create-expert report",
@@ -107,7 +118,7 @@ def report_markdown(outcome: Outcome) -> str:
         f"{'' if data['stable'] else ' (not stable)'}",
         "",
         f"Job `{data['jobId']}` (`perstack log --job {data['jobId']}`); each round's "
-        f"definitions are kept in `{data['sessionDir']}`.",
+        f"definitions are kept in `{_shown(data['sessionDir'], base)}`.",
         "",
         "## Final definitions",
         "",
@@ -178,16 +189,29 @@ def report_markdown(outcome: Outcome) -> str:
         )
     toml = data["perstackToml"]
     name = Path(toml["path"]).name
+    backup = _shown(toml["backup"], base)
     lines += ["", f"## {name}", ""]
     if toml["problem"]:
         lines.append(f"Not changed: {toml['problem']}.")
     elif toml["applied"]:
-        backup = f" The previous file is kept at `{toml['backup']}`." if toml["backup"] else ""
-        lines.append(f"Written to `{toml['path']}`.{backup}")
+        kept = f" The previous file is kept at `{backup}`." if backup else ""
+        lines.append(f"Written to `{name}`.{kept}")
     elif toml["applied"] is False:
-        lines.append(f"Not changed: the change was declined. `{toml['path']}` is as it was.")
+        lines.append(f"Not changed: the change was declined. `{name}` is as it was.")
     else:
         lines.append("Proposed change:")
     if toml["diff"]:
         lines += ["", "```diff", toml["diff"].rstrip(), "```"]
     return "\n".join(lines) + "\n"
+
+
+def write_report(outcome: Outcome) -> Path:
+    """Write ``create-expert-report.md`` next to ``perstack.toml`` and in the session's
+    folder; return the first."""
+    from runtime.storage.atomic import write_replace
+
+    text = report_markdown(outcome).encode("utf-8")
+    write_replace(str(outcome.directory), REPORT_NAME, text)
+    folder = outcome.proposal.path.parent
+    write_replace(str(folder), REPORT_NAME, text)
+    return folder / REPORT_NAME

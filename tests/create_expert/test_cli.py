@@ -70,7 +70,7 @@ def test_the_fitness_walkthrough_adds_a_tested_assistant_and_its_trainer(project
     assert (session / "round-2" / "perstack.toml").read_text() == text
     assert (session / "perstack.toml.before").read_text() == SCRIPTED_HEAD
     report = (project.root / REPORT_NAME).read_text()
-    assert f"Written to `{config}`" in report
+    assert "Written to `perstack.toml`. The previous file is kept at `perstack/create-expert/" in report
     # The team's job is an ordinary job: perstack log shows its rounds and delegations.
     log = project.run("log", "--job", team_job, "--delegations", "--take", "0")
     assert log.code == 0, log.stderr
