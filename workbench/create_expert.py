@@ -87,11 +87,6 @@ class CreateExpertControl:
         self.active = True
         app.set_state("running")
         app.bridge.start_job(prepare)
-        app.notify(
-            "The create-expert team designs, tests and judges; the change to perstack.toml "
-            "is shown for you to accept when it is done.",
-            title="create-expert",
-        )
 
     def finished(self, message: RunBridge.Finished) -> None:
         """The session ended: show the proposed change (then the report)."""
