@@ -70,8 +70,12 @@ def one_session(root: Path) -> list[dict[str, float]]:
     for index, figure in enumerate(outcome.figures):
         model_ms = (marks[index + 1] - marks[index]) * 1000
         rounds.append(
-            {"round": figure.number or "report", "wall": figure.wall_ms, "calls": figure.model_calls,
-             "model": model_ms}
+            {
+                "round": figure.number or "report",
+                "wall": figure.wall_ms,
+                "calls": figure.model_calls,
+                "model": model_ms,
+            }
         )
     return rounds
 
@@ -100,8 +104,10 @@ def main() -> None:
         one_session(root / "warm-up")
         sessions = [one_session(root / f"run-{i}") for i in range(args.repeat)]
         print(f"fitness walkthrough, scripted provider, median of {args.repeat} sessions")
-        print(f"{'round':>7} {'wall ms':>8} {'calls':>6} {'model ms':>9} {'overhead ms':>12}"
-              f" {'per call':>9}")
+        print(
+            f"{'round':>7} {'wall ms':>8} {'calls':>6} {'model ms':>9} {'overhead ms':>12}"
+            f" {'per call':>9}"
+        )
         totals = {"wall": 0.0, "calls": 0.0, "model": 0.0}
         for index, first in enumerate(sessions[0]):
             wall = statistics.median(s[index]["wall"] for s in sessions)
@@ -111,14 +117,20 @@ def main() -> None:
             totals["wall"] += wall
             totals["calls"] += calls
             totals["model"] += model
-            print(f"{first['round']!s:>7} {wall:8.0f} {calls:6.0f} {model:9.1f} {overhead:12.0f}"
-                  f" {overhead / calls:8.1f}")
+            print(
+                f"{first['round']!s:>7} {wall:8.0f} {calls:6.0f} {model:9.1f} {overhead:12.0f}"
+                f" {overhead / calls:8.1f}"
+            )
         overhead = totals["wall"] - totals["model"]
-        print(f"{'total':>7} {totals['wall']:8.0f} {totals['calls']:6.0f} {totals['model']:9.1f}"
-              f" {overhead:12.0f} {overhead / totals['calls']:8.1f}")
+        print(
+            f"{'total':>7} {totals['wall']:8.0f} {totals['calls']:6.0f} {totals['model']:9.1f}"
+            f" {overhead:12.0f} {overhead / totals['calls']:8.1f}"
+        )
         walls = [cli_once(root / f"cli-{i}") for i in range(3)]
-        print(f"perstack create-expert --demo --yes --json: median {statistics.median(walls):.2f} s"
-              f" (min {min(walls):.2f} s, max {max(walls):.2f} s)")
+        print(
+            f"perstack create-expert --demo --yes --json: median {statistics.median(walls):.2f} s"
+            f" (min {min(walls):.2f} s, max {max(walls):.2f} s)"
+        )
 
 
 if __name__ == "__main__":

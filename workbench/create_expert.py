@@ -46,8 +46,11 @@ class CreateExpertControl:
 
         app = self.app
         if app.session.remote is not None:
-            app.notify("create-expert runs on this machine: start the workbench without "
-                       "--remote to use it.", severity="warning")
+            app.notify(
+                "create-expert runs on this machine: start the workbench without "
+                "--remote to use it.",
+                severity="warning",
+            )
             return
         if app.bridge.running:
             app.notify("A run is in progress; Ctrl+T stops it first.", severity="warning")

@@ -91,8 +91,7 @@ def create_expert_command(
     )
     session = CreateExpertSession(options, cwd=cwd, progress=_progress)
     _progress(
-        f"job {session.job_id} (perstack log --job {session.job_id}); "
-        f"drafts in {session.directory}"
+        f"job {session.job_id} (perstack log --job {session.job_id}); drafts in {session.directory}"
     )
     outcome = _run(session)
     return finish(outcome, as_json=as_json, yes=yes)
@@ -135,9 +134,7 @@ def finish(outcome: Outcome, *, as_json: bool, yes: bool) -> int:
             outcome.applied = None
         elif yes or _confirm(proposal, show_diff=as_json):
             backup = apply_proposal(outcome)
-            _progress(
-                f"wrote {proposal.path}" + (f" (backup: {backup})" if backup else "")
-            )
+            _progress(f"wrote {proposal.path}" + (f" (backup: {backup})" if backup else ""))
         else:
             outcome.applied = False
             _progress(f"{proposal.path.name} not changed")

@@ -22,9 +22,9 @@ if TYPE_CHECKING:
         CreateExpertOptions,
         CreateExpertSession,
         Outcome,
-        Proposal,
         apply_proposal,
     )
+    from runtime.create_expert.proposal import Proposal
     from runtime.create_expert.report import report_json, report_markdown
 
 __all__ = [
@@ -41,7 +41,7 @@ _LAZY = {
     "CreateExpertOptions": "runtime.create_expert.loop",
     "CreateExpertSession": "runtime.create_expert.loop",
     "Outcome": "runtime.create_expert.loop",
-    "Proposal": "runtime.create_expert.loop",
+    "Proposal": "runtime.create_expert.proposal",
     "apply_proposal": "runtime.create_expert.loop",
     "report_json": "runtime.create_expert.report",
     "report_markdown": "runtime.create_expert.report",

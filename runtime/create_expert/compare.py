@@ -54,9 +54,7 @@ def compare_definitions(old_text: str | None, new_text: str | None, keys: list[s
             lines.append(f"{key}: removed")
         elif key in old and old[key] != new[key]:
             fields = sorted(
-                name
-                for name in {*old[key], *new[key]}
-                if old[key].get(name) != new[key].get(name)
+                name for name in {*old[key], *new[key]} if old[key].get(name) != new[key].get(name)
             )
             lines.append(f"{key}: {', '.join(fields)} changed")
     return lines

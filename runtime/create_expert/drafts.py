@@ -59,7 +59,7 @@ def parse_definitions(text: str) -> Definitions:
     others = [key for key in data if key != "experts"]
     if others:
         raise DraftError(
-            f"Only [experts.\"<key>\"] tables may be written; found {', '.join(others)} "
+            f'Only [experts."<key>"] tables may be written; found {", ".join(others)} '
             "(the project's model, provider and other settings stay as they are)"
         )
     experts = data.get("experts")

@@ -208,9 +208,10 @@ class Lab:
         family = _family(self.base_text, target)
         foreign = [key for key in keys if key in self.existing and key not in family]
         if foreign:
+            delegates = ", ".join(sorted(family - {target})) or "none"
             raise DraftError(
-                f"Only {target} and its delegates ({', '.join(sorted(family - {target})) or 'none'})"
-                f" may be changed, not {', '.join(foreign)}"
+                f"Only {target} and its delegates ({delegates}) may be changed, "
+                f"not {', '.join(foreign)}"
             )
 
     # --- the tester ---------------------------------------------------------------------
@@ -281,10 +282,11 @@ class Lab:
         if scenario is None or result is None:
             raise DraftError(f"Scenario {name} has not run in round {self.round.number}")
         record = result.record
+        expectations = scenario.expect.model_dump_json(by_alias=True, exclude_defaults=True)
         parts = [
             f"Scenario {name} ({scenario.kind}), round {result.round}: {scenario.expert} was "
             f"asked {scenario.query!r}",
-            f"Expectations: {scenario.expect.model_dump_json(by_alias=True, exclude_defaults=True)}",
+            f"Expectations: {expectations}",
             f"Status: {record.status}; {record.steps} steps; job {record.job_id}",
             "Checks:",
             *(f"  {'PASS' if c.passed else 'FAIL'} {c.name}: {c.detail}" for c in result.checks),
@@ -352,8 +354,10 @@ class Lab:
         if draft is not None and state.touched:
             lines += ["Current definitions:", experts_of(draft, state.touched).rstrip()]
         elif state.target:
-            lines += ["Current definitions:", experts_of(self.base_text, sorted(
-                _family(self.base_text, state.target))).rstrip()]
+            lines += [
+                "Current definitions:",
+                experts_of(self.base_text, sorted(_family(self.base_text, state.target))).rstrip(),
+            ]
         else:
             lines.append("No draft yet.")
         if current is not None and current.rejected:
@@ -422,4 +426,3 @@ def _family(text: str, target: str) -> set[str]:
         if isinstance(table, dict):
             todo += [d for d in table.get("delegates", []) if isinstance(d, str)]
     return family
-

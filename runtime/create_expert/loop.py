@@ -18,15 +18,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from runtime.create_expert.compare import RoundChange, compare_definitions, compare_runs
-from runtime.create_expert.drafts import (
-    DraftError,
-    experts_of,
-    merge_definitions,
-    unified_diff,
-    validate_text,
-    write_config,
-)
+from runtime.create_expert.drafts import experts_of, write_config
 from runtime.create_expert.lab import Lab, LabState
+from runtime.create_expert.proposal import Proposal, new_file_header, propose
+from runtime.create_expert.rounds import first_round_message, next_round_message, report_message
 from runtime.create_expert.skill import LAB_SKILL_NAME, LabSkill
 from runtime.create_expert.testrun import DraftRunner
 from runtime.errors import PerstackError
@@ -76,29 +71,6 @@ class CreateExpertOptions:
     model: str | None = None
     max_iterations: int = 3
     env_path: tuple[str, ...] = ()
-
-
-@dataclass
-class Proposal:
-    """The change to the project's ``perstack.toml`` the session proposes.
-
-    Attributes:
-        path: The file.
-        old_text: Its text now ('' when it does not exist).
-        new_text: The proposed text (``None``: nothing to propose).
-        diff: ``old_text`` -> ``new_text`` as a unified diff.
-        problem: Why there is nothing to propose.
-    """
-
-    path: Path
-    old_text: str
-    new_text: str | None
-    diff: str = ""
-    problem: str | None = None
-
-    @property
-    def creates(self) -> bool:
-        return not self.path.exists()
 
 
 @dataclass
@@ -210,7 +182,7 @@ class CreateExpertSession:
         self.job_id = new_id()
         self.directory = self.storage.root / "create-expert" / self.job_id
         self.team = self._team_config()
-        self.base_text = self.old_text or _new_file_header(self.effective, options.description)
+        self.base_text = self.old_text or new_file_header(self.effective, options.description)
 
     def _overrides(self, config: PerstackConfig) -> PerstackConfig:
         from runtime.config import with_overrides
@@ -257,13 +229,11 @@ class CreateExpertSession:
                     stop_reason = f"the team stopped in round {number} ({last.status})"
                     break
                 if lab.stable():
-                    stop_reason = (
-                        f"every scenario passed in rounds {number - 1} and {number}"
-                    )
+                    stop_reason = f"every scenario passed in rounds {number - 1} and {number}"
                     break
             if last is not None and last.status == "completed" and lab.state.touched:
                 self.progress("report: started")
-                await self._team_run(_report_query(stop_reason), last, 0)
+                await self._team_run(report_message(stop_reason), last, 0)
         finally:
             if self._owns_provider and self._provider is not None:
                 await self._provider.aclose()
@@ -304,48 +274,15 @@ class CreateExpertSession:
             self._calls += 1
 
     def _round_query(self, number: int) -> str:
-        options, lab = self.options, self.lab
-        head = f"Round {number} of at most {options.max_iterations}."
+        options = self.options
         if number == 1:
-            if options.expert:
-                task = (
-                    f'Improve the Expert "{options.expert}" and its delegates in the project\'s '
-                    f"perstack.toml as this description says: {options.description}"
-                )
-            else:
-                task = f"Create new Experts for this description: {options.description}"
-            where = (
-                f"The project's perstack.toml is {self.config_path}."
-                if self.old_text
-                else "The project has no perstack.toml yet; it will be created."
+            return first_round_message(
+                options.description,
+                options.expert,
+                options.max_iterations,
+                self.config_path if self.old_text else None,
             )
-            return f"{head}\n{task}\n{where}"
-        previous = lab.state.rounds[-2]
-        names = [s.name for s in lab.state.scenarios]
-        if lab.draft_text(previous.number) is None:
-            problems = " | ".join(previous.rejected) or "the designer wrote none"
-            return (
-                f"{head}\nNo definitions loaded in round {previous.number}: {problems}\n"
-                "Have the designer write them again, correcting that; then test and judge."
-            )
-        if previous.passed(names):
-            return (
-                f"{head}\nEvery scenario passed in round {previous.number}. The definitions "
-                "stay as they are: skip the designer. Have the tester run every scenario "
-                "again and the verifier judge them, to confirm the behaviour is stable."
-            )
-        failures = []
-        for name in names:
-            result = previous.results.get(name)
-            if result is None:
-                failures.append(f"- {name}: not run")
-            elif not result.passed:
-                failures.append(f"- {name}: {'; '.join(result.failures)}")
-        return (
-            f"{head}\nFailures in round {previous.number}:\n" + "\n".join(failures) +
-            "\nHave the designer fix them, then the tester run every scenario and the "
-            "verifier judge them."
-        )
+        return next_round_message(self.lab, number, options.max_iterations)
 
     # --- the result -----------------------------------------------------------------------
 
@@ -368,8 +305,14 @@ class CreateExpertSession:
                     if lines:
                         change.runs[name] = lines
             changes.append(change)
-        final = next((lab.draft_text(r.number) for r in reversed(rounds) if lab.draft_text(
-            r.number) is not None), None)
+        final = next(
+            (
+                lab.draft_text(r.number)
+                for r in reversed(rounds)
+                if lab.draft_text(r.number) is not None
+            ),
+            None,
+        )
         proposal = self.proposal(final)
         return Outcome(
             job_id=self.job_id,
@@ -386,21 +329,10 @@ class CreateExpertSession:
     def proposal(self, final: str | None) -> Proposal:
         """The change to the project's file: the final draft's Experts merged into it *now*
         (the file may have changed while the session ran)."""
-        path = self.config_path
-        current = path.read_text(encoding="utf-8") if path.is_file() else ""
-        if final is None or not self.lab.state.touched:
-            rejected = [p for r in self.lab.state.rounds for p in r.rejected]
-            problem = "no definition that loads was written"
-            if rejected:
-                problem += f" (rejected: {rejected[-1]})"
-            return Proposal(path, current, None, problem=problem)
-        base = current or _new_file_header(self.effective, self.options.description)
-        try:
-            new_text = merge_definitions(base, experts_of(final, self.lab.state.touched))
-            validate_text(new_text, path)
-        except DraftError as error:
-            return Proposal(path, current, None, problem=f"the result would not load: {error}")
-        return Proposal(path, current, new_text, diff=unified_diff(current, new_text, path.name))
+        lab = self.lab
+        rejected = [problem for state in lab.state.rounds for problem in state.rejected]
+        header = new_file_header(self.effective, self.options.description)
+        return propose(self.config_path, final, lab.state.touched, header, rejected)
 
 
 def apply_proposal(outcome: Outcome) -> Path | None:
@@ -437,13 +369,6 @@ def _fresh_run(previous: Checkpoint) -> Checkpoint:
     )
 
 
-def _report_query(stop_reason: str) -> str:
-    return (
-        f"Testing is over: {stop_reason}. Ask the reporter for the report: the capabilities "
-        "and limitations found."
-    )
-
-
 def _config_path(cwd: Path, explicit: str | None, find_config: Callable[..., Path]) -> Path:
     if explicit is not None:
         path = (cwd / Path(explicit).expanduser()).resolve()
@@ -454,20 +379,6 @@ def _config_path(cwd: Path, explicit: str | None, find_config: Callable[..., Pat
         return find_config(cwd)
     except PerstackError:
         return (cwd / "perstack.toml").resolve()
-
-
-def _new_file_header(config: PerstackConfig, description: str) -> str:
-    import tomlkit
-
-    document = tomlkit.document()
-    document.add(tomlkit.comment(f"Created by perstack create-expert: {description}"))
-    document["model"] = config.model
-    provider = tomlkit.table()
-    provider["providerName"] = config.provider.provider_name
-    if config.provider.setting:
-        provider["setting"] = dict(config.provider.setting)
-    document["provider"] = provider
-    return tomlkit.dumps(document)
 
 
 def _build_provider(config: PerstackConfig, env: dict[str, str], base_dir: Path) -> Provider:

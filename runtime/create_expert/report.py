@@ -148,9 +148,7 @@ def report_markdown(outcome: Outcome) -> str:
         for scenario in data["scenarios"]:
             lines.append(f"- **{scenario['name']}**: {scenario['query']}")
             for result in scenario["results"]:
-                state = "passed" if result["passed"] else "failed: " + "; ".join(
-                    result["failures"]
-                )
+                state = "passed" if result["passed"] else "failed: " + "; ".join(result["failures"])
                 verdict = result["verdict"]
                 why = ""
                 if result["passed"] and verdict and verdict["reason"]:

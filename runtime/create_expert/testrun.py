@@ -33,15 +33,31 @@ __all__ = ["DraftRunner", "WorkspaceCopy", "snapshot", "changed_files"]
 #: Never copied into the scratch workspace: version control, environments, caches.
 IGNORED_NAMES = frozenset(
     {
-        ".git", ".hg", ".svn", ".venv", "venv", "node_modules", "__pycache__",
-        ".mypy_cache", ".pytest_cache", ".ruff_cache", ".tox",
+        ".git",
+        ".hg",
+        ".svn",
+        ".venv",
+        "venv",
+        "node_modules",
+        "__pycache__",
+        ".mypy_cache",
+        ".pytest_cache",
+        ".ruff_cache",
+        ".tox",
     }
 )
 #: Events worth showing the verifier (the rest are streamed deltas and bookkeeping).
 LOG_TYPES = frozenset(
     {
-        "startRun", "callTools", "resolveToolResults", "callDelegate", "callInteractiveTool",
-        "completeRun", "stopRunByError", "stopRunByExceededMaxSteps", "retry",
+        "startRun",
+        "callTools",
+        "resolveToolResults",
+        "callDelegate",
+        "callInteractiveTool",
+        "completeRun",
+        "stopRunByError",
+        "stopRunByExceededMaxSteps",
+        "retry",
     }
 )
 #: At most this many lines of the log go to the verifier.
@@ -224,10 +240,7 @@ class DraftRunner:
         written = changed_files(before, after)
         if written:
             workspace.keep(written, outputs / "files")
-        wanted = {
-            path.removeprefix("./")
-            for path in [*scenario.expect.file_contains, *written]
-        }
+        wanted = {path.removeprefix("./") for path in [*scenario.expect.file_contains, *written]}
         texts = {path: workspace.read(path) for path in wanted}
         record = read_job(self.storage, setting.job_id, scenario.expert)
         record = replace_record(

@@ -119,13 +119,21 @@ def team_rules(
         start=1,
     ):
         rules.append(
-            {"expert": lead, "queryContains": "skip the designer", "turn": turn,
-             "toolCalls": [call]}
+            {
+                "expert": lead,
+                "queryContains": "skip the designer",
+                "turn": turn,
+                "toolCalls": [call],
+            }
         )
     rules.append({"expert": lead, "queryContains": "skip the designer", "text": "Confirmed."})
     rules.append(
-        {"expert": lead, "queryContains": "Testing is over", "turn": 1,
-         "toolCalls": [_call("reporter", query="Write the report.")]}
+        {
+            "expert": lead,
+            "queryContains": "Testing is over",
+            "turn": 1,
+            "toolCalls": [_call("reporter", query="Write the report.")],
+        }
     )
     rules.append({"expert": lead, "queryContains": "Testing is over", "text": "Reported."})
     for turn, call in enumerate(
@@ -151,19 +159,51 @@ def team_rules(
         rules.append(rule)
     rules.append({"expert": "designer", "text": "Saved."})
     rules += [
-        {"expert": "tester", "turn": 1, "times": 1,
-         "toolCalls": [_call("defineScenarios", scenarios=scenarios)]},
+        {
+            "expert": "tester",
+            "turn": 1,
+            "times": 1,
+            "toolCalls": [_call("defineScenarios", scenarios=scenarios)],
+        },
         {"expert": "tester", "turn": 2, "times": 1, "toolCalls": [_call("runScenarios")]},
         {"expert": "tester", "turn": 1, "toolCalls": [_call("runScenarios")]},
         {"expert": "tester", "text": "All run."},
-        {"expert": "verifier", "turn": 1,
-         "toolCalls": [_call("inspectRun", name=name) for name in names]},
-        {"expert": "verifier", "turn": 2, "toolCalls": [_call("recordVerdicts", verdicts=[
-            {"scenario": name, "passed": True, "reason": "did what was asked"} for name in names
-        ])]},
+        {
+            "expert": "verifier",
+            "turn": 1,
+            "toolCalls": [_call("inspectRun", name=name) for name in names],
+        },
+        {
+            "expert": "verifier",
+            "turn": 2,
+            "toolCalls": [
+                _call(
+                    "recordVerdicts",
+                    verdicts=[
+                        {"scenario": name, "passed": True, "reason": "did what was asked"}
+                        for name in names
+                    ],
+                )
+            ],
+        },
         {"expert": "verifier", "text": "Judged."},
-        {"expert": "reporter", "turn": 1, "toolCalls": [_call("recordFindings", **(findings or {
-            "summary": "Tested.", "capabilities": ["works"], "limitations": ["scripted"]}))]},
+        {
+            "expert": "reporter",
+            "turn": 1,
+            "toolCalls": [
+                _call(
+                    "recordFindings",
+                    **(
+                        findings
+                        or {
+                            "summary": "Tested.",
+                            "capabilities": ["works"],
+                            "limitations": ["scripted"],
+                        }
+                    ),
+                )
+            ],
+        },
         {"expert": "reporter", "text": "Findings recorded."},
     ]
     return rules

@@ -29,7 +29,9 @@ def fitness_project(project: Project, designs: list[str] | None = None) -> Path:
     return project.write("perstack.toml", SCRIPTED_HEAD)
 
 
-def create_expert(project: Project, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+def create_expert(
+    project: Project, *args: str, stdin: str = ""
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [PERSTACK, "create-expert", *args],
         cwd=project.root,
@@ -70,7 +72,10 @@ def test_the_fitness_walkthrough_adds_a_tested_assistant_and_its_trainer(project
     assert (session / "round-2" / "perstack.toml").read_text() == text
     assert (session / "perstack.toml.before").read_text() == SCRIPTED_HEAD
     report = (project.root / REPORT_NAME).read_text()
-    assert "Written to `perstack.toml`. The previous file is kept at `perstack/create-expert/" in report
+    assert (
+        "Written to `perstack.toml`. The previous file is kept at `perstack/create-expert/"
+        in report
+    )
     # The team's job is an ordinary job: perstack log shows its rounds and delegations.
     log = project.run("log", "--job", team_job, "--delegations", "--take", "0")
     assert log.code == 0, log.stderr
@@ -84,9 +89,7 @@ def test_the_demo_fixes_a_failing_scenario_in_round_2(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)  # one JSON object, nothing else on stdout
 
-    results = {
-        s["name"]: [r["passed"] for r in s["results"]] for s in report["scenarios"]
-    }
+    results = {s["name"]: [r["passed"] for r in s["results"]] for s in report["scenarios"]}
     assert results == {
         "log-a-workout": [False, True, True],
         "weekly-plan": [True, True, True],
@@ -107,7 +110,9 @@ def test_the_demo_fixes_a_failing_scenario_in_round_2(tmp_path: Path) -> None:
     assert report["perstackToml"]["applied"] is True
     demo = tmp_path / "create-expert-demo"
     written = tomllib.loads((demo / "perstack.toml").read_text())["experts"]
-    assert "first append one line to ./fitness-log.md" in written["fitness-assistant"]["instruction"]
+    assert (
+        "first append one line to ./fitness-log.md" in written["fitness-assistant"]["instruction"]
+    )
     assert Path(report["report"]) == demo / REPORT_NAME
 
 
@@ -137,8 +142,10 @@ def test_a_definition_that_does_not_load_is_never_written(project: Project) -> N
     assert config.read_bytes() == before
     assert "definitions rejected" in result.stderr
     assert "coach" in result.stderr
-    assert result.stderr.strip().splitlines()[-1].startswith(
-        "Error: perstack.toml not changed: no definition that loads was written"
+    assert (
+        result.stderr.strip()
+        .splitlines()[-1]
+        .startswith("Error: perstack.toml not changed: no definition that loads was written")
     )
     assert "None: no definition that loads was written." in (project.root / REPORT_NAME).read_text()
 

@@ -23,7 +23,9 @@ from tests.create_expert.scripts import (
     team_rules,
 )
 
-COACH_PROJECT = SCRIPTED_HEAD + '''
+COACH_PROJECT = (
+    SCRIPTED_HEAD
+    + """
 # The coach: keep it short.
 [experts."coach"]
 # Shown in the Expert picker.
@@ -39,9 +41,10 @@ pick = ["readTextFile", "appendTextFile", "attemptCompletion"]  # no exec
 # Someone else's Expert: create-expert must not touch it.
 [experts."accountant"]
 instruction = "Keep the books."
-'''
+"""
+)
 
-COACH_IMPROVED = '''
+COACH_IMPROVED = """
 [experts."coach"]
 description = "A running coach that keeps a training diary"
 instruction = "Answer questions about running. After each run the user reports, append it to ./diary.md."
@@ -55,7 +58,7 @@ pick = ["readTextFile", "appendTextFile", "attemptCompletion"]
 [experts."physio"]
 description = "Answers questions about running injuries"
 instruction = "Explain common running injuries; always suggest seeing a professional."
-'''
+"""
 
 COACH_SCENARIOS = [
     {
@@ -100,7 +103,7 @@ async def test_improving_an_expert_keeps_the_files_comments_and_other_experts(
         if line.lstrip().startswith("#"):
             assert line in text  # every comment line is still there
     assert 'pick = ["readTextFile", "appendTextFile", "attemptCompletion"]  # no exec' in text
-    assert text.index("[experts.\"coach\"]") < text.index("[experts.\"accountant\"]")
+    assert text.index('[experts."coach"]') < text.index('[experts."accountant"]')
     experts = tomllib.loads(text)["experts"]
     assert experts["coach"]["delegates"] == ["physio"]
     assert "./diary.md" in experts["coach"]["instruction"]
@@ -149,7 +152,7 @@ async def test_a_project_without_perstack_toml_gets_one_created(tmp_path: Path) 
     assert outcome.proposal.creates
     assert apply_proposal(outcome) is None  # nothing to back up
     text = (tmp_path / "perstack.toml").read_text()
-    assert text.startswith(f"# Created by perstack create-expert: {FITNESS}\nmodel = \"my-model\"")
+    assert text.startswith(f'# Created by perstack create-expert: {FITNESS}\nmodel = "my-model"')
     assert set(tomllib.loads(text)["experts"]) == {"fitness-assistant", "pro-trainer"}
     # Every model call of the session went to the one provider: the team's and the tests'.
     experts = {request.expert_key for request in provider.requests}

@@ -22,8 +22,8 @@ from tests.helpers import Recorder
 def test_merging_adds_experts_to_a_file_without_any() -> None:
     merged = merge_definitions('model = "m"\n', '[experts.a]\ninstruction = "A"\n')
     assert merged == 'model = "m"\n\n[experts.a]\ninstruction = "A"\n'
-    assert merge_definitions("", "[experts.a]\ninstruction = 'A'\n").strip().startswith(
-        "[experts.a]"
+    assert (
+        merge_definitions("", "[experts.a]\ninstruction = 'A'\n").strip().startswith("[experts.a]")
     )
 
 
@@ -90,8 +90,13 @@ def test_checks_read_files_tools_delegation_steps_and_the_answer() -> None:
         "at most 5 steps": False,
         "answer mentions 'plan'": True,
     }
-    failed = check_run(scenario(noDelegation=True), record.model_copy(update={"status": "timedOut"}), {})
-    assert [(c.name, c.passed) for c in failed] == [("completes", False), ("does not delegate", False)]
+    failed = check_run(
+        scenario(noDelegation=True), record.model_copy(update={"status": "timedOut"}), {}
+    )
+    assert [(c.name, c.passed) for c in failed] == [
+        ("completes", False),
+        ("does not delegate", False),
+    ]
 
 
 def test_comparing_two_runs_says_what_the_later_one_did_differently() -> None:
@@ -108,7 +113,10 @@ def test_comparing_two_runs_says_what_the_later_one_did_differently() -> None:
     assert compare_runs(after, after) == []
     old = '[experts.a]\ninstruction = "x"\n'
     new = '[experts.a]\ninstruction = "y"\ndelegates = ["b"]\n[experts.b]\ninstruction = "b"\n'
-    assert compare_definitions(old, new, ["a", "b"]) == ["a: delegates, instruction changed", "b: added"]
+    assert compare_definitions(old, new, ["a", "b"]) == [
+        "a: delegates, instruction changed",
+        "b: added",
+    ]
 
 
 def test_a_scratch_copy_leaves_out_storage_and_keeps_files_inside(tmp_path: Path) -> None:
@@ -142,7 +150,9 @@ class EchoSkill(Skill):
         pass
 
     def tools(self) -> list[ToolDefinition]:
-        return [ToolDefinition(name="echo", description="Echo", input_schema={}, skill_name=self.name)]
+        return [
+            ToolDefinition(name="echo", description="Echo", input_schema={}, skill_name=self.name)
+        ]
 
     async def call(self, tool_name: str, args: Any) -> list[Any]:
         return [TextPart(text=f"echo {args['text']}")]

@@ -68,7 +68,9 @@ class ScriptResponder:
             if rule.matches(expert, turn, purpose, query):
                 self.fired[rule.index] += 1
                 calls = [
-                    ToolCallSpec(f"call_{len(self.asked)}_{i}", c.name, orjson.dumps(c.args).decode())
+                    ToolCallSpec(
+                        f"call_{len(self.asked)}_{i}", c.name, orjson.dumps(c.args).decode()
+                    )
                     for i, c in enumerate(rule.tool_calls)
                 ]
                 return AnthropicReply(text=rule.text, tool_calls=calls)
@@ -111,13 +113,16 @@ def test_the_create_expert_loop_runs_through_the_anthropic_sdk(
     assert all(r.headers["x-api-key"] == "sk-ant-test" for r in llm_server.requests)
     asked = {expert for expert, _, _ in responder.asked}
     assert asked == {
-        "create-expert", "designer", "tester", "verifier", "reporter",
-        "fitness-assistant", "pro-trainer",
+        "create-expert",
+        "designer",
+        "tester",
+        "verifier",
+        "reporter",
+        "fitness-assistant",
+        "pro-trainer",
     }
     # The tools went over the wire too: the tester's lab tools, the drafts' base tools.
     offered = {
-        tool["name"]
-        for request in llm_server.requests
-        for tool in request.body.get("tools", [])
+        tool["name"] for request in llm_server.requests for tool in request.body.get("tools", [])
     }
     assert {"runScenarios", "writeDefinitions", "appendTextFile", "pro-trainer"} <= offered

@@ -17,8 +17,13 @@ from textual.widgets import Button, Label, Static
 
 __all__ = ["ProposalScreen", "diff_content"]
 
-_LINE_STYLES = (("+++", "$text-muted"), ("---", "$text-muted"), ("@@", "$text-accent"),
-                ("+", "$text-success"), ("-", "$text-error"))
+_LINE_STYLES = (
+    ("+++", "$text-muted"),
+    ("---", "$text-muted"),
+    ("@@", "$text-accent"),
+    ("+", "$text-success"),
+    ("-", "$text-error"),
+)
 
 
 def diff_content(diff: str) -> Content:
