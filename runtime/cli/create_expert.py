@@ -110,12 +110,14 @@ def _run(session: Any) -> Outcome:
         loop.add_signal_handler(signal.SIGTERM, task.cancel)
         return await session.run()
 
+    stopped = f"perstack.toml was not changed (drafts so far in {session.directory})"
     try:
         return asyncio.run(main())
     except asyncio.CancelledError:
-        raise PerstackError(
-            f"Stopped; perstack.toml was not changed (drafts in {session.directory})"
-        ) from None
+        raise PerstackError(f"Stopped; {stopped}") from None
+    except KeyboardInterrupt:
+        sys.stderr.write(f"Interrupted; {stopped}\n")
+        raise click.exceptions.Exit(130) from None
 
 
 def finish(outcome: Outcome, *, as_json: bool, yes: bool) -> int:
