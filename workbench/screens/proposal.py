@@ -10,7 +10,7 @@ from typing import ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Horizontal, ScrollableContainer, Vertical
 from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Static
@@ -63,6 +63,8 @@ class ProposalScreen(ModalScreen[bool]):
         }
         & #proposal-summary { margin: 1 0; text-style: bold; }
         & #proposal-diff { height: 1fr; background: $boost; padding: 0 1; }
+        /* Long lines scroll sideways: a wrapped line would read as a line of its own. */
+        & #proposal-diff > Static { width: auto; text-wrap: nowrap; }
         & #proposal-buttons { height: auto; margin-top: 1; align-horizontal: right; }
         & #proposal-buttons Button { margin-left: 2; }
         & #proposal-hint { color: $text-muted; }
@@ -79,7 +81,7 @@ class ProposalScreen(ModalScreen[bool]):
         with Vertical(id="proposal") as frame:
             frame.border_title = f"Proposed change to {self.file_name}"
             yield Label(self.summary, id="proposal-summary", markup=False)
-            with VerticalScroll(id="proposal-diff"):
+            with ScrollableContainer(id="proposal-diff"):
                 yield Static(diff_content(self.diff), markup=False)
             with Horizontal(id="proposal-buttons"):
                 yield Label(
