@@ -1,10 +1,9 @@
 """The Perstack workbench: run an Expert and watch every step, delegation and tool call.
 
 Layout: a header (project, Expert picker, model, run status); the ``perstack.toml`` editor
-(left, see :mod:`workbench.editing` for the edit, reload and re-run loop); the step
-timeline with the live stream panel (centre); the delegation tree
-(right); the filter bar, the query box and the footer (bottom). ``app.tcss`` holds the
-layout; each widget styles itself with theme variables.
+(left, see :mod:`workbench.editing` for the edit, reload and re-run loop); the step timeline
+with the live stream panel (centre); the delegation tree (right); the filter bar, the query
+box and the footer (bottom). ``app.tcss`` holds the layout; widgets style themselves.
 
 The app owns the job on screen (a :class:`~workbench.jobview.JobView`) and the
 :class:`~workbench.bridge.RunBridge` that runs jobs; everything it shows is derived by
@@ -15,7 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 import gc
-import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -28,10 +26,11 @@ from textual.widgets import Footer
 from runtime.views.timeline_filter import RowFilter
 from workbench.bridge import ProviderFactory, RunBridge
 from workbench.commands import bindings, palette_provider
+from workbench.create_expert import CreateExpertControl
 from workbench.editing import EditingControl
 from workbench.jobview import JobUpdate, JobView
 from workbench.runs import RunControl
-from workbench.status_line import status_line
+from workbench.status_line import now_ms, status_line
 from workbench.waiters import StateWaiters
 from workbench.widgets.config_pane import ConfigPane
 from workbench.widgets.filter_bar import FilterBar
@@ -50,11 +49,6 @@ if TYPE_CHECKING:
     from workbench.session import Session
 
 __all__ = ["WorkbenchApp"]
-
-
-def now_ms() -> int:
-    """Wall-clock milliseconds, the unit of event timestamps."""
-    return time.time_ns() // 1_000_000
 
 
 class WorkbenchApp(App[None]):
@@ -106,6 +100,7 @@ class WorkbenchApp(App[None]):
             )
         self.runs = RunControl(self)
         self.editing = EditingControl(self)
+        self.create = CreateExpertControl(self)
         self.themes: Any = None  # the ThemeManager, from on_mount
         self._debounce = debounce
         self._reload_step_ms = reload_step_ms
@@ -326,6 +321,7 @@ class WorkbenchApp(App[None]):
         self._refresh_counts()
         self.runs.finished(message)
         self.editing.run_finished()
+        self.create.finished(message)
 
     # --- the editor and the hot reload ------------------------------------------------
 
@@ -405,6 +401,10 @@ class WorkbenchApp(App[None]):
     def action_open_job(self) -> None:
         """List the stored jobs; the one chosen goes on screen."""
         self.runs.choose_stored()
+
+    def action_create_expert(self) -> None:
+        """Open "New Expert from a description" (create-expert as a job on screen)."""
+        self.create.open()
 
     def action_answer(self) -> None:
         """Reopen the pending interactive question."""

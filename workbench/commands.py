@@ -70,6 +70,7 @@ ACTIONS: tuple[WorkbenchAction, ...] = (
     WorkbenchAction("run", "Run", "Run the query: a new job, or a follow-up on the job shown", "ctrl+r", footer=True),
     WorkbenchAction("stop", "Stop the run", "Cancel the run; the job stays resumable", "ctrl+t", footer=True),
     WorkbenchAction("new_job", "New job", "Clear the screen; the next run starts a fresh job", "ctrl+n", footer=True),
+    WorkbenchAction("create_expert", "New Expert from a description", "create-expert designs, tests and iterates Experts; you review the change before it is written", "f3"),
     WorkbenchAction("open_job", "Open a stored job", "Show a job run earlier, step by step; a query continues it", "f2"),
     WorkbenchAction("choose_expert", "Choose the Expert", "Open the Expert picker", "ctrl+o"),
     WorkbenchAction("focus('query-input')", "Type a query", "Put the cursor in the query box", "ctrl+g"),

@@ -30,6 +30,9 @@ class RunHooks(Protocol):
     def stop(self) -> None:
         """Cancel the run in progress."""
 
+    def new_job(self) -> None:
+        """Clear the screen: the next run starts a fresh job."""
+
 
 class EditingHooks(Protocol):
     """What the run controller tells the editing controller."""
@@ -37,6 +40,9 @@ class EditingHooks(Protocol):
     @property
     def auto_rerun(self) -> AutoRerun:
         """The auto re-run rule: told each query run, so a save can run it again."""
+
+    def saved(self) -> None:
+        """``perstack.toml`` was written: reload it now."""
 
 
 class WorkbenchHost(Protocol):

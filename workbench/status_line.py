@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING
 
 from rich.text import Text
@@ -12,7 +13,7 @@ from workbench.formatting import format_duration, format_tokens
 if TYPE_CHECKING:
     from workbench.jobview import JobView
 
-__all__ = ["status_line"]
+__all__ = ["now_ms", "status_line"]
 
 _STATE_TEXT = {
     "ready": ("·", "ready"),
@@ -26,6 +27,11 @@ _STATE_TEXT = {
     "maxSteps": ("■", "step limit reached"),
 }
 _STATE_STYLE = {"error": "bold red", "waiting": "bold yellow", "running": "bold"}
+
+
+def now_ms() -> int:
+    """Wall-clock milliseconds, the unit of event timestamps (the app's clock)."""
+    return time.time_ns() // 1_000_000
 
 
 def status_line(state: str, view: JobView, now_ms: int) -> Text:
