@@ -89,7 +89,7 @@ class PaneControl:
         )
         answer = self.app.query_one(AnswerPanel).styles
         answer.height = "1fr" if big == "answer" else "auto"
-        answer.max_height = None if big == "answer" else f"{sizes.answer}%"
+        answer.max_height = "100%" if big == "answer" else f"{sizes.answer}%"
 
     def resize(self, pane: str, percent: float, *, save: bool = True) -> None:
         """Set ``pane``'s share (``editor``, ``tree`` or ``answer``), within its range."""

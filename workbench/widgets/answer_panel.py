@@ -45,6 +45,7 @@ class AnswerPanel(VerticalScroll):
         &.-shown { display: block; }
         & > #answer-split { dock: top; }
         & > Markdown { margin: 0; padding: 0 1; background: $surface; }
+        & > Markdown > *:first-child { margin-top: 0; }
         & > Markdown > *:last-child { margin-bottom: 0; }
         &:focus > #answer-split { background: $primary 35%; color: $text; }
     }
