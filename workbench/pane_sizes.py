@@ -1,13 +1,16 @@
-"""How big the workbench's panes are, as shares of the screen, kept in ``workbench.toml``.
+"""How big the workbench's panes are, kept in ``workbench.toml``.
 
-Sizes are percentages, so a layout chosen on one terminal fits another: the
-``perstack.toml`` editor and the delegation tree take a share of the screen's width
-(each with a floor in columns, set in ``app.tcss``), the timeline the rest; the final
-answer at most a share of the centre column's height. ``workbench.toml`` keeps them as::
+Until the user moves a divider, the widths are **automatic**: the editor, the timeline
+and the tree share the width 28 : 50 : 22, each above a floor (``app.tcss``: the
+timeline keeps 60 columns, the tree 32), so a 120-column screen looks as it always did
+and the columns beyond go mostly to the editor. Once a divider is moved, the editor's and
+the tree's widths are **shares of the screen's width** in percent (the timeline has the
+rest), so a layout chosen on one terminal fits another. The final answer takes at most a
+share of the centre column's height. ``workbench.toml`` keeps them as::
 
     [layout]
-    editor_width = 28     # % of the width
-    tree_width = 22       # % of the width
+    editor_width = 30     # % of the width (absent: automatic)
+    tree_width = 22       # % of the width (absent: automatic)
     answer_height = 40    # % of the centre column's height, at most
 
 A value that is not a number is ignored with a one-line notice; one out of range is
@@ -23,7 +26,7 @@ from pathlib import Path
 from runtime.errors import PerstackError
 from workbench.settings_file import read_settings, update_settings
 
-__all__ = ["LIMITS", "PaneSizes", "read_pane_sizes", "save_pane_sizes"]
+__all__ = ["LIMITS", "MIN_CENTRE", "PaneSizes", "read_pane_sizes", "save_pane_sizes"]
 
 #: The settings table and the key of each size in it.
 TABLE = "layout"
@@ -32,6 +35,8 @@ KEYS = {"editor": "editor_width", "tree": "tree_width", "answer": "answer_height
 LIMITS = {"editor": (10.0, 75.0), "tree": (10.0, 60.0), "answer": (10.0, 90.0)}
 #: The editor and the tree together leave the timeline at least this share of the width.
 MIN_CENTRE = 20.0
+#: The automatic shares of the width (``app.tcss`` has them too, with the floors).
+AUTOMATIC = {"editor": 28.0, "tree": 22.0}
 
 
 @dataclass(frozen=True)
@@ -39,28 +44,45 @@ class PaneSizes:
     """The share of each resizable pane, in percent.
 
     Attributes:
-        editor: The ``perstack.toml`` editor's width, of the screen's.
-        tree: The delegation tree's width, of the screen's.
+        editor: The ``perstack.toml`` editor's width, of the screen's (``None``: automatic).
+        tree: The delegation tree's width, of the screen's (``None``: automatic).
         answer: The final answer's height at most, of the centre column's.
     """
 
-    editor: float = 28.0
-    tree: float = 22.0
+    editor: float | None = None
+    tree: float | None = None
     answer: float = 40.0
+
+    @property
+    def automatic(self) -> bool:
+        """The widths are the automatic ones (no divider was moved)."""
+        return self.editor is None and self.tree is None
 
     def with_size(self, pane: str, percent: float) -> PaneSizes:
         """These sizes with ``pane`` (``editor``, ``tree`` or ``answer``) at ``percent``,
-        brought into its range, and narrowed so the timeline keeps its share."""
+        brought into its range; the editor and the tree are narrowed so the timeline keeps
+        its share. Setting one width fixes the other (at its automatic share if it had
+        none)."""
         low, high = LIMITS[pane]
-        if pane in ("editor", "tree"):
-            other = self.tree if pane == "editor" else self.editor
-            high = min(high, 100.0 - MIN_CENTRE - other)
-        value = round(max(low, min(high, percent)), 1)
-        return dataclasses.replace(self, **{pane: value})
+        if pane == "answer":
+            return dataclasses.replace(self, answer=round(max(low, min(high, percent)), 1))
+        widths = {
+            "editor": AUTOMATIC["editor"] if self.editor is None else self.editor,
+            "tree": AUTOMATIC["tree"] if self.tree is None else self.tree,
+        }
+        other = widths["tree" if pane == "editor" else "editor"]
+        high = min(high, 100.0 - MIN_CENTRE - other)
+        widths[pane] = round(max(low, min(high, percent)), 1)
+        return dataclasses.replace(self, **widths)
 
     def as_settings(self) -> dict[str, float | int]:
-        """The ``[layout]`` table (whole numbers written without a decimal point)."""
-        return {KEYS[pane]: _number(getattr(self, pane)) for pane in KEYS}
+        """The ``[layout]`` table (whole numbers written without a decimal point; the
+        automatic widths not at all)."""
+        return {
+            KEYS[pane]: _number(value)
+            for pane in KEYS
+            if (value := getattr(self, pane)) is not None
+        }
 
 
 def _number(value: float) -> float | int:

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from runtime.errors import PerstackError
-from workbench.pane_sizes import PaneSizes, read_pane_sizes, save_pane_sizes
+from workbench.pane_sizes import AUTOMATIC, PaneSizes, read_pane_sizes, save_pane_sizes
 from workbench.widgets.answer_panel import AnswerPanel
 
 if TYPE_CHECKING:
@@ -37,8 +37,17 @@ __all__ = ["PANES", "PaneActions", "PaneControl"]
 
 #: The panes that can be maximised, by CSS id.
 PANES = ("config", "timeline", "answer", "run-tree", "centre")
+_TITLES = {
+    "config": "perstack.toml",
+    "timeline": "The timeline",
+    "answer": "The final answer",
+    "run-tree": "The delegation tree",
+    "centre": "The timeline",
+}
 #: Percent moved by one Alt+arrow.
 STEP = 2.0
+#: The floors of the panes once the user has chosen their shares (columns).
+_FLOORS = {"config": 16, "centre": 24, "run-tree": 16}
 #: States in which a run is in progress (or a job is being read): no final answer shown.
 _BUSY = frozenset({"running", "stopping", "loading"})
 
@@ -61,6 +70,7 @@ class PaneControl:
         self.sizes = PaneSizes()
         self.maximised: str | None = None
         self._save_problem_shown = False
+        self._told_how_back = False
 
     @property
     def settings(self) -> Path:
@@ -83,13 +93,45 @@ class PaneControl:
     def apply(self) -> None:
         """Give each pane its size (the whole space to a maximised one)."""
         sizes, big = self.sizes, self.maximised
-        self.app.query_one("#config").styles.width = "1fr" if big == "config" else f"{sizes.editor}%"
-        self.app.query_one("#run-tree").styles.width = (
-            "1fr" if big == "run-tree" else f"{sizes.tree}%"
-        )
+        for pane, share in self._shares().items():
+            styles = self.app.query_one(f"#{pane}").styles
+            if big == pane:
+                styles.width, styles.min_width = "1fr", None
+            elif share is None:  # automatic: app.tcss's shares and floors
+                styles.width = styles.min_width = None
+            else:  # the user's shares, as fr units, above small floors
+                styles.width, styles.min_width = f"{share}fr", _FLOORS[pane]
         answer = self.app.query_one(AnswerPanel).styles
         answer.height = "1fr" if big == "answer" else "auto"
         answer.max_height = "100%" if big == "answer" else f"{sizes.answer}%"
+
+    def _shares(self) -> dict[str, float | None]:
+        editor, tree = self.sizes.editor, self.sizes.tree
+        centre = None if editor is None or tree is None else round(100 - editor - tree, 1)
+        return {"config": editor, "centre": centre, "run-tree": tree}
+
+    def _pin(self) -> None:
+        """Automatic widths become the user's, as they are on screen (a divider moves)."""
+        if not self.sizes.automatic:
+            return
+        editor = self.app.query_one("#config").region.width
+        tree = self.app.query_one("#run-tree").region.width
+        if editor:
+            self.sizes = self.sizes.with_size("editor", self._share(editor))
+        self.sizes = self.sizes.with_size("tree", self._share(tree, last=True))
+
+    def _share(self, columns: int, *, last: bool = False) -> float:
+        """The share (of the fr units on screen) that gives a pane ``columns`` columns.
+
+        Textual floors each pane's left edge: a pane's share aims half a column inside its
+        width (into it for the first pane, short of it for the last), so rounding the share
+        to a tenth never loses the column.
+        """
+        shown = sum(self.app.query_one(f"#{pane}").region.width for pane in _FLOORS) or 1
+        units = 100.0
+        if not self.app.query_one("#config").region.width:  # hidden: its share is not here
+            units -= self.sizes.editor if self.sizes.editor is not None else AUTOMATIC["editor"]
+        return (columns + (-0.5 if last else 0.5)) * units / shown
 
     def resize(self, pane: str, percent: float, *, save: bool = True) -> None:
         """Set ``pane``'s share (``editor``, ``tree`` or ``answer``), within its range."""
@@ -122,6 +164,8 @@ class PaneControl:
             self.resize("answer", self.sizes.answer + sign * STEP)
             return
         sign = 1 if direction == "right" else -1
+        self._pin()
+        assert self.sizes.editor is not None and self.sizes.tree is not None
         if self.focused_pane() == "config" and self.app.query_one("#config").display:
             self.resize("editor", self.sizes.editor + sign * STEP)
         else:
@@ -135,11 +179,11 @@ class PaneControl:
             self.resize("answer", rows * 100 / max(1, centre.height), save=False)
             return
         main = self.app.query_one("#main").region
+        self._pin()
         if splitter.id == "split-config":
-            self.resize("editor", (position.x - main.x) * 100 / max(1, main.width), save=False)
+            self.resize("editor", self._share(position.x - main.x), save=False)
         else:
-            columns = main.right - position.x - 1
-            self.resize("tree", columns * 100 / max(1, main.width), save=False)
+            self.resize("tree", self._share(main.right - position.x - 1, last=True), save=False)
 
     # --- maximising -----------------------------------------------------------------
 
@@ -167,6 +211,9 @@ class PaneControl:
         screen.set_class(True, "-maximised")
         self.maximised = pane
         self.apply()
+        if not self._told_how_back:  # once a session: where the other panes went
+            self._told_how_back = True
+            self.app.notify(f"{_TITLES[pane]} fills the screen: F7 puts it back.", timeout=4)
 
     def restore(self) -> None:
         """Put the maximised pane back among the others."""

@@ -44,17 +44,23 @@ def snap_app(tmp_path: Path, **options):
 # --- proportions ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("width", "editor", "tree"), [(120, 33, 28), (160, 44, 36), (200, 56, 44)])
-async def test_the_editor_and_the_tree_take_a_share_of_the_width(
-    tmp_path: Path, width: int, editor: int, tree: int
+@pytest.mark.parametrize(
+    ("width", "editor", "timeline", "tree"),
+    [(120, 26, 60, 32), (140, 38, 68, 32), (160, 44, 79, 35), (200, 55, 99, 44)],
+)
+async def test_the_editor_takes_most_of_the_columns_beyond_120(
+    tmp_path: Path, width: int, editor: int, timeline: int, tree: int
 ) -> None:
+    # At 120 columns the layout of old (the timeline keeps 60); wider, the editor grows
+    # fastest: 26 -> 44 columns at 160 (it had 26 at any width before).
     app = snap_app(tmp_path)
     async with app.run_test(size=(width, 40)) as pilot:
         await pilot.pause()
+        assert app.panes.sizes.automatic
         assert app.query_one(ConfigPane).region.width == editor
+        assert app.query_one(Timeline).region.width == timeline
         assert app.query_one(RunTreePanel).region.width == tree
-        # Two one-column dividers; the timeline has the rest.
-        assert app.query_one(Timeline).region.width == width - editor - tree - 2
+        assert editor + timeline + tree + 2 == width  # and two one-column dividers
 
 
 async def test_at_80_columns_the_editor_hides_and_the_tree_keeps_its_floor(tmp_path: Path) -> None:
@@ -63,12 +69,13 @@ async def test_at_80_columns_the_editor_hides_and_the_tree_keeps_its_floor(tmp_p
         await pilot.pause()
         assert not app.query_one(ConfigPane).display
         assert not app.query_one("#split-config").display
-        assert app.query_one(RunTreePanel).region.width == 28
-        assert app.query_one(Timeline).region.width == 80 - 28 - 1
+        assert app.query_one(RunTreePanel).region.width == 30
+        assert app.query_one(Timeline).region.width == 80 - 30 - 1
         await pilot.press("ctrl+b")  # shown on demand, with its divider
         await pilot.pause()
-        assert app.query_one(ConfigPane).region.width == 22  # 28% of 80
+        assert app.query_one(ConfigPane).region.width == 20
         assert app.query_one("#split-config").display
+        assert app.query_one(Timeline).region.width == 80 - 20 - 30 - 2
 
 
 # --- maximising -------------------------------------------------------------------------
@@ -110,6 +117,10 @@ async def test_f7_maximises_each_pane_and_restores_it(tmp_path: Path) -> None:
             }[pane]
             assert shown == expected
             assert app.focused is widget  # the focus stays where it was
+            told = [n.message for n in app._notifications if "F7 puts it back" in n.message]
+            if pane == "config":  # said the first time only (it fades after 4 s)
+                assert told == ["perstack.toml fills the screen: F7 puts it back."]
+            assert len(told) <= 1  # never once more
             await pilot.press("f7")
             await pilot.pause()
             assert app.panes.maximised is None
@@ -159,38 +170,51 @@ async def test_alt_arrows_move_the_dividers_and_workbench_toml_keeps_them(tmp_pa
     async with app.run_test(size=WIDE) as pilot:
         await app.wait_until(lambda: finished(app) and app.query_one(AnswerPanel).display)
         editor, tree = app.query_one(ConfigPane), app.query_one(RunTreePanel)
+        assert (editor.region.width, tree.region.width) == (44, 35)  # automatic
+        shown = 160 - 2  # the columns the panes share, the dividers aside
         editor.text_area.focus()
-        await pilot.press("alt+right", "alt+right", "alt+right")  # the editor widens
+        await pilot.press("alt+right")  # the widths become the user's, the editor widens
         await pilot.pause()
-        assert app.panes.sizes.editor == 34
-        assert editor.region.width == int(160 * 0.34)
-        assert read_pane_sizes(settings())[0].editor == 34  # kept at once
+        assert not app.panes.sizes.automatic
+        # Each width as a share of the columns, taken mid-column (rounding keeps it).
+        assert app.panes.sizes.editor == round(44.5 * 100 / shown + 2, 1)
+        assert app.panes.sizes.tree == round(34.5 * 100 / shown, 1)
+        assert editor.region.width == 47 and tree.region.width == 35  # 2% of 158 more
+        await pilot.press("alt+right", "alt+right")
+        await pilot.pause()
+        editor_share = app.panes.sizes.editor
+        assert editor.region.width == int(shown * editor_share / 100)
+        assert read_pane_sizes(settings())[0].editor == editor_share  # kept at once
         app.query_one(Timeline).focus()
+        tree_share = app.panes.sizes.tree
         await pilot.press("alt+left")  # the divider on the timeline's right: the tree widens
         await pilot.pause()
-        assert app.panes.sizes.tree == 24 and tree.region.width == int(160 * 0.24)
+        assert app.panes.sizes.tree == round(tree_share + 2, 1)
+        assert abs(tree.region.width - shown * app.panes.sizes.tree / 100) < 1
         tree.focus()
         await pilot.press("alt+right", "alt+right")  # the tree's own (left) divider
         await pilot.pause()
-        assert app.panes.sizes.tree == 20
+        assert app.panes.sizes.tree == round(tree_share - 2, 1)
         app.query_one("#query-input").focus()
         await pilot.press("alt+up")  # above the final answer: more room for it
         await pilot.pause()
         assert app.panes.sizes.answer == 42
+        chosen = app.panes.sizes
         # Typing keys still type in the editor: Alt+arrows moved no text.
         assert app.query_one(ConfigPane).text_area.text == (tmp_path / "snap" / "perstack.toml").read_text()
     text = settings().read_text()
     assert 'theme = "perstack-light"' in text and "[layout]" in text
-    assert read_pane_sizes(settings()) == (PaneSizes(editor=34, tree=20, answer=42), [])
+    assert read_pane_sizes(settings()) == (chosen, [])
     assert read_saved_theme(settings()) == "perstack-light"
 
-    # The next start uses them.
+    # The next start uses them, on a terminal of any width.
     again = make_app(tmp_path / "snap", expert="lead")
-    async with again.run_test(size=WIDE) as pilot:
+    async with again.run_test(size=(200, 40)) as pilot:
         await pilot.pause()
-        assert again.panes.sizes == PaneSizes(editor=34, tree=20, answer=42)
-        assert again.query_one(ConfigPane).region.width == int(160 * 0.34)
-        assert again.query_one(RunTreePanel).region.width == int(160 * 0.20)
+        assert again.panes.sizes == chosen
+        shown = 200 - 2
+        assert again.query_one(ConfigPane).region.width == int(shown * chosen.editor / 100)
+        assert abs(again.query_one(RunTreePanel).region.width - shown * chosen.tree / 100) < 1
 
 
 async def test_dragging_a_divider_resizes_and_the_release_keeps_it(tmp_path: Path) -> None:
@@ -199,15 +223,16 @@ async def test_dragging_a_divider_resizes_and_the_release_keeps_it(tmp_path: Pat
         await app.wait_until(lambda: finished(app) and app.query_one(AnswerPanel).display)
         await pilot.pause()
         main = app.query_one("#main").region
-        # The editor's divider, from its place to column 80: half the width.
+        # The editor's divider, from its place to column 70.
         await pilot.mouse_down("#split-config")
-        await pilot.hover("#main", offset=(80, 10))
+        await pilot.hover("#main", offset=(70, 10))
         await pilot.pause()
-        assert app.query_one(ConfigPane).region.width == 80
+        assert app.query_one(ConfigPane).region.width == 70
+        assert app.query_one("#split-config").region.x == 70
         assert not settings().exists()  # kept on release, not at every move
-        await pilot.mouse_up("#main", offset=(80, 10))
+        await pilot.mouse_up("#main", offset=(70, 10))
         await pilot.pause()
-        assert read_pane_sizes(settings())[0].editor == 50
+        assert read_pane_sizes(settings())[0].editor == round(70.5 * 100 / 158, 1)
         # The tree's divider to column 120: the tree takes the columns right of it.
         await pilot.mouse_down("#split-tree")
         await pilot.hover("#main", offset=(120, 10))
@@ -239,14 +264,17 @@ async def test_dragging_a_divider_resizes_and_the_release_keeps_it(tmp_path: Pat
 
 def test_sizes_are_brought_into_range_and_leave_the_timeline_its_share() -> None:
     sizes = PaneSizes()
-    assert sizes.with_size("editor", 5).editor == 10
+    assert sizes.automatic and sizes.as_settings() == {"answer_height": 40}
+    assert sizes.with_size("answer", 50).automatic  # the widths stay automatic
+    assert sizes.with_size("editor", 5) == PaneSizes(editor=10, tree=22)  # both fixed now
+    assert not sizes.with_size("tree", 30).automatic
     assert sizes.with_size("answer", 99).answer == 90
     wide = sizes.with_size("editor", 75)
-    assert wide.editor == 100 - MIN_CENTRE - sizes.tree
+    assert wide.editor == 100 - MIN_CENTRE - 22  # the tree at its automatic share
     assert wide.with_size("tree", 60).tree == 100 - MIN_CENTRE - wide.editor
-    assert PaneSizes(editor=75).with_size("tree", 30).tree == 10  # the floor wins
+    assert PaneSizes(editor=75, tree=5).with_size("tree", 30).tree == 10  # the floor wins
     assert sizes.with_size("tree", 33.333).tree == 33.3
-    assert PaneSizes(editor=30.5).as_settings() == {
+    assert PaneSizes(editor=30.5, tree=22).as_settings() == {
         "editor_width": 30.5,
         "tree_width": 22,
         "answer_height": 40,
@@ -257,7 +285,7 @@ def test_bad_values_in_workbench_toml_are_named_and_ignored(tmp_path: Path) -> N
     path = tmp_path / "workbench.toml"
     path.write_text('theme = "perstack-dark"\n[layout]\neditor_width = "wide"\ntree_width = 200\n')
     sizes, problems = read_pane_sizes(path)
-    assert sizes == PaneSizes(tree=100 - MIN_CENTRE - 28)  # out of range: brought into it
+    assert sizes == PaneSizes(editor=28, tree=100 - MIN_CENTRE - 28)  # brought into range
     assert problems == [
         f"{path}: layout.editor_width: expected a percentage such as 30, got 'wide' (ignored)"
     ]

@@ -108,10 +108,14 @@ class AnswerPanel(VerticalScroll):
 
 
 def _parser() -> Any:
-    """Markdown as chat models write it: GitHub's flavour, every line break kept."""
+    """Markdown as chat models write it: GitHub's flavour, every line break kept, bare
+    ``http(s)://`` addresses linked."""
     from markdown_it import MarkdownIt
 
     parser = MarkdownIt("gfm-like")
+    if parser.linkify is not None:
+        # Only addresses with a scheme become links: "itinerary.md" is a file, not a site.
+        parser.linkify.set({"fuzzy_link": False})
 
     def hard_breaks(state: Any) -> None:
         for token in state.tokens:
