@@ -2,7 +2,7 @@
 
 Until the user moves a divider, the widths are **automatic**: the editor, the timeline
 and the tree share the width 28 : 50 : 22, each above a floor (``app.tcss``: the
-timeline keeps 60 columns, the tree 32), so a 120-column screen looks as it always did
+timeline keeps 61 columns, the tree 32), so a 120-column screen looks as it always did
 and the columns beyond go mostly to the editor. Once a divider is moved, the editor's and
 the tree's widths are **shares of the screen's width** in percent (the timeline has the
 rest), so a layout chosen on one terminal fits another. The final answer takes at most a
