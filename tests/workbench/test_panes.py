@@ -201,7 +201,10 @@ async def test_alt_arrows_move_the_dividers_and_workbench_toml_keeps_them(tmp_pa
         assert app.panes.sizes.answer == 42
         chosen = app.panes.sizes
         # Typing keys still type in the editor: Alt+arrows moved no text.
-        assert app.query_one(ConfigPane).text_area.text == (tmp_path / "snap" / "perstack.toml").read_text()
+        assert (
+            app.query_one(ConfigPane).text_area.text
+            == (tmp_path / "snap" / "perstack.toml").read_text()
+        )
     text = settings().read_text()
     assert 'theme = "perstack-light"' in text and "[layout]" in text
     assert read_pane_sizes(settings()) == (chosen, [])
