@@ -29,15 +29,18 @@ from workbench.commands import bindings, palette_provider
 from workbench.create_expert import CreateExpertControl
 from workbench.editing import EditingControl
 from workbench.jobview import JobUpdate, JobView
+from workbench.panes import PaneActions, PaneControl
 from workbench.runs import RunControl
 from workbench.status_line import now_ms, status_line
 from workbench.waiters import StateWaiters
+from workbench.widgets.answer_panel import AnswerPanel
 from workbench.widgets.config_pane import ConfigPane
 from workbench.widgets.filter_bar import FilterBar
 from workbench.widgets.header_bar import HeaderBar
 from workbench.widgets.notice import Notice
 from workbench.widgets.query_bar import QueryBar
 from workbench.widgets.run_tree import RunTreePanel
+from workbench.widgets.splitter import Splitter
 from workbench.widgets.stream_panel import StreamPanel
 from workbench.widgets.timeline import Timeline
 
@@ -51,7 +54,7 @@ if TYPE_CHECKING:
 __all__ = ["WorkbenchApp"]
 
 
-class WorkbenchApp(App[None]):
+class WorkbenchApp(PaneActions, App[None]):
     """The workbench for one project.
 
     Args:
@@ -101,6 +104,7 @@ class WorkbenchApp(App[None]):
         self.runs = RunControl(self)
         self.editing = EditingControl(self)
         self.create = CreateExpertControl(self)
+        self.panes = PaneControl(self)
         self.themes: Any = None  # the ThemeManager, from on_mount
         self._debounce = debounce
         self._reload_step_ms = reload_step_ms
@@ -133,10 +137,13 @@ class WorkbenchApp(App[None]):
         yield HeaderBar(title, experts, expert, model, id="header")
         with Horizontal(id="main"):
             yield ConfigPane(project.config_path, id="config", **self._editor_options())
+            yield Splitter(id="split-config")
             with Vertical(id="centre"):
                 yield Notice(id="notice")
                 yield Timeline(self.view, clock=self.clock, id="timeline")
                 yield StreamPanel(id="stream")
+                yield AnswerPanel(id="answer")
+            yield Splitter(id="split-tree")
             yield RunTreePanel(id="run-tree")
         yield FilterBar(id="filter")
         yield QueryBar(value=query, id="query")
@@ -152,6 +159,7 @@ class WorkbenchApp(App[None]):
         self.themes = ThemeManager(self)
         self.themes.install()
         self.themes.start_watching()
+        self.panes.restore_saved()  # the pane sizes kept in workbench.toml
         self._show_preflight()
         if not self.preflight.problems and self.session.remote is None:
             self.check_provider()  # a server's jobs use the server's provider
@@ -253,6 +261,7 @@ class WorkbenchApp(App[None]):
         """Rewrite the header's status line."""
         status = status_line(self.state, self.view, self.clock())
         self.query_one(HeaderBar).set_status(status)
+        self.panes.follow_answer(self.view, self.state)
         self.state_changed()
 
     def _tick(self) -> None:
@@ -338,6 +347,7 @@ class WorkbenchApp(App[None]):
         self.editing.invalid(message)
 
     def on_descendant_focus(self, event: Any) -> None:
+        self.panes.focus_moved(event.widget)
         if self.still and hasattr(event.widget, "cursor_blink"):
             event.widget.cursor_blink = False
 
@@ -451,19 +461,15 @@ class WorkbenchApp(App[None]):
 
     def action_filter_or_find(self) -> None:
         """Ctrl+F: find in perstack.toml while typing there, else filter the timeline."""
-        editor = self.query_one(ConfigPane)
-        focused = self.focused
-        if focused is not None and editor in focused.ancestors_with_self:
-            editor.action_find()
+        if self.panes.focused_pane() == "config":
+            self.query_one(ConfigPane).action_find()
         else:
             self.set_focus(self.query_one("#filter-expression"))
 
     def action_tree_or_redo(self) -> None:
         """Ctrl+Y: redo while typing in perstack.toml, else go to the delegation tree."""
-        editor = self.query_one(ConfigPane)
-        focused = self.focused
-        if focused is not None and editor in focused.ancestors_with_self:
-            editor.text_area.redo()
+        if self.panes.focused_pane() == "config":
+            self.query_one(ConfigPane).text_area.redo()
         else:
             self.set_focus(self.query_one("#run-tree"))
 
@@ -478,13 +484,6 @@ class WorkbenchApp(App[None]):
     def action_toggle_auto_rerun(self) -> None:
         """Flip auto re-run."""
         self.editing.toggle_auto_rerun()
-
-    def action_toggle_config(self) -> None:
-        """Show or hide the perstack.toml pane."""
-        screen = self.screen
-        shown = self.query_one(ConfigPane).display
-        screen.set_class(shown, "-hide-config")
-        screen.set_class(not shown, "-show-config")
 
     def action_help(self) -> None:
         """Show every key."""

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from workbench.rerun import AutoRerun
     from workbench.session import Preflight, Session
 
-__all__ = ["EditingHooks", "RunHooks", "WorkbenchHost"]
+__all__ = ["EditingHooks", "PaneHost", "RunHooks", "WorkbenchHost"]
 
 
 class RunHooks(Protocol):
@@ -83,3 +83,18 @@ class WorkbenchHost(Protocol):
     def run_worker(self, work: Any, **kwargs: Any) -> Any: ...
     def call_from_thread(self, callback: Callable[..., Any], *args: Any, **kwargs: Any) -> Any: ...
     def push_screen(self, screen: Any, callback: Any = None, **kwargs: Any) -> Any: ...
+
+
+class PaneHost(Protocol):
+    """The app as the pane controller (:class:`~workbench.panes.PaneControl`) sees it.
+
+    Attributes:
+        focused: The widget with the focus, if any.
+        screen: The screen on top (its classes say which pane is maximised).
+    """
+
+    focused: Any
+    screen: Any
+
+    def query_one(self, selector: Any, expect_type: Any = None) -> Any: ...
+    def notify(self, message: str, **kwargs: Any) -> None: ...

@@ -5,9 +5,10 @@ Run: ``uv run python -m workbench.screenshots`` (``--out DIR`` to write elsewher
 Each picture is the app in one state: before a run, mid-run while text streams, a
 finished run with its parallel delegation, a step's details, a filter applied, an
 invalid filter, the interactive question, the demo at 80x24, the finished run in the light
-and high-contrast themes, the perstack.toml editor showing problems typed into it, and
-create-expert's flow (F3: the dialog, the proposed change, the report, the team's job)
-(dark is the default theme of every other picture). The demo's script runs
+and high-contrast themes, the perstack.toml editor showing problems typed into it, the
+stored jobs, create-expert's flow (F3: the dialog, the proposed change, the report, the
+team's job), a finished job with its final answer on a wide terminal and the editor
+maximised (dark is the default theme of every other picture). The demo's script runs
 without its delays, event timestamps come from a counter and the clock is fixed, so the
 pictures come out the same every time. Jobs and the demo copy go to a temporary
 directory, never to your cache, your theme choice or the repository.
@@ -150,6 +151,16 @@ async def _stored_jobs(app: Any, pilot: Any) -> None:
     await pilot.pause()
 
 
+async def _maximised_editor(app: Any, pilot: Any) -> None:
+    from workbench.widgets.config_pane import ConfigPane
+
+    await _finished(app, pilot)
+    app.query_one(ConfigPane).text_area.focus()
+    await pilot.press("f7")
+    app.clear_notifications()  # "perstack.toml fills the screen: F7 puts it back."
+    await pilot.pause()
+
+
 #: name -> (size, Expert, rules to hold, what to do before the picture).
 SHOTS: dict[
     str, tuple[tuple[int, int], str, tuple[str, str] | None, Callable[..., Awaitable[None]]]
@@ -166,6 +177,8 @@ SHOTS: dict[
     "10-finished-high-contrast-theme": ((120, 36), "coordinator", None, _finished),
     "11-editor-problems": ((120, 36), "coordinator", None, _editor_problems),
     "12-stored-jobs": ((120, 36), "coordinator", None, _stored_jobs),
+    "17-final-answer-wide": ((160, 42), "coordinator", None, _finished),
+    "18-maximised-editor": ((120, 36), "coordinator", None, _maximised_editor),
 }
 async def _describe(app: Any, pilot: Any) -> None:
     from runtime.create_expert.demo import DEMO_DESCRIPTION

@@ -181,6 +181,9 @@ class ActivityLog:
         self._node_depth: dict[str, int] = {}
         self._run_node: dict[str, str] = {}
         self._open_calls: dict[str, ActivityRow] = {}
+        #: The coordinator's answer to the latest query, once its run completed (``None``
+        #: before that, and again from the next query on: a follow-up replaces it).
+        self.final_answer: ActivityRow | None = None
 
     def feed(self, event: BaseEvent) -> list[ActivityRow]:
         """Apply one event; return the rows it added or changed (each once)."""
@@ -281,6 +284,8 @@ def _start_run(log: ActivityLog, event: Any, run: _RunState) -> list[ActivityRow
         if message.type == "userMessage":
             row = log._new("query", event, run)
             row.label = "".join(getattr(p, "text", "") for p in message.contents)
+            if run.depth == 0:
+                log.final_answer = None  # a new query: the job's answer is to come
             return [row]
     return []
 
@@ -422,9 +427,11 @@ def _step_end(log: ActivityLog, event: Any, run: _RunState) -> list[ActivityRow]
         cost = log._cost(event)
         row.cost = cost if row.cost is None or cost is None else row.cost + cost
         rows.append(row)
-        # The delegation that started this run is answered.
+        # A coordinator's run answers the job; a delegate's, the delegation that started it.
         by = event.checkpoint.delegated_by
-        if by is not None:
+        if by is None:
+            log.final_answer = row
+        else:
             answered = log._open_calls.pop(by.tool_call_id, None)
             if answered is not None:
                 answered.result = event.text
