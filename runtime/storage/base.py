@@ -17,7 +17,13 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 
-from runtime.storage.compact import HistoryCompactor, StoredHistories, UnresolvedBase, is_compact
+from runtime.storage.compact import (
+    HistoryCompactor,
+    StoredHistories,
+    UnresolvedBase,
+    is_compact,
+    slim_document,
+)
 from runtime.storage.records import (
     CheckpointFileRef,
     EventFileRef,
@@ -163,6 +169,16 @@ class Storage(Protocol):
     def read_event_raw(self, ref: EventFileRef) -> RawJson | None:
         """An event's full JSON (histories rebuilt), or ``None`` with a warning."""
         return self._rebuilt(self._get_event(ref), ref)
+
+    def read_event_slim(self, ref: EventFileRef) -> dict[str, Any] | None:
+        """An event's JSON without its message histories (see
+        :func:`~runtime.storage.compact.slim_document`), or ``None`` with a warning.
+
+        Nothing is rebuilt, so this costs the size of the event's file: what a viewer
+        loading a long job needs (its rows, tree and figures, not the histories).
+        """
+        document = self._get_event(ref)
+        return None if document is None else slim_document(document.data)
 
     def _rebuilt(
         self, document: RawJson | None, ref: EventFileRef | CheckpointFileRef

@@ -41,6 +41,7 @@ __all__ = [
     "expand",
     "expand_checkpoint",
     "is_compact",
+    "slim_document",
 ]
 
 #: The field naming a compact document's base.
@@ -229,8 +230,10 @@ class HistoryCompactor:
         if event.type == "startGeneration":
             messages = event.__dict__.get("messages") or []
             latest = self._latest.get(event.run_id)
-            base = None if latest is None else self.choose_base(
-                latest, event.run_id, messages, as_file=False
+            base = (
+                None
+                if latest is None
+                else self.choose_base(latest, event.run_id, messages, as_file=False)
             )
             if base is not None:
                 document = _shallow(event)
@@ -292,6 +295,33 @@ def expand(data: dict[str, Any], resolve: Resolver) -> dict[str, Any]:
     return full
 
 
+def slim_document(data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` (an event, compact or whole) without the message histories it carries.
+
+    Checkpoint fields keep every other field with ``messages`` empty, and a
+    ``startGeneration`` keeps its other fields: what a viewer needs of an event, read
+    without rebuilding any history (see :func:`runtime.views.event_refs.slim_event`).
+    """
+    slim = data
+    for _, wire in CHECKPOINT_FIELDS:
+        checkpoint = data.get(wire)
+        if isinstance(checkpoint, dict) and (
+            checkpoint.get("messages") or BASE_FIELD in checkpoint
+        ):
+            if slim is data:
+                slim = dict(data)
+            checkpoint = dict(checkpoint)
+            checkpoint.pop(BASE_FIELD, None)
+            checkpoint["messages"] = []
+            slim[wire] = checkpoint
+    if data.get("type") == "startGeneration" and (data.get("messages") or BASE_FIELD in data):
+        if slim is data:
+            slim = dict(data)
+        slim.pop(BASE_FIELD, None)
+        slim["messages"] = []
+    return slim
+
+
 class StoredHistories:
     """Rebuilds stored checkpoints' full message lists by following their bases.
 
@@ -325,11 +355,13 @@ class StoredHistories:
         if found is not None:
             return found
         chain: list[tuple[str, dict[str, Any]]] = []
+        visited: set[str] = set()
         current, needed = checkpoint_id, count
         root: list[Any] = []
         while True:
-            if any(seen == current for seen, _ in chain):
+            if current in visited:
                 raise UnresolvedBase(f"its bases go round in a circle at {current}")
+            visited.add(current)
             data = self._read(current)
             if data is None:
                 if not chain:
@@ -355,7 +387,9 @@ class StoredHistories:
         while len(self._cache) > MAX_CACHED:
             self._cache.popitem(last=False)
         if len(messages) < count:
-            raise UnresolvedBase(f"checkpoint {checkpoint_id} has {len(messages)} of {count} messages")
+            raise UnresolvedBase(
+                f"checkpoint {checkpoint_id} has {len(messages)} of {count} messages"
+            )
         return messages
 
     def expand(self, data: dict[str, Any]) -> dict[str, Any]:

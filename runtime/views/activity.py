@@ -32,7 +32,14 @@ from runtime.views._row_text import (
     short_args,
 )
 from runtime.views.event_refs import EventRef, read_stored_event, slim_event
-from runtime.views.runtree import ROOT, STEP_END_TYPES, generation_tokens, node_key
+from runtime.views.runtree import (
+    ROOT,
+    STEP_END_TYPES,
+    actor_label,
+    generation_tokens,
+    node_key,
+    parallel_ordinals,
+)
 
 if TYPE_CHECKING:
     from runtime.events import BaseEvent
@@ -64,6 +71,8 @@ class ActivityRow:
         kind: One of :data:`ROW_KINDS`.
         step: The job-wide step number.
         expert_key: The Expert acting.
+        actor: How the Expert is shown: its key, numbered when it is one of several
+            parallel runs of that Expert (``researcher #2``).
         run_id: The run segment it happened in.
         node_id: Its node in the delegation tree (see :mod:`runtime.views.runtree`).
         depth: Delegation depth (0 for the coordinator).
@@ -84,7 +93,7 @@ class ActivityRow:
     """
 
     __slots__ = (
-        "index", "kind", "step", "expert_key", "run_id", "node_id", "depth", "label",
+        "index", "kind", "step", "expert_key", "actor", "run_id", "node_id", "depth", "label",
         "status", "tool_call_id", "tool_name", "skill_name", "args", "result", "tokens",
         "started_ms", "finished_ms", "events", "refs", "generation", "version", "_chunks",
         "_text",
@@ -95,6 +104,7 @@ class ActivityRow:
         self.kind = kind
         self.step: int = event.step_number  # type: ignore[attr-defined]
         self.expert_key: str = event.expert_key  # type: ignore[attr-defined]
+        self.actor = run.actor or self.expert_key
         self.run_id = event.run_id
         self.node_id = run.node_id
         self.depth = run.depth
@@ -149,13 +159,16 @@ class ActivityRow:
         return max(0, end - self.started_ms)
 
     def __repr__(self) -> str:
-        return f"<ActivityRow {self.index} step={self.step} {self.kind} {self.status} {self.label!r}>"
+        return (
+            f"<ActivityRow {self.index} step={self.step} {self.kind} {self.status} {self.label!r}>"
+        )
 
 
 @dataclass(slots=True)
 class _RunState:
     node_id: str
     depth: int
+    actor: str | None = None
     generation: EventRef | None = None
     reasoning: ActivityRow | None = None
     result: ActivityRow | None = None
@@ -176,6 +189,8 @@ class ActivityLog:
         self._node_depth: dict[str, int] = {}
         self._run_node: dict[str, str] = {}
         self._open_calls: dict[str, ActivityRow] = {}
+        #: tool call id -> its number among parallel calls of one delegate.
+        self._ordinals: dict[str, int] = {}
 
     def feed(self, event: BaseEvent) -> list[ActivityRow]:
         """Apply one event; return the rows it added or changed (each once)."""
@@ -221,7 +236,8 @@ class ActivityLog:
                     self._node_depth[node_id] = depth
             else:
                 node_id, depth = ROOT, 0  # a run we never saw start: the coordinator's
-            run = self._runs[event.run_id] = _RunState(node_id, depth)
+            actor = actor_label(event.expert_key, self._ordinals.get(node_id))  # type: ignore[attr-defined]
+            run = self._runs[event.run_id] = _RunState(node_id, depth, actor)
             self._run_node[event.run_id] = node_id
         return run
 
@@ -342,12 +358,15 @@ def _call_tools(log: ActivityLog, event: Any, run: _RunState) -> list[ActivityRo
 
 def _call_delegate(log: ActivityLog, event: Any, run: _RunState) -> list[ActivityRow]:
     rows = []
+    ordinals = parallel_ordinals(event.tool_calls)
+    log._ordinals.update(ordinals)
     for call in event.tool_calls:
         row = log._open_calls.get(call.id)
         if row is not None:
             row.kind = "delegate"
             query = call.args.get("query") if isinstance(call.args, dict) else None
-            row.label = f"{call.tool_name}: {query}" if isinstance(query, str) else row.label
+            name = actor_label(call.tool_name, ordinals.get(call.id))
+            row.label = f"{name}: {query}" if isinstance(query, str) else row.label
             row.add_event(event)
             rows.append(row)
     return rows

@@ -335,7 +335,7 @@ class Timeline(ScrollView, can_focus=True):
             label_style = component("timeline--query")
         elif row.kind in ("error", "retry", "stop") or row.status == "error":
             label_style = component("timeline--error")
-        expert = fit(_indent(row.depth) + row.expert_key, c.expert)
+        expert = fit(_indent(row.depth) + row.actor, c.expert)
         label = _label(row)
         glyph = KIND_GLYPHS.get(row.kind, " ")
         label_text = fit(label, c.label - 2, tail=row.status == "streaming")
