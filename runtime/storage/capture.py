@@ -74,6 +74,7 @@ class CaptureStorage(MemoryStorage):
         self._last_end: tuple[str, bool, Any] | None = None  # type, at the root?, usage
         self._root_usage: Any = None
         self._coordinator: str | None = None
+        self._first_expert: str | None = None
 
     # --- reading a capture ----------------------------------------------------------
 
@@ -125,10 +126,15 @@ class CaptureStorage(MemoryStorage):
                 if at_root:
                     self._root_usage = checkpoint.get("usage")
         if event_type == "startRun" and self._coordinator is None:
+            # The coordinator: the first run nobody delegated (a capture of a fork may
+            # begin inside a delegate).
             initial = data.get("initialCheckpoint")
-            expert = initial.get("expert") if isinstance(initial, dict) else None
+            initial = initial if isinstance(initial, dict) else {}
+            expert = initial.get("expert")
             if isinstance(expert, dict) and isinstance(expert.get("key"), str):
-                self._coordinator = expert["key"]
+                self._first_expert = self._first_expert or expert["key"]
+                if initial.get("delegatedBy") is None:
+                    self._coordinator = expert["key"]
         self._first_ms = timestamp if self._first_ms is None else self._first_ms
         self._last_ms = max(self._last_ms, timestamp)
         self._max_step = max(self._max_step, step)
@@ -184,7 +190,7 @@ class CaptureStorage(MemoryStorage):
         record: dict[str, Any] = {
             "id": self.job_id,
             "status": status,
-            "coordinatorExpertKey": self._coordinator or "",
+            "coordinatorExpertKey": self._coordinator or self._first_expert or "",
             "totalSteps": self._max_step,
             "usage": usage if isinstance(usage, dict) else {},
             "startedAt": self._first_ms or 0,
