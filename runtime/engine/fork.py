@@ -22,7 +22,7 @@ import re
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from runtime.engine.fork_plan import Continue, Done, ForkPlan, Fresh, NodePlan, Waiting
+from runtime.engine.fork_plan import Continue, Done, ForkPlan, Fresh, NodePlan
 from runtime.engine.jobs import JobRunner
 from runtime.model import Checkpoint, ForkedFrom, InstructionMessage, Job, new_id, now_ms
 
