@@ -112,7 +112,7 @@ def log_command(
         root = default_storage_root(Path.cwd(), os.environ)
         storage: Storage = FileStorage(root)
         location = str(root)
-        if job_id is not None:  # an id in the storage, a job folder or a capture
+        if job_id is not None and _names_a_path(job_id, root):  # a job folder or a capture
             from runtime.storage.sources import open_job
 
             source = open_job(job_id, storage_root=root)
@@ -150,6 +150,16 @@ def log_command(
         where = f": {error.filename}" if error.filename else ""
         click.echo(f"Error: {error.strerror or error}{where}", err=True)
         sys.exit(1)
+
+
+def _names_a_path(name: str, root: Path) -> bool:
+    """``--job`` names a folder or a capture, not a job id of the storage (an id that is
+    nowhere keeps upstream's answer, "No data found")."""
+    from runtime.storage.sources import looks_like_path
+
+    if looks_like_path(name):
+        return True
+    return not (root / "jobs" / name).is_dir() and Path(name).exists()
 
 
 if __name__ == "__main__":  # `python -m runtime.cli.log`, before `perstack` mounts it

@@ -358,7 +358,7 @@ def _call_tools(log: ActivityLog, event: Any, run: _RunState) -> list[ActivityRo
 
 def _call_delegate(log: ActivityLog, event: Any, run: _RunState) -> list[ActivityRow]:
     rows = []
-    ordinals = parallel_ordinals(event.tool_calls)
+    ordinals = parallel_ordinals((call.id, call.tool_name) for call in event.tool_calls)
     log._ordinals.update(ordinals)
     for call in event.tool_calls:
         row = log._open_calls.get(call.id)

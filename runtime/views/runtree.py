@@ -13,8 +13,9 @@ descendants; feeding one event costs O(depth) at most (usually O(1)).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from runtime.storage.records import STEP_END_TYPES
 
@@ -52,22 +53,23 @@ def node_key(checkpoint: Checkpoint) -> str:
     return ROOT if delegated_by is None else delegated_by.tool_call_id
 
 
-def parallel_ordinals(calls: list[Any]) -> dict[str, int]:
+def parallel_ordinals(calls: Iterable[tuple[str, str]]) -> dict[str, int]:
     """``tool call id -> 1, 2, …`` for the calls of one delegation that go to the same
     delegate as another call of it (parallel runs of one Expert); others are left out.
 
     Args:
-        calls: The tool calls of a ``callDelegate`` event, in order.
+        calls: ``(tool call id, tool name)`` of a delegation's calls, in order.
     """
+    calls = list(calls)
     counts: dict[str, int] = {}
-    for call in calls:
-        counts[call.tool_name] = counts.get(call.tool_name, 0) + 1
+    for _, name in calls:
+        counts[name] = counts.get(name, 0) + 1
     ordinals: dict[str, int] = {}
     seen: dict[str, int] = {}
-    for call in calls:
-        if counts[call.tool_name] > 1:
-            seen[call.tool_name] = seen.get(call.tool_name, 0) + 1
-            ordinals[call.id] = seen[call.tool_name]
+    for call_id, name in calls:
+        if counts[name] > 1:
+            seen[name] = seen.get(name, 0) + 1
+            ordinals[call_id] = seen[name]
     return ordinals
 
 
@@ -192,7 +194,8 @@ class RunTree:
         node.last_ms = event.timestamp
         changed = {node_id}
         if kind == "callDelegate":
-            self._ordinals.update(parallel_ordinals(event.tool_calls))  # type: ignore[attr-defined]
+            calls = event.tool_calls  # type: ignore[attr-defined]
+            self._ordinals.update(parallel_ordinals((c.id, c.tool_name) for c in calls))
         tokens = generation_tokens(event)
         if tokens:
             node.tokens += tokens

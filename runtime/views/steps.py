@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from runtime.storage.records import STEP_END_TYPES
-from runtime.views.runtree import ROOT, actor_label
+from runtime.views.runtree import ROOT, actor_label, parallel_ordinals
 
 if TYPE_CHECKING:
     from runtime.storage.sources import JobSource
@@ -189,12 +189,10 @@ def load_steps(source: JobSource) -> JobSteps:
         checkpoint = data.get("checkpoint") or {}
         targets = checkpoint.get("delegateTo") or []
         if data.get("type") == "stopRunByDelegate" and targets:
-            names = [t.get("toolName") for t in targets]
-            for position, target in enumerate(targets):
-                call_id = str(target.get("toolCallId"))
+            calls = [(str(t.get("toolCallId")), str(t.get("toolName"))) for t in targets]
+            ordinals.update(parallel_ordinals(calls))
+            for call_id, _ in calls:
                 delegations[call_id] = (node_id, step.index)
-                if names.count(target.get("toolName")) > 1:
-                    ordinals[call_id] = names[: position + 1].count(target.get("toolName"))
     for child_id, (parent_id, index) in delegations.items():
         if child_id in nodes:
             nodes[parent_id].delegated.setdefault(index, []).append(child_id)
