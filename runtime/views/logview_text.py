@@ -14,7 +14,6 @@ from typing import IO, Any
 import orjson
 
 from runtime.storage import Storage
-from runtime.views.runtree import actor_label, parallel_ordinals
 from runtime.views.logview import (
     DELEGATION_TYPES,
     ERROR_TYPES,
@@ -23,6 +22,7 @@ from runtime.views.logview import (
     read_events,
     summarize,
 )
+from runtime.views.runtree import actor_label, parallel_ordinals
 
 __all__ = ["parallel_actors", "render_text"]
 
