@@ -6,7 +6,8 @@ takes a while) and puts the result on screen.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from runtime.errors import PerstackError
@@ -18,7 +19,7 @@ if TYPE_CHECKING:
     from runtime.model import Checkpoint
     from runtime.storage.base import Storage
 
-__all__ = ["JobSummary", "StoredJob", "list_stored_jobs", "load_stored_job"]
+__all__ = ["JobSummary", "StoredJob", "list_stored_jobs", "load_named_job", "load_stored_job"]
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,9 @@ class StoredJob:
     coordinator: str
     checkpoint: Checkpoint
     events: list[BaseEvent]
+    #: Where the job was read from when it is not in the project's storage (a job
+    #: folder elsewhere, a capture); ``None`` for the project's own jobs.
+    foreign: str | None = None
 
 
 def list_stored_jobs(storage: Storage, limit: int = 200) -> list[JobSummary]:
@@ -101,6 +105,23 @@ def load_stored_job(
     coordinator = job.coordinator_expert_key if job is not None else checkpoint.expert.key
     events = storage.list_events(job_id, max_step=checkpoint.step_number)
     return StoredJob(job_id, coordinator, checkpoint, [slim_event(event) for event in events])
+
+
+def load_named_job(name: str, cwd: Path, storage_root: Path) -> StoredJob:
+    """The job ``perstack start --open <name>`` names: a job id of the project's storage,
+    a job folder or a ``.jsonl`` capture (see :mod:`runtime.storage.sources`).
+
+    Raises:
+        PerstackError: nothing by that name, or nothing in it to show.
+    """
+    from runtime.storage.sources import open_job
+
+    source = open_job(name, cwd=cwd, storage_root=storage_root)
+    job = load_stored_job(source.storage, continue_job=source.job_id)
+    in_project = source.kind == "stored" or (
+        source.kind == "folder" and Path(source.location).parent == storage_root / "jobs"
+    )
+    return job if in_project else replace(job, foreign=source.location)
 
 
 def _first_query(storage: Storage, job_id: str, coordinator: str) -> str:
