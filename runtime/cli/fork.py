@@ -114,20 +114,21 @@ def prepare_fork(
         raise PerstackError(f"--workspace {options.workspace}: not a directory")
     storage = FileStorage(default_storage_root(workspace, os.environ))
     source = open_job(job, cwd=cwd, storage_root=storage.root)
-    checkpoint = source.checkpoint(checkpoint_id)
+    expert_key = source.checkpoint_expert(checkpoint_id)  # the whole one is read once, later
     if options.replay is not None:
         config = _with_replay(config, options.replay, storage.root)
     env = load_env(resolve_env_paths(config, list(options.env_path)), cwd)
     setting = settings_from_config(
-        config, checkpoint.expert.key, query, env=env, workspace=workspace, job_id=options.job_id
+        config, expert_key, query, env=env, workspace=workspace, job_id=options.job_id
     )
     if options.job_id is not None and storage.retrieve_job(options.job_id) is not None:
         raise PerstackError(f"--job-id {options.job_id}: a job of that id already exists")
     setting.verbose = options.verbose or None
-    if checkpoint.step_number + 1 >= setting.max_steps:
+    ref = source.storage.checkpoint_file(source.job_id, checkpoint_id)
+    if ref is not None and ref.step + 1 >= setting.max_steps:
         _warn(
-            f"the fork starts at step {checkpoint.step_number + 1} and maxSteps is "
-            f"{setting.max_steps} (job-wide): it stops after one step; raise --max-steps"
+            f"the fork starts at step {ref.step + 1} and maxSteps is {setting.max_steps} "
+            "(job-wide): it stops after one step; raise --max-steps"
         )
     return PreparedFork(
         source=source,

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from runtime.config.models import ExpertConfig, PerstackConfig
     from runtime.engine.event_format import EventFormat
     from runtime.engine.fork_plan import ForkPlan
+    from runtime.events import BaseEvent
     from runtime.storage import Storage
     from runtime.storage.sources import JobSource
 
@@ -216,6 +217,7 @@ async def fork(
         locked_tools=locked_tools,
     )
     copier = _HistoryCopier(source, plan, parts.storage, setting.job_id)
+    parts.bus.listeners.append(copier.on_event)
     try:
         return await runner.run_fork()
     finally:
@@ -265,30 +267,45 @@ class _JobParts:
 
 
 class _HistoryCopier:
-    """Copies a fork's history into the new job while the fork's first steps run.
+    """Copies a fork's history into the new job, once the fork's first model request is
+    on its way.
 
     Nothing the fork does reads the copy (it reads the forked job itself), so the model is
-    asked for the first step without waiting for thousands of files to be written. Into
-    files, the copy runs on a thread with a store of its own; into memory, at once.
+    asked for the first step without waiting for thousands of files to be written, nor
+    sharing the interpreter with the copy while it gets there. Into files, the copy runs
+    on a thread with a store of its own; into memory, at once.
     """
 
     def __init__(self, source: JobSource, plan: ForkPlan, target: Storage, job_id: str) -> None:
+        self._source, self._plan, self._target, self._job_id = source, plan, target, job_id
+        self._thread: Any = None
+        self._started = False
+        self.error: BaseException | None = None
+
+    def on_event(self, event: BaseEvent) -> None:
+        """A bus listener: start copying when the first generation begins."""
+        if not self._started and event.type == "startGeneration":
+            self.start()
+
+    def start(self) -> None:
+        """Start the copy (once)."""
         import threading
 
         from runtime.storage import FileStorage
         from runtime.storage.copying import copy_history
 
-        self._thread: threading.Thread | None = None
-        self.error: BaseException | None = None
-        arguments = (source.storage, source.job_id, plan.history)
+        if self._started:
+            return
+        self._started = True
+        source, plan, target = self._source, self._plan, self._target
         if not isinstance(target, FileStorage):
-            copy_history(*arguments, target, job_id)
+            copy_history(source.storage, source.job_id, plan.history(), target, self._job_id)
             return
         own = FileStorage(target.root, on_warning=target._on_warning)
 
         def copy() -> None:
             try:
-                copy_history(*arguments, own, job_id)
+                copy_history(source.storage, source.job_id, plan.history(), own, self._job_id)
             except BaseException as error:  # reported by wait()
                 self.error = error
 
@@ -296,7 +313,9 @@ class _HistoryCopier:
         self._thread.start()
 
     async def wait(self) -> None:
-        """Wait for the copy to be complete (raising what stopped it, if anything)."""
+        """Copy now if the fork never got to ask the model; wait for the copy to be
+        complete (raising what stopped it, if anything)."""
+        self.start()
         if self._thread is not None:
             await asyncio.to_thread(self._thread.join)
         if self.error is not None:

@@ -58,7 +58,7 @@ class ForkRunner(JobRunner):
             id=self.setting.job_id,
             status="running",
             coordinator_expert_key=self.plan.coordinator,
-            total_steps=self.plan.last_step,
+            total_steps=checkpoint.step_number,
             max_steps=self.setting.max_steps,
             usage=checkpoint.usage,
             started_at=now_ms(),

@@ -85,42 +85,64 @@ class ForkPlan:
         checkpoint: The fork point (whole).
         fork_ms: When the fork point's step ended.
         root: The coordinator's state at that moment (see the module docstring).
-        history: The events to copy into the new job, in order.
         coordinator: The job's coordinator Expert.
-        last_step: The highest step number in ``history``.
     """
 
     job_id: str
     checkpoint: Checkpoint
     fork_ms: int
     root: NodePlan
-    history: list[EventFileRef]
     coordinator: str
-    last_step: int
+    index: _JobIndex = field(repr=False)
+
+    def history(self) -> list[EventFileRef]:
+        """The events to copy into the new job, in order: for each run, those up to the
+        last step it ended by the fork point (a step half-way then is run again, not
+        copied). Lists the whole job: call it off the fork's critical path."""
+        return _history(self.index, self.fork_ms)
 
 
 class _JobIndex:
-    """The job's events by run, from file names, and each run's node (from its start)."""
+    """The job's events by run, from file names, and each run's node (from its start).
+
+    Listing a long job's events takes a while, so it is done only when asked for: a fork
+    of the coordinator needs only its own run's step ends to plan, and the whole list
+    later, to copy the history (on a thread of its own, see ``runtime.engine.api``).
+    """
 
     def __init__(self, storage: Storage, job_id: str) -> None:
         self.storage = storage
         self.job_id = job_id
-        self.refs = storage.list_event_files(job_id)
+        self._refs: list[EventFileRef] | None = None
         self.run_node: dict[str, str] = {}
         self.node_runs: dict[str, list[str]] = {}
         self.step_ends: dict[str, list[EventFileRef]] = {}
-        for ref in self.refs:
-            if ref.type in STEP_END_TYPES:
-                self.step_ends.setdefault(ref.run_id, []).append(ref)
-            elif ref.type == "startRun" and ref.run_id not in self.run_node:
-                data = storage.read_event_slim(ref) or {}
-                by = (data.get("initialCheckpoint") or {}).get("delegatedBy")
-                node = by.get("toolCallId") if isinstance(by, dict) else _ROOT
-                self.run_node[ref.run_id] = str(node)
-                self.node_runs.setdefault(str(node), []).append(ref.run_id)
+
+    @property
+    def refs(self) -> list[EventFileRef]:
+        """Every event of the job (listed on first use)."""
+        if self._refs is None:
+            self._refs = self.storage.list_event_files(self.job_id)
+            for ref in self._refs:
+                if ref.type in STEP_END_TYPES:
+                    self.step_ends.setdefault(ref.run_id, []).append(ref)
+                elif ref.type == "startRun" and ref.run_id not in self.run_node:
+                    data = self.storage.read_event_slim(ref) or {}
+                    by = (data.get("initialCheckpoint") or {}).get("delegatedBy")
+                    node = by.get("toolCallId") if isinstance(by, dict) else _ROOT
+                    self.run_node[ref.run_id] = str(node)
+                    self.node_runs.setdefault(str(node), []).append(ref.run_id)
+        return self._refs
+
+    def run_step_ends(self, run_id: str) -> list[EventFileRef]:
+        """One run's step-ending events (without listing the whole job)."""
+        if self._refs is not None:
+            return self.step_ends.get(run_id, [])
+        return self.storage.list_event_files(self.job_id, run_id=run_id, types=STEP_END_TYPES)
 
     def last_end(self, node_id: str, until_ms: int) -> EventFileRef | None:
         """The node's last step end at or before ``until_ms``."""
+        self.refs  # noqa: B018 - the whole job listed: runs of every node are needed
         ends = [
             ref
             for run_id in self.node_runs.get(node_id, [])
@@ -178,7 +200,6 @@ def plan_fork(storage: Storage, job_id: str, checkpoint_id: str, run_input: RunI
         ]  # fmt: skip
         state = Waiting(parent, children)
         current = parent
-    history = _history(index, fork_ms)
     job = storage.job_data(job_id) or {}
     coordinator = job.get("coordinatorExpertKey") or current.expert.key
     return ForkPlan(
@@ -186,18 +207,15 @@ def plan_fork(storage: Storage, job_id: str, checkpoint_id: str, run_input: RunI
         checkpoint=checkpoint,
         fork_ms=fork_ms,
         root=state,
-        history=history,
         coordinator=str(coordinator),
-        last_step=max((ref.step for ref in history), default=checkpoint.step_number),
+        index=index,
     )
 
 
 def _fork_moment(index: _JobIndex, checkpoint: Checkpoint) -> int:
     """When the step that ended in ``checkpoint`` ended (its step-ending event's time)."""
     candidates = [
-        ref
-        for ref in index.step_ends.get(checkpoint.run_id, [])
-        if ref.step == checkpoint.step_number
+        ref for ref in index.run_step_ends(checkpoint.run_id) if ref.step == checkpoint.step_number
     ]
     for ref in candidates:
         data = index.storage.read_event_slim(ref) or {}
@@ -280,15 +298,14 @@ def _state_at(
 
 
 def _history(index: _JobIndex, fork_ms: int) -> list[EventFileRef]:
-    """The events before the fork point: for each run, those up to the last step it ended
-    by then (a step half-way at the fork point is run again, not copied)."""
+    refs = index.refs
     cutoff: dict[str, int] = {}
     for run_id, ends in index.step_ends.items():
         ended = [ref.timestamp for ref in ends if ref.timestamp <= fork_ms]
         if ended:
             cutoff[run_id] = max(ended)
     return [
-        ref for ref in index.refs
+        ref for ref in refs
         if ref.run_id in cutoff and ref.timestamp <= cutoff[ref.run_id]
     ]  # fmt: skip
 

@@ -129,6 +129,20 @@ class JobSource:
             batch.sort(key=lambda item: (item[0], item[1]))
             yield from ((ref, event) for _, _, ref, event in batch)
 
+    def checkpoint_expert(self, checkpoint_id: str) -> str:
+        """The key of the Expert whose checkpoint ``checkpoint_id`` is (read without
+        rebuilding its history or validating it: cheap on a long job).
+
+        Raises:
+            PerstackError: ``Checkpoint <id> not found in job <job>``.
+        """
+        ref = self.storage.checkpoint_file(self.job_id, checkpoint_id)
+        document = None if ref is None else self.storage._get_checkpoint(ref)
+        expert = None if document is None else document.data.get("expert")
+        if not isinstance(expert, dict) or not isinstance(expert.get("key"), str):
+            raise PerstackError(f"Checkpoint {checkpoint_id} not found in job {self.job_id}")
+        return expert["key"]
+
     def checkpoint(self, checkpoint_id: str) -> Checkpoint:
         """One of the job's checkpoints, whole.
 
