@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from runtime._version import __version__
+from runtime.engine._messages import delegate_answer as _answer
+from runtime.engine._messages import interactive_payload as _interactive_payload
 from runtime.engine.bus import EventBus
 from runtime.engine.context_window import context_window_for
 from runtime.engine.loop import RunSegment, SegmentSpec
@@ -24,9 +26,7 @@ from runtime.model import (
     Checkpoint,
     DelegatedBy,
     DelegationTarget,
-    ExpertMessage,
     ExpertRef,
-    InteractiveToolCallResult,
     Job,
     RunInput,
     TextPart,
@@ -463,30 +463,3 @@ class JobRunner:
     def _in_process_closed(self, skill: Skill, ids: dict[str, str]) -> None:
         if skill.name == _BASE_SKILL:
             self.bus.emit(SkillDisconnected(**ids, skill_name=skill.name))
-
-
-def _answer(child: Checkpoint, tool_call_id: str, tool_name: str) -> InteractiveToolCallResult:
-    """What a finished child tells its parent: its final text, or why it failed (D3)."""
-    skill_name = f"delegate/{child.expert.key}"
-    if child.status == "stoppedByError":
-        reason = child.error.message if child.error else "the delegate stopped with an error"
-        return InteractiveToolCallResult(
-            tool_call_id=tool_call_id,
-            tool_name=tool_name,
-            skill_name=skill_name,
-            text=f"Delegation failed: {reason}",
-            is_error=True,
-        )
-    last = child.messages[-1] if child.messages else None
-    if not isinstance(last, ExpertMessage):
-        raise PerstackError("Delegation error: delegation result message is incorrect")
-    text = next((p.text for p in last.contents if isinstance(p, TextPart)), "")
-    return InteractiveToolCallResult(
-        tool_call_id=tool_call_id, tool_name=tool_name, skill_name=skill_name, text=text
-    )
-
-
-def _interactive_payload(answer: InteractiveToolCallResult | None) -> dict[str, Any] | None:
-    if answer is None:
-        return None
-    return {"toolName": answer.tool_name, "toolCallId": answer.tool_call_id, "text": answer.text}
