@@ -34,6 +34,7 @@ class JobSummary:
         tokens: Tokens used (the usage's total, as the timeline counts them).
         started_at: When it started, in milliseconds.
         query: The query that started it ("" when no run setting says).
+        forked_from: The job it was forked from (``perstack fork``), or ``None``.
     """
 
     job_id: str
@@ -43,6 +44,7 @@ class JobSummary:
     tokens: int
     started_at: int
     query: str
+    forked_from: str | None = None
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,7 @@ def list_stored_jobs(storage: Storage, limit: int = 200) -> list[JobSummary]:
                 tokens=job.usage.total_tokens,
                 started_at=job.started_at,
                 query=_first_query(storage, job.id, job.coordinator_expert_key),
+                forked_from=job.forked_from.job_id if job.forked_from else None,
             )
         )
     return summaries

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from tests.helpers import Project
 from tests.workbench.helpers import copy_project, fast_snap, make_app
 from tests.workbench.test_stored_jobs import finished, rows_of, run_once, tree_of
 
@@ -52,3 +53,9 @@ async def test_open_something_that_is_no_job_says_so(tmp_path: Path) -> None:
             lambda: any("no such file or folder" in n.message for n in app._notifications)
         )
         assert app.runs.job_id is None and app.state == "ready"
+
+
+def test_open_is_for_the_workbench(tmp_path: Path) -> None:
+    result = Project(copy_project("snap", tmp_path)).run("start", "--open", "x", "--json")
+    assert result.code == 1 and result.stdout == ""
+    assert result.stderr.startswith("Error: --open shows a job in the workbench")
