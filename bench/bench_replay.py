@@ -75,11 +75,15 @@ def checkpoint_at_step(events: list[dict], step: int) -> str:
 def timed_fork(root: Path, job_id: str, checkpoint: str, *, to_the_end: bool) -> dict[str, float]:
     """``perstack fork``: time to its first ``startGeneration`` (then stopped, unless
     ``to_the_end``)."""
+    args = [PERSTACK, "fork", job_id, checkpoint, "--max-steps", "100000"]
+    return timed_launch(args, root, to_the_end=to_the_end)
+
+
+def timed_launch(args: list[str], root: Path, *, to_the_end: bool = False) -> dict[str, float]:
+    """A command printing events: time to its first ``startGeneration`` (then stopped,
+    unless ``to_the_end``)."""
     start = time.perf_counter()
-    process = subprocess.Popen(
-        [PERSTACK, "fork", job_id, checkpoint, "--max-steps", "100000"],
-        cwd=root, stdout=subprocess.PIPE, env=env(),
-    )  # fmt: skip
+    process = subprocess.Popen(args, cwd=root, stdout=subprocess.PIPE, env=env())
     assert process.stdout is not None
     first = None
     for line in process.stdout:
@@ -131,11 +135,13 @@ def first_rows_child(cwd: str, name: str) -> None:
 
 
 def views(root: Path, job_id: str, moves: int) -> dict[str, float]:
+    import runtime.events  # noqa: F401 - loaded in any viewer already (the data model)
     from runtime.storage.sources import open_job
     from runtime.views.activity import ActivityLog
     from runtime.views.replay import JobReplay
 
     figures: dict[str, float] = {}
+    # A viewer has these modules loaded already: time the work, not the imports.
     start = time.perf_counter()
     source = open_job(job_id, cwd=root)
     log = ActivityLog()
@@ -209,29 +215,44 @@ def main() -> None:
         fork_id = ({p.name for p in (root / "perstack" / "jobs").iterdir()} - before).pop()
         marker.write_text(json.dumps({"job": job_id, "fork": fork_id, "fork_point": fork_point}))
 
+    small = root / "small"  # a fresh one-step job, for `perstack run`'s launch beside fork's
+    if not small.exists():
+        make_job(small, 1)
     figures = views(root, job_id, args.moves)
     cold = json.loads(subprocess.run(
         [sys.executable, __file__, "--first-rows-child", str(root), job_id],
         capture_output=True, text=True, check=True,
     ).stdout)  # fmt: skip
-    forks = [timed_fork(root, job_id, fork_point, to_the_end=False) for _ in range(5)]
+    forks, runs = [], []
+    for _ in range(7):  # interleaved: both sides of the ratio under the same load
+        forks.append(timed_fork(root, job_id, fork_point, to_the_end=False))
+        runs.append(timed_launch([PERSTACK, "run", "looper", "go"], small))
     diffs = [timed_command([PERSTACK, "diff", job_id, fork_id, "--json"], root) for _ in range(3)]
     texts = [timed_command([PERSTACK, "diff", job_id, fork_id], root) for _ in range(3)]
 
     first_generation = statistics.median(f["first_generation"] for f in forks)
+    run_generation = statistics.median(r["first_generation"] for r in runs)
     print(f"job: {figures['events']:.0f} events, {args.steps} steps   ({root})")
     print(f"first rows on screen (256 events read, rows made):  {figures['first_rows'] * 1000:.0f} ms"
           f"   [target <= 1 s]; in a fresh process, imports included: "
           f"{cold['first_rows'] * 1000:.0f} ms")  # fmt: skip
-    print(f"whole replay index from storage:                    {figures['whole_load'] * 1000:.0f} ms")
-    print(f"whole replay index from a .jsonl capture:           {figures['capture_load'] * 1000:.0f} ms")
+    print(
+        f"whole replay index from storage:                    {figures['whole_load'] * 1000:.0f} ms"
+    )
+    print(
+        f"whole replay index from a .jsonl capture:           {figures['capture_load'] * 1000:.0f} ms"
+    )
     print(f"cursor move (step, tree, header, 40 rows): p50 {figures['move_p50_ms']:.2f} ms, "
           f"p95 {figures['move_p95_ms']:.2f} ms, max {figures['move_max_ms']:.2f} ms"
           f"   [target p95 <= 50 ms]")  # fmt: skip
     print(f"checkpoint at the cursor (whole history):   p50 {figures['checkpoint_p50_ms']:.1f} ms, "
           f"p95 {figures['checkpoint_p95_ms']:.1f} ms")  # fmt: skip
-    print(f"perstack fork at step {args.steps // 2}: launch to first model request "
-          f"{first_generation * 1000:.0f} ms (median of {len(forks)})   [target <= 0.5 s]")
+    print(
+        f"perstack fork at step {args.steps // 2}: launch to first model request "
+        f"{first_generation * 1000:.0f} ms (median of {len(forks)})   [target <= 0.5 s]; "
+        f"a new `perstack run` meanwhile: {run_generation * 1000:.0f} ms "
+        f"(fork / run: {first_generation / run_generation:.2f})"
+    )
     for label, runs in (("--json", diffs), ("text", texts)):
         wall = statistics.median(r["wall"] for r in runs)
         cpu = statistics.median(r["cpu"] for r in runs)

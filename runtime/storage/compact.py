@@ -59,8 +59,10 @@ Resolver = Callable[[str, int], "list[Any] | None"]
 #: How many runs a compactor keeps the latest checkpoint of (a long-lived server writes
 #: many jobs; a run that falls out only costs one full write if it is resumed later).
 MAX_RUNS = 256
-#: How many rebuilt histories a :class:`StoredHistories` keeps.
-MAX_CACHED = 64
+#: How many rebuilt histories a :class:`StoredHistories` keeps. The checkpoints of one
+#: chain share a list, so an entry costs a few bytes: a replay's checkpoint panel can
+#: jump back a thousand steps without reading the chain again.
+MAX_CACHED = 1024
 
 
 class UnresolvedBase(ValueError):
