@@ -62,8 +62,9 @@ class ForkRunner(JobRunner):
             max_steps=self.setting.max_steps,
             usage=checkpoint.usage,
             started_at=now_ms(),
+            # The id the forked job's files give (a folder may have been renamed).
             forked_from=ForkedFrom(
-                job_id=self.plan.job_id, run_id=checkpoint.run_id, checkpoint_id=checkpoint.id
+                job_id=checkpoint.job_id, run_id=checkpoint.run_id, checkpoint_id=checkpoint.id
             ),
         )
         self._store_job()

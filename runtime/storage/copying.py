@@ -69,7 +69,7 @@ def copy_history(
         if ref.type in STEP_END_TYPES:
             want((data.get("checkpoint") or {}).get("id"))
         key = _EventKey(new_job_id, ref.run_id, ref.type, ref.timestamp, ref.step)
-        target._put_event(key, _rehomed(document.raw, data, job_id, new_job_id))  # type: ignore[arg-type]
+        target._put_event(key, _rehomed(document.raw, data, new_job_id))  # type: ignore[arg-type]
         runs.add(ref.run_id)
         copied += 1
     position = 0
@@ -83,7 +83,7 @@ def copy_history(
         for base in _bases(document.data):
             want(base)
         key = _CheckpointKey(new_job_id, checkpoint_id, found.step)
-        target._put_checkpoint(key, _rehomed(document.raw, document.data, job_id, new_job_id))  # type: ignore[arg-type]
+        target._put_checkpoint(key, _rehomed(document.raw, document.data, new_job_id))  # type: ignore[arg-type]
     for run_id in sorted(runs):
         setting = source.retrieve_run_setting(job_id, run_id)
         if setting is not None:
@@ -102,18 +102,22 @@ def _bases(data: dict[str, Any]) -> list[str]:
     return found
 
 
-def _rehomed(raw: bytes, data: dict[str, Any], old: str, new: str) -> bytes:
-    """The document's bytes with ``jobId`` ``old`` replaced by ``new`` wherever it is a
-    key (the event's and its checkpoints'); text that merely mentions the id is kept."""
-    if raw.count(b'"jobId"') == raw.count(pattern := b'"jobId":' + orjson.dumps(old)):
-        # In compact JSON a key is the only place this exact text can be: inside a string
-        # value its quotes would be escaped.
-        return raw.replace(pattern, b'"jobId":' + orjson.dumps(new))
-    rewritten = dict(data)  # spaced JSON, or an odd id: rewrite the parsed document
-    if rewritten.get("jobId") == old:
+def _rehomed(raw: bytes, data: dict[str, Any], new: str) -> bytes:
+    """The document's bytes with its ``jobId`` (the event's and its checkpoints') made
+    ``new``; text that merely mentions the old id is kept. (A job folder may have been
+    renamed: the old id is the one the document names, not the folder's.)"""
+    old = data.get("jobId")
+    if isinstance(old, str):
+        pattern = b'"jobId":' + orjson.dumps(old)
+        if raw.count(b'"jobId"') == raw.count(pattern):
+            # In compact JSON a key is the only place this exact text can be: inside a
+            # string value its quotes would be escaped.
+            return raw.replace(pattern, b'"jobId":' + orjson.dumps(new))
+    rewritten = dict(data)  # spaced JSON, or ids that differ: rewrite the parsed document
+    if "jobId" in rewritten:
         rewritten["jobId"] = new
     for _, wire in CHECKPOINT_FIELDS:
         value = rewritten.get(wire)
-        if isinstance(value, dict) and value.get("jobId") == old:
+        if isinstance(value, dict) and "jobId" in value:
             rewritten[wire] = {**value, "jobId": new}
     return orjson.dumps(rewritten)

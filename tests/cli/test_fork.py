@@ -198,6 +198,10 @@ def test_a_job_in_upstreams_layout_and_a_capture_can_be_forked(tmp_path: Path) -
     log = project.run("log", "--job", new_id, "--json", "--take", "0")
     events = orjson.loads(log.stdout)["events"]
     assert len(events) > len(forked.events) - 6  # the copied history is there too
+    # All of it the new job's, though the folder it came from had been renamed.
+    assert {e["jobId"] for e in events} == {new_id}
+    checkpoints = orjson.loads(project.run("log", "--job", new_id, "--json").stdout)["checkpoints"]
+    assert {c["jobId"] for c in checkpoints} == {new_id}
     # A capture of `perstack run`, forked at one of its checkpoints.
     capture = project.run("run", "lead", "Go")
     (project.root / "run.jsonl").write_text(capture.stdout)
