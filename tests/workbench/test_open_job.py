@@ -59,3 +59,11 @@ def test_open_is_for_the_workbench(tmp_path: Path) -> None:
     result = Project(copy_project("snap", tmp_path)).run("start", "--open", "x", "--json")
     assert result.code == 1 and result.stdout == ""
     assert result.stderr.startswith("Error: --open shows a job in the workbench")
+
+
+def test_a_cut_expert_column_keeps_a_parallel_runs_number() -> None:
+    from workbench.widgets.timeline import _fit_actor
+
+    assert _fit_actor("└ ", "researcher #12", 12) == "└ resea… #12"
+    assert _fit_actor("", "scout #1", 12) == "scout #1"
+    assert _fit_actor("└ ", "researcher", 12) == "└ researche…"
