@@ -66,4 +66,4 @@ def test_a_cut_expert_column_keeps_a_parallel_runs_number() -> None:
 
     assert _fit_actor("└ ", "researcher #12", 12) == "└ resea… #12"
     assert _fit_actor("", "scout #1", 12) == "scout #1"
-    assert _fit_actor("└ ", "researchers", 12) == "└ research…"
+    assert _fit_actor("└ ", "researchers", 12) == "└ researche…"
