@@ -399,4 +399,3 @@ def _fit_actor(indent: str, actor: str, width: int) -> str:
         return fit(indent + actor, width)
     suffix = f"… #{number}"
     return (indent + name)[: max(0, width - len(suffix))] + suffix
-
