@@ -28,7 +28,7 @@ def row_title(row: ActivityRow) -> str:
     """``Step 3 · researcher · tool readTextFile``."""
     what = row.tool_name or row.kind
     kind = row.kind if row.tool_name else ""
-    return " · ".join(part for part in (f"Step {row.step}", row.expert_key, f"{kind} {what}".strip()) if part)
+    return " · ".join(part for part in (f"Step {row.step}", row.actor, f"{kind} {what}".strip()) if part)
 
 
 def generation_line(row: ActivityRow) -> str | None:

@@ -7,7 +7,8 @@ takes a while) and puts the result on screen.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from runtime.errors import PerstackError
@@ -20,7 +21,14 @@ if TYPE_CHECKING:
     from runtime.model import Checkpoint
     from runtime.storage.base import Storage
 
-__all__ = ["JobSummary", "StoredJob", "list_stored_jobs", "load_stored_job", "price_jobs"]
+__all__ = [
+    "JobSummary",
+    "StoredJob",
+    "list_stored_jobs",
+    "load_named_job",
+    "load_stored_job",
+    "price_jobs",
+]
 
 
 @dataclass(frozen=True)
@@ -36,6 +44,7 @@ class JobSummary:
         started_at: When it started, in milliseconds.
         query: The query that started it ("" when no run setting says).
         cost: What its generations cost (``None`` until priced, see :func:`price_jobs`).
+        forked_from: The job it was forked from (``perstack fork``), or ``None``.
     """
 
     job_id: str
@@ -46,6 +55,7 @@ class JobSummary:
     started_at: int
     query: str
     cost: Cost | None = None
+    forked_from: str | None = None
 
 
 @dataclass(frozen=True)
@@ -65,6 +75,9 @@ class StoredJob:
     checkpoint: Checkpoint
     events: list[BaseEvent]
     runs: dict[str, RunModel] = field(default_factory=dict)
+    #: Where the job was read from when it is not in the project's storage (a job
+    #: folder elsewhere, a capture); ``None`` for the project's own jobs.
+    foreign: str | None = None
 
 
 def list_stored_jobs(storage: Storage, limit: int = 200) -> list[JobSummary]:
@@ -80,6 +93,7 @@ def list_stored_jobs(storage: Storage, limit: int = 200) -> list[JobSummary]:
                 tokens=job.usage.total_tokens,
                 started_at=job.started_at,
                 query=_first_query(storage, job.id, job.coordinator_expert_key),
+                forked_from=job.forked_from.job_id if job.forked_from else None,
             )
         )
     return summaries
@@ -116,6 +130,23 @@ def load_stored_job(
     events = storage.list_events(job_id, max_step=checkpoint.step_number)
     runs = run_models(storage.list_runs(job_id))
     return StoredJob(job_id, coordinator, checkpoint, [slim_event(e) for e in events], runs)
+
+
+def load_named_job(name: str, cwd: Path, storage_root: Path) -> StoredJob:
+    """The job ``perstack start --open <name>`` names: a job id of the project's storage,
+    a job folder or a ``.jsonl`` capture (see :mod:`runtime.storage.sources`).
+
+    Raises:
+        PerstackError: nothing by that name, or nothing in it to show.
+    """
+    from runtime.storage.sources import open_job
+
+    source = open_job(name, cwd=cwd, storage_root=storage_root)
+    job = load_stored_job(source.storage, continue_job=source.job_id)
+    in_project = source.kind == "stored" or (
+        source.kind == "folder" and Path(source.location).parent == storage_root / "jobs"
+    )
+    return job if in_project else replace(job, foreign=source.location)
 
 
 def _first_query(storage: Storage, job_id: str, coordinator: str) -> str:

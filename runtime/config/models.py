@@ -112,7 +112,10 @@ class _ConfigModel(BaseModel):
     # defer_build: schemas are built on first validation, so importing is cheap for
     # commands that never load a config (and for modules importing these for typing).
     model_config = ConfigDict(
-        alias_generator=to_camel, populate_by_name=True, extra="ignore", strict=True,
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="ignore",
+        strict=True,
         defer_build=True,
     )
 
@@ -132,11 +135,14 @@ class ProviderTable(_ConfigModel):
         if base_url is None or exempt:
             return self
         if not isinstance(base_url, str):
-            raise _fail(f"expected a string, got {rules.describe_value(base_url)}",
-                        ("setting", "baseUrl"))
+            raise _fail(
+                f"expected a string, got {rules.describe_value(base_url)}", ("setting", "baseUrl")
+            )
         if not base_url.startswith("https://"):
-            raise _fail(f'URL must use HTTPS, got "{base_url}" (only ollama may use http)',
-                        ("setting", "baseUrl"))
+            raise _fail(
+                f'URL must use HTTPS, got "{base_url}" (only ollama may use http)',
+                ("setting", "baseUrl"),
+            )
         return self
 
 
@@ -166,11 +172,13 @@ class McpStdioSkillConfig(_SkillBase):
         if self.name == rules.BASE_SKILL_NAME:
             return self
         if self.package_name is None and not self.args:
-            raise _fail(f"Skill {self.name} has no packageName or args. "
-                        "Please provide one of them.")
+            raise _fail(
+                f"Skill {self.name} has no packageName or args. Please provide one of them."
+            )
         if self.package_name is not None and self.args:
-            raise _fail(f"Skill {self.name} has both packageName and args. "
-                        "Please provide only one of them.")
+            raise _fail(
+                f"Skill {self.name} has both packageName and args. Please provide only one of them."
+            )
         return self
 
 
@@ -232,7 +240,9 @@ class InteractiveSkillConfig(_SkillBase):
 
 SkillConfig = Annotated[
     Union[
-        McpStdioSkillConfig, McpSseSkillConfig, McpStreamableHttpSkillConfig,
+        McpStdioSkillConfig,
+        McpSseSkillConfig,
+        McpStreamableHttpSkillConfig,
         InteractiveSkillConfig,
     ],
     Field(discriminator="type"),

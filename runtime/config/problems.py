@@ -79,8 +79,12 @@ def _message(error: Any) -> str:
     if kind in _EXPECTED:
         return f"expected {_EXPECTED[kind]}, got {describe_value(value)}"
     if kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
-        sign = {"greater_than_equal": ">=", "greater_than": ">",
-                "less_than_equal": "<=", "less_than": "<"}[kind]
+        sign = {
+            "greater_than_equal": ">=",
+            "greater_than": ">",
+            "less_than_equal": "<=",
+            "less_than": "<",
+        }[kind]
         bound = next(iter(ctx.values()))
         return f"must be {sign} {bound}, got {describe_value(value)}"
     if kind == "finite_number":

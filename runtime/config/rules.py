@@ -35,21 +35,45 @@ BASE_SKILL_NAME = "@perstack/base"
 
 #: The tools of the bundled base skill (spec §9), for static duplicate-name checks (D10).
 BASE_TOOL_NAMES: tuple[str, ...] = (
-    "attemptCompletion", "todo", "clearTodo", "healthCheck", "exec", "readTextFile",
-    "readImageFile", "readPdfFile", "writeTextFile", "appendTextFile", "editTextFile",
-    "moveFile", "deleteFile", "getFileInfo", "listDirectory", "createDirectory",
+    "attemptCompletion",
+    "todo",
+    "clearTodo",
+    "healthCheck",
+    "exec",
+    "readTextFile",
+    "readImageFile",
+    "readPdfFile",
+    "writeTextFile",
+    "appendTextFile",
+    "editTextFile",
+    "moveFile",
+    "deleteFile",
+    "getFileInfo",
+    "listDirectory",
+    "createDirectory",
     "deleteDirectory",
 )
 
 SKILL_TYPES: tuple[str, ...] = (
-    "mcpStdioSkill", "mcpSseSkill", "mcpStreamableHttpSkill", "interactiveSkill",
+    "mcpStdioSkill",
+    "mcpSseSkill",
+    "mcpStreamableHttpSkill",
+    "interactiveSkill",
 )
 
 #: Upstream's provider names (spec §2.3) plus our offline ones. google, google-vertex and
 #: amazon-bedrock load here; the provider layer reports them as not supported yet (D12).
 PROVIDER_NAMES: tuple[str, ...] = (
-    "anthropic", "google", "openai", "ollama", "azure-openai", "amazon-bedrock",
-    "google-vertex", "deepseek", "scripted", "replay",
+    "anthropic",
+    "google",
+    "openai",
+    "ollama",
+    "azure-openai",
+    "amazon-bedrock",
+    "google-vertex",
+    "deepseek",
+    "scripted",
+    "replay",
 )
 #: Providers whose ``[provider.setting]`` is their own business (e.g. ``script``).
 OFFLINE_PROVIDERS: frozenset[str] = frozenset({"scripted", "replay"})

@@ -95,8 +95,10 @@ def tool_schema_hash(tools: list[ToolDefinition]) -> str:
     """sha256 (hex) of the canonical JSON of ``tools`` (name, description, inputSchema),
     ordered by name, so the same tools always give the same hash."""
     rows = sorted(
-        ({"name": t.name, "description": t.description, "inputSchema": t.input_schema}
-         for t in tools),
+        (
+            {"name": t.name, "description": t.description, "inputSchema": t.input_schema}
+            for t in tools
+        ),
         key=lambda row: row["name"],
     )
     return hashlib.sha256(_canonical(rows).encode()).hexdigest()
@@ -229,9 +231,7 @@ def _stderr_warning(message: str) -> None:
     sys.stderr.write(message + "\n")
 
 
-def load_lockfile(
-    path: Path, on_warning: Callable[[str], None] | None = None
-) -> Lockfile | None:
+def load_lockfile(path: Path, on_warning: Callable[[str], None] | None = None) -> Lockfile | None:
     """Read a lockfile; an unreadable or invalid one is ignored with a warning.
 
     Args:

@@ -14,9 +14,11 @@ O(depth) at most (usually O(1)).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from runtime.storage.records import STEP_END_TYPES
 from runtime.views.cost import GENERATION_TYPES, Cost
 
 if TYPE_CHECKING:
@@ -31,21 +33,12 @@ __all__ = [
     "RunTree",
     "generation_tokens",
     "node_key",
+    "parallel_ordinals",
+    "actor_label",
 ]
 
 #: The id of the coordinator's node.
 ROOT = "root"
-#: Events that end a step: one per step, whatever the outcome.
-STEP_END_TYPES = frozenset(
-    {
-        "continueToNextStep",
-        "completeRun",
-        "stopRunByError",
-        "stopRunByDelegate",
-        "stopRunByInteractiveTool",
-        "stopRunByExceededMaxSteps",
-    }
-)
 _STATUS_BY_STOP = {
     "completeRun": "completed",
     "stopRunByError": "error",
@@ -61,6 +54,32 @@ def node_key(checkpoint: Checkpoint) -> str:
     """The node a run belongs to: its delegation's tool call id, or :data:`ROOT`."""
     delegated_by = checkpoint.delegated_by
     return ROOT if delegated_by is None else delegated_by.tool_call_id
+
+
+def parallel_ordinals(calls: Iterable[tuple[str, str]]) -> dict[str, int]:
+    """``tool call id -> 1, 2, …`` for the calls of one delegation that go to the same
+    delegate as another call of it (parallel runs of one Expert); others are left out.
+
+    Args:
+        calls: ``(tool call id, tool name)`` of a delegation's calls, in order.
+    """
+    calls = list(calls)
+    counts: dict[str, int] = {}
+    for _, name in calls:
+        counts[name] = counts.get(name, 0) + 1
+    ordinals: dict[str, int] = {}
+    seen: dict[str, int] = {}
+    for call_id, name in calls:
+        if counts[name] > 1:
+            seen[name] = seen.get(name, 0) + 1
+            ordinals[call_id] = seen[name]
+    return ordinals
+
+
+def actor_label(expert_key: str, ordinal: int | None) -> str:
+    """How an Expert's run is named on screen: ``researcher``, or ``researcher #2`` when
+    it is one of several parallel runs of that Expert."""
+    return expert_key if ordinal is None else f"{expert_key} #{ordinal}"
 
 
 def generation_tokens(event: BaseEvent) -> int | None:
@@ -101,6 +120,8 @@ class RunNode:
             its delegates counts as active, waiting for the user does not.
         children: Child node ids, in the order they started.
         run_ids: The run segments of this node.
+        ordinal: ``k`` when this is the k-th of several parallel runs of its Expert in one
+            delegation (``None`` otherwise); see :attr:`label`.
     """
 
     id: str
@@ -121,6 +142,12 @@ class RunNode:
     busy_ms: int = 0
     children: list[str] = field(default_factory=list)
     run_ids: list[str] = field(default_factory=list)
+    ordinal: int | None = None
+
+    @property
+    def label(self) -> str:
+        """The Expert's key, numbered among parallel runs of it (``researcher #2``)."""
+        return actor_label(self.expert_key, self.ordinal)
 
     @property
     def active(self) -> bool:
@@ -151,6 +178,7 @@ class RunTree:
         self.nodes: dict[str, RunNode] = {}
         self.root_ids: list[str] = []
         self._run_node: dict[str, str] = {}
+        self._ordinals: dict[str, int] = {}
 
     def node_of_run(self, run_id: str) -> RunNode | None:
         """The node a run segment belongs to, once its ``startRun`` was seen."""
@@ -178,6 +206,9 @@ class RunTree:
         node = self.nodes[node_id]
         node.last_ms = event.timestamp
         changed = {node_id}
+        if kind == "callDelegate":
+            calls = event.tool_calls  # type: ignore[attr-defined]
+            self._ordinals.update(parallel_ordinals((c.id, c.tool_name) for c in calls))
         tokens = generation_tokens(event)
         if tokens:
             node.tokens += tokens
@@ -191,6 +222,17 @@ class RunTree:
             node.status = _STATUS_BY_STOP.get(kind, node.status)
             if not node.active:
                 node._idle(event.timestamp)
+        return changed
+
+    def pause(self, start_ms: int, end_ms: int) -> set[str]:
+        """Nothing ran from ``start_ms`` to ``end_ms`` (a fork's copied history ends, its
+        own steps begin): that time counts as no node's active time."""
+        changed = set()
+        for node in self.nodes.values():
+            if node.busy_since is not None and node.busy_since < end_ms:
+                node.busy_ms += max(0, start_ms - node.busy_since)
+                node.busy_since = end_ms
+                changed.add(node.id)
         return changed
 
     def mark_stopped(self, at_ms: int) -> set[str]:
@@ -217,6 +259,7 @@ class RunTree:
                 parent_id=parent_id,
                 depth=depth,
                 started_ms=event.timestamp,
+                ordinal=self._ordinals.get(node_id),
             )
             self.nodes[node_id] = node
             if parent_id is None:

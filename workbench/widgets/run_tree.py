@@ -135,7 +135,7 @@ class RunTreePanel(Tree[str | None]):
         return Text.assemble(
             (STATUS_GLYPHS.get(status, "·"), style),
             " ",
-            node.expert_key,
+            node.label,
             (f" ({edited})" if edited else "", figures),
             (f" {' '.join(parts)}", figures),
         )

@@ -337,7 +337,7 @@ class Timeline(ScrollView, can_focus=True):
             label_style = component("timeline--query")
         elif row.kind in ("error", "retry", "stop") or row.status == "error":
             label_style = component("timeline--error")
-        expert = fit(_indent(row.depth) + row.expert_key, c.expert)
+        expert = _fit_actor(_indent(row.depth), row.actor, c.expert)
         label = _label(row)
         glyph = KIND_GLYPHS.get(row.kind, " ")
         label_text = fit(label, c.label - 2, tail=row.status == "streaming")
@@ -392,3 +392,13 @@ def _label(row: ActivityRow) -> str:
             return "…"
         return text
     return one_line(row.label)
+
+
+def _fit_actor(indent: str, actor: str, width: int) -> str:
+    """The Expert column: cut like any cell, but a parallel run keeps its number
+    (``└ resear… #2``), which tells it from its siblings."""
+    name, mark, number = actor.rpartition(" #")
+    if len(indent) + len(actor) <= width or not mark or not number.isdigit():
+        return fit(indent + actor, width)
+    suffix = f"… #{number}"
+    return (indent + name)[: max(0, width - len(suffix))] + suffix
