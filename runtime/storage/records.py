@@ -23,6 +23,7 @@ __all__ = [
     "EventFileRef",
     "RawJson",
     "WarningHandler",
+    "WriteClock",
     "default_storage_root",
     "event_type_rank",
     "now_ms",
@@ -154,6 +155,19 @@ class RawJson(NamedTuple):
 def now_ms() -> int:
     """Wall-clock milliseconds (as ``runtime.model.now_ms``, without importing pydantic)."""
     return time.time_ns() // 1_000_000
+
+
+class WriteClock:
+    """Strictly increasing write times (ns), finer than a filesystem's or an object
+    store's clock, so "written last" is exact between the documents one store writes."""
+
+    def __init__(self) -> None:
+        self._last = 0
+
+    def next(self) -> int:
+        """A time later than every one given before."""
+        self._last = max(time.time_ns(), self._last + 1)
+        return self._last
 
 
 def _is_int(value: Any) -> bool:
