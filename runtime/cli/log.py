@@ -84,7 +84,7 @@ def log_command(
     summary: bool,
 ) -> None:
     """Print a stored job's events: the latest job unless told otherwise."""
-    from runtime.storage import FileStorage, default_storage_root
+    from runtime.storage import describe_location, open_storage, storage_location
     from runtime.views.filtering import parse_filter, parse_step_range
     from runtime.views.logview import DEFAULT_TAKE, LogQuery, select_log
 
@@ -103,9 +103,9 @@ def log_command(
             offset=parse_count(offset, "--offset", 0),
             context=parse_count(context, "--context", 0),
         )
-        root = default_storage_root(Path.cwd(), os.environ)
-        storage = FileStorage(root)
-        selection = select_log(storage, query, str(root))
+        location = storage_location(Path.cwd(), os.environ)
+        storage = open_storage(location)
+        selection = select_log(storage, query, describe_location(location))
         if selection is None:
             click.echo("No data found")
             return

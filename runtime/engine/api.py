@@ -110,8 +110,9 @@ async def run(
     Args:
         setting: What to run (see :func:`settings_from_config`).
         event_listener: Called with every event, in order, as it happens.
-        storage: Where the job is kept. Defaults to files under ``PERSTACK_STORAGE_PATH``
-            or ``<workspace>/perstack``; pass ``MemoryStorage()`` to keep nothing on disk.
+        storage: Where the job is kept. Defaults to the store the environment names
+            (``PERSTACK_STORAGE_URL``, else files under ``PERSTACK_STORAGE_PATH`` or
+            ``<workspace>/perstack``); pass ``MemoryStorage()`` to keep nothing on disk.
         checkpoint: Resume from this checkpoint (``--continue`` / ``--resume-from``).
         provider: Use this provider instead of building one from the settings.
         raw_event_listener: Called with every event and its JSON bytes.
@@ -130,9 +131,9 @@ async def run(
 
     workspace = Path(setting.workspace or Path.cwd()).resolve()
     if storage is None:
-        from runtime.storage import FileStorage, default_storage_root
+        from runtime.storage import open_storage, storage_location
 
-        storage = FileStorage(default_storage_root(workspace, os.environ))
+        storage = open_storage(storage_location(workspace, os.environ))
     owns_provider = provider is None
     if provider is None:
         from runtime.providers.factory import create_provider
@@ -159,7 +160,28 @@ async def run(
         locked_tools=locked_tools,
     )
     try:
-        return await runner.run(checkpoint)
+        final = await runner.run(checkpoint)
+    except BaseException:
+        _flush_quietly(storage)
+        raise
+    else:
+        # A remote store pipelines its writes: the job is whole in it when run() returns.
+        flush = getattr(storage, "flush", None)
+        if flush is not None:
+            flush()
+        return final
     finally:
         if owns_provider:
             await provider.aclose()
+
+
+def _flush_quietly(storage: Any) -> None:
+    """Store what can be stored of a job that failed; its own error is the one to report."""
+    from runtime.errors import PerstackError
+
+    flush = getattr(storage, "flush", None)
+    if flush is not None:
+        try:
+            flush()
+        except PerstackError:
+            pass

@@ -158,7 +158,9 @@ class _Loop:
 
     def __init__(self) -> None:
         self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, name="perstack-s3", daemon=True)
+        self.thread = threading.Thread(
+            target=self.loop.run_forever, name="perstack-s3", daemon=True
+        )
         self.thread.start()
 
     def submit(self, coroutine: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
@@ -203,9 +205,7 @@ class S3Client:
         on_warning: Receives the one-line notice of a store that is slow to answer.
     """
 
-    def __init__(
-        self, url: str, env: Mapping[str, str], on_warning: Callable[[str], None]
-    ) -> None:
+    def __init__(self, url: str, env: Mapping[str, str], on_warning: Callable[[str], None]) -> None:
         bucket, prefix = parse_s3_url(url)
         self.url = url
         self.on_warning = on_warning
