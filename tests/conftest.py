@@ -35,6 +35,23 @@ class S3Bucket:
     def storage_env(self) -> dict[str, str]:
         return {**self.env, "PERSTACK_STORAGE_URL": self.url}
 
+    def objects(self) -> dict[str, bytes]:
+        """Every object under the store's prefix (key relative to it) and its bytes."""
+        import obstore
+        from obstore.store import S3Store
+
+        store = S3Store(
+            self.name,
+            prefix=self.url.split("/", 3)[3],
+            endpoint=self.env["AWS_ENDPOINT_URL"],
+            access_key_id=self.env["AWS_ACCESS_KEY_ID"],
+            secret_access_key=self.env["AWS_SECRET_ACCESS_KEY"],
+            region=self.env["AWS_REGION"],
+            client_options={"allow_http": True},
+        )
+        keys = [meta["path"] for chunk in obstore.list(store) for meta in chunk]
+        return {key: bytes(obstore.get(store, key).bytes()) for key in keys}
+
 
 @pytest.fixture
 def s3(s3_server: MotoServer) -> S3Bucket:

@@ -1,18 +1,25 @@
 """The S3 client behind :class:`~runtime.storage.objectstore.ObjectStorage`.
 
-Storage's interface is synchronous and obstore's efficient API is async, so every request
-runs as a coroutine on one private asyncio loop that lives on a daemon thread of its own
-(``perstack-s3``), shared by every store of the process:
+Storage's interface is synchronous. obstore runs every request on its own async runtime
+(Rust's tokio) and offers two doors into it: coroutines for an asyncio loop, and blocking
+calls that release the GIL while they wait. We use the blocking calls, on a private pool of
+threads (``perstack-s3-N``) shared by every store of the process:
 
-* a synchronous call submits its coroutine there and waits for the answer. It never runs
-  anything on the caller's event loop (no ``asyncio.run`` inside a running loop, no
-  deadlock), so it works alike from plain code, from the engine's loop and from many
-  threads at once;
-* batches (a job's events, its checkpoints, every job record) run there concurrently, at
-  most :data:`MAX_CONCURRENCY` requests at a time;
-* writes are *pipelined*: they are submitted and the caller goes on; writes to one key keep
-  their order, any read waits for the writes in flight, and :meth:`S3Client.flush` waits
-  for all of them and raises the first failure.
+* a synchronous call hands its request to the pool and waits. Nothing runs on the caller's
+  event loop (no ``asyncio.run`` inside a running loop, no deadlock), so it works alike from
+  plain code, from the engine's loop and from many threads at once;
+* batches (a job's events, its checkpoints, every job record) run concurrently, at most
+  :data:`MAX_CONCURRENCY` requests at a time;
+* writes are *pipelined*: they are queued and the caller goes on; writes to one key keep
+  their order, every read waits for the writes in flight, and :meth:`S3Client.flush`
+  waits for all of them and raises the first failure.
+
+Why not obstore's coroutines on a private asyncio loop: their results are handed back by a
+tokio thread calling into Python, and one still doing so while the interpreter exits
+aborts the process (seen here about once in 200 ``perstack run``s: SIGABRT from
+``pyo3_async_runtimes::set_result`` during ``Py_FinalizeEx``). Pool threads are Python's
+own: at exit the pool finishes its queue (every pipelined write is stored) before the
+interpreter finalizes, and no foreign thread ever enters Python.
 
 Each object is one atomic PUT, so a reader never sees half a document. Retries are
 obstore's own (:class:`~obstore.store.RetryConfig`): connection errors, 5xx answers and
@@ -23,13 +30,12 @@ once on stderr. What still fails becomes one :class:`StorageError` line.
 
 from __future__ import annotations
 
-import asyncio
 import atexit
 import concurrent.futures
 import re
 import threading
 import weakref
-from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -39,9 +45,9 @@ import obstore
 from obstore.exceptions import AlreadyExistsError, BaseError
 from obstore.store import S3Store
 
-from runtime.storage.locate import StorageError
+from runtime.storage.locate import StorageError, parse_s3_url
 
-__all__ = ["Fetched", "S3Client", "parse_s3_url"]
+__all__ = ["Fetched", "S3Client"]
 
 T = TypeVar("T")
 
@@ -56,20 +62,6 @@ _PRUNE_AT = 256
 _TIMEOUT_ENV = "PERSTACK_STORAGE_TIMEOUT"
 #: What obstore raises for a failed request (a missing bucket is a FileNotFoundError).
 _FAILURES = (BaseError, FileNotFoundError)
-
-
-def parse_s3_url(url: str) -> tuple[str, str]:
-    """``(bucket, prefix)`` of ``s3://bucket/prefix``; the prefix has no leading or
-    trailing ``/`` and may be empty.
-
-    Raises:
-        StorageError: not an ``s3://`` URL with a bucket.
-    """
-    scheme, _, rest = url.partition("://")
-    bucket, _, prefix = rest.partition("/")
-    if scheme != "s3" or not bucket:
-        raise StorageError(f"PERSTACK_STORAGE_URL {url!r}: expected s3://bucket/prefix")
-    return bucket, prefix.strip("/")
 
 
 def _store(bucket: str, prefix: str, env: Mapping[str, str], timeout: float) -> S3Store:
@@ -150,42 +142,24 @@ class Fetched:
     size: int
 
 
-# --- the private loop ---------------------------------------------------------------------
+# --- the private pool ---------------------------------------------------------------------
 
-
-class _Loop:
-    """An asyncio loop on a daemon thread: where every store's requests run."""
-
-    def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(
-            target=self.loop.run_forever, name="perstack-s3", daemon=True
-        )
-        self.thread.start()
-
-    def submit(self, coroutine: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
-        if threading.current_thread() is self.thread:
-            coroutine.close()
-            raise RuntimeError("a storage call was made from the storage loop itself")
-        return asyncio.run_coroutine_threadsafe(coroutine, self.loop)
-
-
-_shared: _Loop | None = None
-_shared_lock = threading.Lock()
+_pool: concurrent.futures.ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
 _clients: weakref.WeakSet[S3Client] = weakref.WeakSet()
 
 
-def _loop() -> _Loop:
-    global _shared
-    with _shared_lock:
-        if _shared is None:
-            _shared = _Loop()
-            atexit.register(_flush_all)
-        return _shared
+def _shared_pool() -> concurrent.futures.ThreadPoolExecutor:
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = concurrent.futures.ThreadPoolExecutor(MAX_CONCURRENCY, "perstack-s3")
+            atexit.register(_report_failed_writes)
+        return _pool
 
 
-def _flush_all() -> None:
-    """At exit: no write submitted by this process is dropped."""
+def _report_failed_writes() -> None:
+    """At exit (the pool has finished its queue by then): say which writes failed."""
     for client in list(_clients):
         try:
             client.flush()
@@ -197,7 +171,7 @@ def _flush_all() -> None:
 
 
 class S3Client:
-    """Synchronous access to one bucket and prefix, over the private loop.
+    """Synchronous access to one bucket and prefix, over the private pool.
 
     Args:
         url: ``s3://bucket/prefix`` (named in errors).
@@ -211,57 +185,61 @@ class S3Client:
         self.on_warning = on_warning
         self.timeout = _timeout(env)
         self.store = _store(bucket, prefix, env, self.timeout)
-        self._loop = _loop()
-        self._limit = asyncio.Semaphore(MAX_CONCURRENCY)
-        #: key -> the last write submitted for it (touched on the loop's thread only).
-        self._chains: dict[str, asyncio.Task[Any]] = {}
+        self._pool = _shared_pool()
+        self._lock = threading.Lock()
+        #: key -> the last write queued for it.
+        self._chains: dict[str, concurrent.futures.Future[Any]] = {}
+        #: writes not yet reported by flush().
         self._pending: list[concurrent.futures.Future[Any]] = []
-        self._pending_lock = threading.Lock()
         self._noticed = False
         _clients.add(self)
 
-    # --- running coroutines ---------------------------------------------------------------
+    # --- waiting ----------------------------------------------------------------------------
 
-    def _wait(self, future: concurrent.futures.Future[T]) -> T:
-        try:
-            return future.result(SLOW_NOTICE_SECONDS)
-        except concurrent.futures.TimeoutError:
+    def _wait_all(self, futures: Sequence[concurrent.futures.Future[Any]]) -> None:
+        _, waiting = concurrent.futures.wait(futures, SLOW_NOTICE_SECONDS)
+        if waiting:
             if not self._noticed:
                 self._noticed = True
                 self.on_warning(
                     f"warning: storage {self.url} is not answering; retrying for up to "
                     f"{self.timeout:g} s"
                 )
-            return future.result()
+            concurrent.futures.wait(waiting)
 
-    def run(self, coroutine: Coroutine[Any, Any, T], what: str) -> T:
-        """Run ``coroutine`` on the loop after the writes in flight; wait for its result.
-
-        Raises:
-            StorageError: the request failed after obstore's retries.
-        """
+    def result(self, future: concurrent.futures.Future[T], what: str) -> T:
+        """The result of a queued request, its failure as one :class:`StorageError`."""
+        self._wait_all([future])
         try:
-            return self._wait(self._loop.submit(self._after_writes(coroutine)))
+            return future.result()
         except _FAILURES as error:
             raise StorageError(f"storage {self.url}: {what} failed: {reason(error)}") from None
 
-    async def _after_writes(self, coroutine: Coroutine[Any, Any, T]) -> T:
-        chains = [task for task in self._chains.values() if not task.done()]
-        if chains:
-            await asyncio.wait(chains)
-        return await coroutine
+    def _settle(self) -> None:
+        """Wait for the writes in flight (a read must see them); their errors are flush's."""
+        with self._lock:
+            writes = [future for future in self._chains.values() if not future.done()]
+        if writes:
+            self._wait_all(writes)
 
-    async def _limited(self, coroutine: Coroutine[Any, Any, T]) -> T:
-        async with self._limit:
-            return await coroutine
+    def _call(self, function: Callable[..., T], *args: Any, what: str) -> T:
+        self._settle()
+        return self.result(self._pool.submit(function, *args), what)
+
+    def _call_many(self, function: Callable[..., T], argsets: Sequence[tuple[Any, ...]],
+                   what: str) -> list[T]:  # fmt: skip
+        self._settle()
+        futures = [self._pool.submit(function, *args) for args in argsets]
+        self._wait_all(futures)
+        return [self.result(future, what) for future in futures]
 
     # --- reading ----------------------------------------------------------------------------
 
-    async def _get(self, key: str, head: int | None = None) -> Fetched | None:
+    def _get(self, key: str, head: int | None = None) -> Fetched | None:
         options: Any = {"range": (0, head)} if head else None
         try:
-            result = await obstore.get_async(self.store, key, options=options)
-            data = bytes(await result.bytes_async())
+            result = obstore.get(self.store, key, options=options)
+            data = bytes(result.bytes())
         except FileNotFoundError as error:
             if "NoSuchBucket" in str(error):
                 raise
@@ -278,51 +256,41 @@ class S3Client:
 
     def get(self, key: str, head: int | None = None) -> Fetched | None:
         """The object at ``key`` (its first ``head`` bytes only, when given), or ``None``."""
-        return self.run(self._get(key, head), f"GET {key}")
+        return self._call(self._get, key, head, what=f"GET {key}")
 
     def get_many(self, keys: Sequence[str], head: int | None = None) -> list[Fetched | None]:
         """Several objects at once (``None`` for those missing), in the order of ``keys``."""
         if not keys:
             return []
-
-        async def gather() -> list[Fetched | None]:
-            return await asyncio.gather(*(self._limited(self._get(key, head)) for key in keys))
-
-        return self.run(gather(), f"GET {keys[0]} and {len(keys) - 1} more")
+        what = f"GET {keys[0]}" + (f" and {len(keys) - 1} more" if len(keys) > 1 else "")
+        return self._call_many(self._get, [(key, head) for key in keys], what)
 
     def get_soon(self, key: str) -> concurrent.futures.Future[Fetched | None]:
-        """Start reading ``key``; the future's result is what :meth:`get` would return."""
-        return self._loop.submit(self._limited(self._get(key)))
-
-    def result(self, future: concurrent.futures.Future[T], what: str) -> T:
-        """The result of a future from :meth:`get_soon`, with :meth:`run`'s errors."""
-        try:
-            return self._wait(future)
-        except _FAILURES as error:
-            raise StorageError(f"storage {self.url}: {what} failed: {reason(error)}") from None
+        """Start reading ``key`` (an object no write in flight touches); pass the future
+        to :meth:`result` for what :meth:`get` would return."""
+        return self._pool.submit(self._get, key)
 
     def list(self, prefix: str) -> list[dict[str, Any]]:
         """Every object under ``prefix`` (recursively), as obstore's ``ObjectMeta``."""
 
-        async def collect() -> list[dict[str, Any]]:
+        def collect() -> list[dict[str, Any]]:
             found: list[dict[str, Any]] = []
-            async for chunk in obstore.list(self.store, prefix, chunk_size=1000):
+            for chunk in obstore.list(self.store, prefix, chunk_size=1000):
                 found.extend(chunk)  # type: ignore[arg-type]
             return found
 
-        return self.run(collect(), f"LIST {prefix}")
+        return self._call(collect, what=f"LIST {prefix}")
 
     def list_dirs(self, prefixes: Sequence[str]) -> list[list[str]]:
         """The names of the "folders" directly under each prefix, sorted (one LIST each)."""
 
-        async def one(prefix: str) -> list[str]:
-            listed = await obstore.list_with_delimiter_async(self.store, prefix)
+        def one(prefix: str) -> list[str]:
+            listed = obstore.list_with_delimiter(self.store, prefix)
             return sorted(path.rstrip("/").rsplit("/", 1)[-1] for path in listed["common_prefixes"])
 
-        async def gather() -> list[list[str]]:
-            return await asyncio.gather(*(self._limited(one(prefix)) for prefix in prefixes))
-
-        return self.run(gather(), f"LIST {prefixes[0] if prefixes else ''}")
+        if not prefixes:
+            return []
+        return self._call_many(one, [(prefix,) for prefix in prefixes], f"LIST {prefixes[0]}")
 
     # --- writing ----------------------------------------------------------------------------
 
@@ -335,8 +303,8 @@ class S3Client:
             A future of obstore's ``PutResult`` (``e_tag``, ``version``).
         """
 
-        async def write() -> Any:
-            return await obstore.put_async(
+        def write() -> Any:
+            return obstore.put(
                 self.store, key, data, attributes=dict(attributes or {}), use_multipart=False
             )
 
@@ -352,15 +320,13 @@ class S3Client:
         candidates = iter(names)
         first = next(candidates)
 
-        async def write() -> None:
+        def write() -> None:
             for name in (first, *candidates):
                 try:
-                    await obstore.put_async(
-                        self.store, name, data, mode="create", use_multipart=False
-                    )
+                    obstore.put(self.store, name, data, mode="create", use_multipart=False)
                     return
                 except AlreadyExistsError:
-                    existing = await self._get(name)
+                    existing = self._get(name)
                     if existing is not None and existing.data == data:
                         return
             raise StorageError(f"storage {self.url}: no free name for {first}")
@@ -370,82 +336,69 @@ class S3Client:
     def delete(self, keys: Sequence[str]) -> None:
         """Delete these objects now (missing ones are fine)."""
         if keys:
-            self.run(obstore.delete_async(self.store, list(keys)), f"DELETE {keys[0]}")
-
-    def upload(self, key: str, path: Path) -> None:
-        """Store the file at ``path`` under ``key`` now (multipart when it is large)."""
-        self.run(obstore.put_async(self.store, key, path), f"PUT {key}")
+            self._call(obstore.delete, self.store, list(keys), what=f"DELETE {keys[0]}")
 
     def upload_many(self, pairs: Sequence[tuple[str, Path]]) -> None:
-        """Store several files at once."""
-
-        async def gather() -> None:
-            await asyncio.gather(
-                *(self._limited(obstore.put_async(self.store, k, p)) for k, p in pairs)
-            )
-
+        """Store local files now, at once (each multipart when it is large)."""
         if pairs:
-            self.run(gather(), f"PUT {pairs[0][0]} and {len(pairs) - 1} more")
+            argsets = [(self.store, key, path) for key, path in pairs]
+            self._call_many(obstore.put, argsets, f"PUT {pairs[0][0]}")
 
     def download_many(self, pairs: Sequence[tuple[str, Path]]) -> list[bool]:
-        """Write each object to its local file (streamed); ``False`` for a missing one."""
+        """Write objects to local files (streamed), at once; ``False`` for a missing one."""
 
-        async def one(key: str, path: Path) -> bool:
+        def one(key: str, path: Path) -> bool:
             try:
-                result = await obstore.get_async(self.store, key)
+                result = obstore.get(self.store, key)
             except FileNotFoundError:
                 return False
             with path.open("wb") as out:
-                async for chunk in result.stream():
+                for chunk in result.stream():
                     out.write(chunk)
             return True
 
-        async def gather() -> list[bool]:
-            return await asyncio.gather(*(self._limited(one(k, p)) for k, p in pairs))
-
         if not pairs:
             return []
-        return self.run(gather(), f"GET {pairs[0][0]} and {len(pairs) - 1} more")
+        return self._call_many(one, list(pairs), f"GET {pairs[0][0]}")
 
     def _submit(
-        self, key: str, write: Callable[[], Coroutine[Any, Any, Any]], what: str
+        self, key: str, write: Callable[[], Any], what: str
     ) -> concurrent.futures.Future[Any]:
-        async def ordered() -> Any:
-            previous = self._chains.get(key)
-            current = asyncio.current_task()
-            assert current is not None
-            self._chains[key] = current
+        def ordered(previous: concurrent.futures.Future[Any] | None) -> Any:
+            if previous is not None:
+                # Queued before us, so already running or ahead in the pool's queue.
+                concurrent.futures.wait([previous])
             try:
-                if previous is not None and not previous.done():
-                    await asyncio.wait([previous])  # its failure is reported on its own
-                async with self._limit:
-                    return await write()
+                return write()
             except _FAILURES as error:
                 raise StorageError(f"storage {self.url}: {what} failed: {reason(error)}") from None
-            finally:
-                if self._chains.get(key) is current:
-                    del self._chains[key]
 
-        future = self._loop.submit(ordered())
-        with self._pending_lock:
+        with self._lock:
+            previous = self._chains.get(key)
+            if previous is not None and previous.done():
+                previous = None
+            future = self._pool.submit(ordered, previous)
+            self._chains[key] = future
             self._pending.append(future)
             if len(self._pending) > _PRUNE_AT:
                 self._pending = [f for f in self._pending if not _settled_ok(f)]
+                self._chains = {k: f for k, f in self._chains.items() if not f.done()}
         return future
 
     def flush(self) -> None:
-        """Wait until every write submitted so far is stored.
+        """Wait until every write queued so far is stored.
 
         Raises:
             StorageError: the first write that failed (after obstore's retries) since the
                 last flush.
         """
-        with self._pending_lock:
+        with self._lock:
             pending, self._pending = self._pending, []
         if not pending:
             return
-        waiting = self._loop.submit(_wait_all(pending))
-        self._wait(waiting)
+        self._wait_all(pending)
+        with self._lock:
+            self._chains = {k: f for k, f in self._chains.items() if not f.done()}
         for future in pending:
             error = None if future.cancelled() else future.exception()
             if error is not None:
@@ -454,7 +407,3 @@ class S3Client:
 
 def _settled_ok(future: concurrent.futures.Future[Any]) -> bool:
     return future.done() and not future.cancelled() and future.exception() is None
-
-
-async def _wait_all(futures: list[concurrent.futures.Future[Any]]) -> None:
-    await asyncio.wait([asyncio.wrap_future(future) for future in futures])

@@ -32,6 +32,7 @@ __all__ = [
     "StorageLocation",
     "describe_location",
     "open_storage",
+    "parse_s3_url",
     "storage_location",
 ]
 
@@ -44,6 +45,20 @@ StorageLocation = Path | str
 
 class StorageError(PerstackError):
     """The store could not be reached or refused a request (after its retries)."""
+
+
+def parse_s3_url(url: str) -> tuple[str, str]:
+    """``(bucket, prefix)`` of ``s3://bucket/prefix``; the prefix has no leading or
+    trailing ``/`` and may be empty.
+
+    Raises:
+        StorageError: not an ``s3://`` URL with a bucket.
+    """
+    scheme, _, rest = url.partition("://")
+    bucket, _, prefix = rest.partition("/")
+    if scheme != "s3" or not bucket:
+        raise StorageError(f"{STORAGE_URL_ENV}={url!r}: expected s3://bucket/prefix")
+    return bucket, prefix.strip("/")
 
 
 def storage_location(cwd: Path, env: Mapping[str, str]) -> StorageLocation:
@@ -61,7 +76,8 @@ def storage_location(cwd: Path, env: Mapping[str, str]) -> StorageLocation:
     if scheme == "file":
         return Path(rest)
     if scheme == "s3":
-        return url.rstrip("/")
+        bucket, prefix = parse_s3_url(url)
+        return f"s3://{bucket}/{prefix}" if prefix else f"s3://{bucket}"
     raise StorageError(
         f"{STORAGE_URL_ENV}={url!r}: unsupported scheme {scheme!r} (use s3:// or file://)"
     )
