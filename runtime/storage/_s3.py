@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import atexit
 import concurrent.futures
+import itertools
 import re
 import threading
 import weakref
@@ -244,6 +245,10 @@ class S3Client:
             if "NoSuchBucket" in str(error):
                 raise
             return None
+        except BaseError as error:
+            if head and "InvalidRange" in str(error):  # an empty object has no first bytes
+                return self._get(key)
+            raise
         meta = result.meta
         modified = meta["last_modified"]
         return Fetched(
@@ -321,7 +326,7 @@ class S3Client:
         first = next(candidates)
 
         def write() -> None:
-            for name in (first, *candidates):
+            for name in itertools.chain((first,), candidates):
                 try:
                     obstore.put(self.store, name, data, mode="create", use_multipart=False)
                     return
