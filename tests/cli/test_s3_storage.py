@@ -10,6 +10,7 @@ import orjson
 
 from tests.conftest import S3Bucket
 from tests.helpers import Project, simple_expert
+from tests.s3_server import FlakyProxy, free_port
 
 LOOPER = """
 [[rules]]
@@ -142,3 +143,52 @@ def test_a_bad_storage_url_is_one_line(project: Project, s3: S3Bucket) -> None:
         assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1, (
             result.stderr
         )
+
+
+def test_a_run_rides_out_a_moment_without_storage(project: Project, s3: S3Bucket) -> None:
+    """The bucket goes away mid-run: one line on stderr, retries, then the run completes
+    with every document whole and every event stored once."""
+    project.config(simple_expert())
+    project.script(LOOPER.replace("turn = \"<3\"", "turn = \"<3\"\ndelayMs = 100"))
+    proxy = FlakyProxy(s3.server.port)
+    env = {**s3.storage_env(), "AWS_ENDPOINT_URL": proxy.endpoint}
+    process = project.popen("run", "writer", "Go", env=env)
+    assert process.stdout is not None and process.stderr is not None
+    printed = []
+    for line in process.stdout:  # step 2's model call has begun: the bucket goes away
+        printed.append(json.loads(line))
+        if printed[-1]["type"] == "startGeneration" and printed[-1]["stepNumber"] == 2:
+            break
+    proxy.block()
+    try:
+        notice = process.stderr.readline().decode()  # the run waits at step 2's checkpoint
+    finally:
+        proxy.unblock()
+    assert notice == f"warning: storage {s3.url} is not answering; retrying for up to 60 s\n"
+    printed += [json.loads(line) for line in process.stdout]
+    assert process.wait(timeout=60) == 0, process.stderr.read()
+    assert process.stderr.read() == b""
+    proxy.close()
+
+    objects = s3.objects()
+    for data in objects.values():
+        orjson.loads(data)  # nothing half-written
+    stored = sorted(orjson.loads(v)["id"] for k, v in objects.items() if "/event-" in k)
+    run_events = sorted(e["id"] for e in printed if "stepNumber" in e and "expertKey" in e)
+    assert stored == run_events  # each once, whatever was retried
+    logged = project.run("log", "--summary", env=s3.storage_env())
+    assert logged.code == 0 and "(completed)" in logged.stdout
+
+
+def test_a_store_that_stays_away_is_one_line_and_exit_1(project: Project, s3: S3Bucket) -> None:
+    project.config(simple_expert())
+    project.script('[[rules]]\ntext = "hi"\n')
+    closed = f"http://127.0.0.1:{free_port()}"
+    env = {**s3.storage_env(), "AWS_ENDPOINT_URL": closed, "PERSTACK_STORAGE_TIMEOUT": "0.5"}
+    for args in (("log",), ("run", "writer", "Go")):
+        result = project.run(*args, env=env)
+        assert result.code == 1, args
+        (line,) = result.stderr.strip().splitlines()
+        assert line.startswith(f"Error: storage {s3.url}: ") and " failed: " in line, line
+        assert "Traceback" not in result.stderr
+        assert s3.env["AWS_SECRET_ACCESS_KEY"] not in result.stderr + result.stdout
