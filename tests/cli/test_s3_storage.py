@@ -73,7 +73,9 @@ def test_continue_and_resume_from_the_bucket(project: Project, s3: S3Bucket) -> 
     assert len(history) == len(step_1["messages"]) + 1
 
     missing = project.run("run", "writer", "x", "--continue-job", "nope", env=s3.storage_env())
-    assert missing.code == 1 and missing.stderr.strip().endswith("No checkpoints found for job nope")
+    assert missing.code == 1 and missing.stderr.strip().endswith(
+        "No checkpoints found for job nope"
+    )
 
 
 def test_an_interrupted_run_is_whole_in_the_bucket_and_continues(
@@ -149,7 +151,7 @@ def test_a_run_rides_out_a_moment_without_storage(project: Project, s3: S3Bucket
     """The bucket goes away mid-run: one line on stderr, retries, then the run completes
     with every document whole and every event stored once."""
     project.config(simple_expert())
-    project.script(LOOPER.replace("turn = \"<3\"", "turn = \"<3\"\ndelayMs = 100"))
+    project.script(LOOPER.replace('turn = "<3"', 'turn = "<3"\ndelayMs = 100'))
     proxy = FlakyProxy(s3.server.port)
     env = {**s3.storage_env(), "AWS_ENDPOINT_URL": proxy.endpoint}
     process = project.popen("run", "writer", "Go", env=env)

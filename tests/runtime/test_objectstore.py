@@ -34,7 +34,11 @@ class Warnings(list[str]):
 
 
 def store(bucket: S3Bucket, warnings: Warnings | None = None, **env: str) -> ObjectStorage:
-    return ObjectStorage(bucket.url, env={**bucket.env, **env}, on_warning=Warnings() if warnings is None else warnings)
+    return ObjectStorage(
+        bucket.url,
+        env={**bucket.env, **env},
+        on_warning=Warnings() if warnings is None else warnings,
+    )
 
 
 def sample_job() -> list[Any]:
@@ -199,9 +203,7 @@ def test_a_store_gone_for_a_moment_is_retried_and_says_so(s3: S3Bucket) -> None:
     writer.join(60)
     assert stored.is_set()
     (notice,) = warnings
-    assert notice == (
-        f"warning: storage {s3.url} is not answering; retrying for up to 60 s"
-    )
+    assert notice == (f"warning: storage {s3.url} is not answering; retrying for up to 60 s")
     reader = store(s3)
     assert [c.id for c in reader.list_checkpoints("j1")] == ["cp-r1-1"]
     assert len(reader.list_event_files("j1")) == 1  # written once, whatever the retries
