@@ -103,11 +103,13 @@ class FlakyProxy:
 
     :meth:`block` closes the listening socket and every open connection (clients get
     "connection refused" or a reset, as when a store goes away); :meth:`unblock` listens
-    on the same port again.
+    on the same port again. With ``latency`` (seconds), each answer is held that long, as
+    over a network (the benchmarks use it; requests on other connections overlap).
     """
 
-    def __init__(self, target_port: int) -> None:
+    def __init__(self, target_port: int, latency: float = 0.0) -> None:
         self.target_port = target_port
+        self.latency = latency
         self.port = free_port()
         self.endpoint = f"http://127.0.0.1:{self.port}"
         self._lock = threading.Lock()
@@ -156,10 +158,12 @@ class FlakyProxy:
                     upstream.close()
                     return
                 self._open += [client, upstream]
-            threading.Thread(target=self._pipe, args=(client, upstream), daemon=True).start()
+            args = (client, upstream, self.latency)
+            threading.Thread(target=self._pipe, args=args, daemon=True).start()
 
     @staticmethod
-    def _pipe(a: socket.socket, b: socket.socket) -> None:
+    def _pipe(a: socket.socket, b: socket.socket, latency: float) -> None:
+        answering = False
         try:
             while True:
                 ready, _, _ = select.select([a, b], [], [], 1.0)
@@ -167,6 +171,9 @@ class FlakyProxy:
                     data = sock.recv(65536)
                     if not data:
                         return
+                    if sock is b and latency and not answering:
+                        time.sleep(latency)  # the first bytes of an answer: one round trip
+                    answering = sock is b
                     (b if sock is a else a).sendall(data)
         except (OSError, ValueError):
             return

@@ -35,6 +35,7 @@ import concurrent.futures
 import itertools
 import re
 import threading
+import time
 import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -193,20 +194,40 @@ class S3Client:
         #: writes not yet reported by flush().
         self._pending: list[concurrent.futures.Future[Any]] = []
         self._noticed = False
+        self._answered = time.monotonic()
         _clients.add(self)
 
     # --- waiting ----------------------------------------------------------------------------
 
     def _wait_all(self, futures: Sequence[concurrent.futures.Future[Any]]) -> None:
-        _, waiting = concurrent.futures.wait(futures, SLOW_NOTICE_SECONDS)
-        if waiting:
-            if not self._noticed:
+        """Wait for ``futures``; say once that the store is not answering when no request
+        at all has come back for :data:`SLOW_NOTICE_SECONDS` (a long queue of writes that
+        keeps moving is not that)."""
+        waiting: Any = futures
+        started = time.monotonic()
+        while True:
+            _, waiting = concurrent.futures.wait(waiting, SLOW_NOTICE_SECONDS / 4)
+            if not waiting:
+                self._noticed = False  # it answered: say so again if it goes away again
+                return
+            silent = time.monotonic() - max(self._answered, started)
+            if silent > SLOW_NOTICE_SECONDS and not self._noticed:
                 self._noticed = True
                 self.on_warning(
                     f"warning: storage {self.url} is not answering; retrying for up to "
                     f"{self.timeout:g} s"
                 )
-            concurrent.futures.wait(waiting)
+
+    def _submit_request(
+        self, function: Callable[..., T], *args: Any
+    ) -> concurrent.futures.Future[T]:
+        def request() -> T:
+            try:
+                return function(*args)
+            finally:  # an answer came back (obstore retries a store that gives none)
+                self._answered = time.monotonic()
+
+        return self._pool.submit(request)
 
     def result(self, future: concurrent.futures.Future[T], what: str) -> T:
         """The result of a queued request, its failure as one :class:`StorageError`."""
@@ -225,12 +246,12 @@ class S3Client:
 
     def _call(self, function: Callable[..., T], *args: Any, what: str) -> T:
         self._settle()
-        return self.result(self._pool.submit(function, *args), what)
+        return self.result(self._submit_request(function, *args), what)
 
     def _call_many(self, function: Callable[..., T], argsets: Sequence[tuple[Any, ...]],
                    what: str) -> list[T]:  # fmt: skip
         self._settle()
-        futures = [self._pool.submit(function, *args) for args in argsets]
+        futures = [self._submit_request(function, *args) for args in argsets]
         self._wait_all(futures)
         return [self.result(future, what) for future in futures]
 
@@ -273,7 +294,7 @@ class S3Client:
     def get_soon(self, key: str) -> concurrent.futures.Future[Fetched | None]:
         """Start reading ``key`` (an object no write in flight touches); pass the future
         to :meth:`result` for what :meth:`get` would return."""
-        return self._pool.submit(self._get, key)
+        return self._submit_request(self._get, key)
 
     def list(self, prefix: str) -> list[dict[str, Any]]:
         """Every object under ``prefix`` (recursively), as obstore's ``ObjectMeta``."""
@@ -382,7 +403,7 @@ class S3Client:
             previous = self._chains.get(key)
             if previous is not None and previous.done():
                 previous = None
-            future = self._pool.submit(ordered, previous)
+            future = self._submit_request(ordered, previous)
             self._chains[key] = future
             self._pending.append(future)
             if len(self._pending) > _PRUNE_AT:
