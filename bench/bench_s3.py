@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -42,13 +43,17 @@ from tests.s3_server import FlakyProxy, MotoServer  # noqa: E402
 from tests.storage_samples import EventFactory, job  # noqa: E402
 
 
-def run_seconds(root: Path, env: dict[str, str]) -> float:
+def run_seconds(root: Path, env: dict[str, str]) -> tuple[float, float]:
+    """Wall time and CPU time (user + system) of one `perstack run`."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     subprocess.run(
         [PERSTACK, "run", "looper", "go", "--max-steps", "1000"],
         cwd=root, env=env, stdout=subprocess.DEVNULL, check=True,
     )  # fmt: skip
-    return time.perf_counter() - start
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def per_step(args: argparse.Namespace, server: MotoServer) -> None:
@@ -61,14 +66,17 @@ def per_step(args: argparse.Namespace, server: MotoServer) -> None:
     }
     run_seconds(short_root, stores["s3"])  # warm the file cache and bytecode
     overhead: dict[str, list[float]] = {name: [] for name in stores}
+    cpu: dict[str, list[float]] = {name: [] for name in stores}
     for _ in range(args.rounds):
         for name, env in stores.items():
             long_run, short_run = run_seconds(long_root, env), run_seconds(short_root, env)
-            overhead[name].append((long_run - short_run) / (args.steps - 1) * 1000)
+            overhead[name].append((long_run[0] - short_run[0]) / (args.steps - 1) * 1000)
+            cpu[name].append((long_run[1] - short_run[1]) / (args.steps - 1) * 1000)
     print(f"per-step overhead of `perstack run` ({args.steps} vs 1 step, {args.rounds} rounds):")
     for name, values in overhead.items():
         rounds = ", ".join(f"{v:.1f}" for v in values)
-        print(f"  {name:5} median {statistics.median(values):6.2f} ms   (rounds: {rounds})")
+        print(f"  {name:5} median {statistics.median(values):6.2f} ms   (rounds: {rounds});"
+              f" CPU of perstack itself {statistics.median(cpu[name]):.2f} ms")  # fmt: skip
     ratio = [s / f for s, f in zip(overhead["s3"], overhead["file"])]
     print(f"  S3 minus file: {statistics.median(overhead['s3']) - statistics.median(overhead['file']):.2f} ms"
           f" per step; ratio median {statistics.median(ratio):.1f}x")  # fmt: skip
