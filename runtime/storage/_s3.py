@@ -47,7 +47,7 @@ import obstore
 from obstore.exceptions import AlreadyExistsError, BaseError
 from obstore.store import S3Store
 
-from runtime.storage.locate import StorageError, parse_s3_url
+from runtime.storage.records import StorageError, parse_s3_url
 
 __all__ = ["Fetched", "S3Client"]
 

@@ -33,6 +33,7 @@ from runtime.storage.records import (
     RawJson,
     WarningHandler,
     WriteClock,
+    check_id,
     event_type_rank,
     now_ms,
     parse_json_object,
@@ -57,25 +58,6 @@ _EVENT_TYPE = re.compile(r"[A-Za-z][A-Za-z0-9]*\Z")
 # and by upstream. Anything else is parsed in full.
 _HEAD_STEP = re.compile(rb'\{(?:"[A-Za-z]+":"[^"\\]*",)*"stepNumber":(\d+)[,}]')
 _HEAD_BYTES = 4096
-
-
-def check_id(kind: str, value: str) -> str:
-    """Reject ids that would not stay one path component inside the storage root.
-
-    Raises:
-        PerstackError: for an empty id, one with a path separator or NUL, or one starting
-            with ``.``.
-    """
-    if (
-        not value
-        or len(value) > 255
-        or value[0] == "."
-        or "/" in value
-        or "\\" in value
-        or "\0" in value
-    ):
-        raise PerstackError(f"Invalid {kind} id: {value!r}")
-    return value
 
 
 def _is_safe_id(value: str | None) -> bool:
@@ -370,7 +352,7 @@ class FileStorage(Storage):
     # --- workspaces -----------------------------------------------------------------
 
     def _workspace_blobs(self) -> WorkspaceBlobs:
-        from runtime.storage.workspace import FileWorkspaceBlobs
+        from runtime.storage._workspace_blobs import FileWorkspaceBlobs
 
         return FileWorkspaceBlobs(Path(self._jobs_dir))
 

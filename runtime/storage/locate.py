@@ -20,8 +20,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from runtime.errors import PerstackError
-from runtime.storage.records import WarningHandler, default_storage_root, print_warning
+from runtime.storage.records import (
+    STORAGE_URL_ENV,
+    StorageError,
+    WarningHandler,
+    default_storage_root,
+    parse_s3_url,
+    print_warning,
+)
 
 if TYPE_CHECKING:
     from runtime.storage.base import Storage
@@ -36,29 +42,8 @@ __all__ = [
     "storage_location",
 ]
 
-#: The variable naming a store by URL (wins over ``PERSTACK_STORAGE_PATH``).
-STORAGE_URL_ENV = "PERSTACK_STORAGE_URL"
-
 #: A storage root folder, or an ``s3://bucket/prefix`` URL.
 StorageLocation = Path | str
-
-
-class StorageError(PerstackError):
-    """The store could not be reached or refused a request (after its retries)."""
-
-
-def parse_s3_url(url: str) -> tuple[str, str]:
-    """``(bucket, prefix)`` of ``s3://bucket/prefix``; the prefix has no leading or
-    trailing ``/`` and may be empty.
-
-    Raises:
-        StorageError: not an ``s3://`` URL with a bucket.
-    """
-    scheme, _, rest = url.partition("://")
-    bucket, _, prefix = rest.partition("/")
-    if scheme != "s3" or not bucket:
-        raise StorageError(f"{STORAGE_URL_ENV}={url!r}: expected s3://bucket/prefix")
-    return bucket, prefix.strip("/")
 
 
 def storage_location(cwd: Path, env: Mapping[str, str]) -> StorageLocation:

@@ -12,12 +12,12 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from runtime.storage.base import Storage
-from runtime.storage.filestore import check_id
 from runtime.storage.records import (
     CheckpointFileRef,
     EventFileRef,
     RawJson,
     WarningHandler,
+    check_id,
     now_ms,
     parse_json_object,
     print_warning,
@@ -26,7 +26,7 @@ from runtime.storage.records import (
 if TYPE_CHECKING:
     from runtime.events import RunEvent
     from runtime.model import Checkpoint, Job
-    from runtime.storage.workspace import MemoryWorkspaceBlobs
+    from runtime.storage._workspace_blobs import MemoryWorkspaceBlobs
 
 __all__ = ["MemoryStorage"]
 
@@ -206,7 +206,7 @@ class MemoryStorage(Storage):
 
     def _workspace_blobs(self) -> MemoryWorkspaceBlobs:
         if self._workspaces is None:
-            from runtime.storage.workspace import MemoryWorkspaceBlobs
+            from runtime.storage._workspace_blobs import MemoryWorkspaceBlobs
 
             self._workspaces = MemoryWorkspaceBlobs()
         return self._workspaces

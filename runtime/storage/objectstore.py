@@ -35,13 +35,13 @@ from typing import TYPE_CHECKING, Any
 from runtime.errors import PerstackError
 from runtime.storage._s3 import Fetched, S3Client
 from runtime.storage.base import Storage
-from runtime.storage.filestore import check_id
 from runtime.storage.records import (
     CheckpointFileRef,
     EventFileRef,
     RawJson,
     WarningHandler,
     WriteClock,
+    check_id,
     event_type_rank,
     now_ms,
     parse_json_object,
@@ -165,7 +165,9 @@ class ObjectStorage(Storage):
         self._prefetch([f"jobs/{job_id}/job.json" for job_id in job_ids if _safe(job_id)])
 
     def job_created_at(self, job_id: str) -> int:
-        listed = self._client.list(f"jobs/{job_id}/") if _safe(job_id) else []
+        # Only upstream's jobs (no job.json) need this, and they always have checkpoints:
+        # their listing is short where the job's whole prefix may hold 100,000 events.
+        listed = self._client.list(f"jobs/{job_id}/checkpoints/") if _safe(job_id) else []
         times = [meta["last_modified"].timestamp() for meta in listed]
         return int(min(times) * 1000) if times else now_ms()
 
@@ -393,7 +395,7 @@ class ObjectStorage(Storage):
     # --- workspaces and warnings ------------------------------------------------------------
 
     def _workspace_blobs(self) -> WorkspaceBlobs:
-        from runtime.storage.workspace import ObjectWorkspaceBlobs
+        from runtime.storage._workspace_blobs import ObjectWorkspaceBlobs
 
         return ObjectWorkspaceBlobs(self._client)
 

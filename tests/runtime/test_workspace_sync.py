@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from runtime.storage import FileStorage, MemoryStorage, Storage, StorageError
-from runtime.storage.workspace import FileWorkspaceBlobs
+from runtime.storage._workspace_blobs import FileWorkspaceBlobs
 
 
 @pytest.fixture(params=["file", "s3", "memory"])
