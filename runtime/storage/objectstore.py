@@ -25,6 +25,7 @@ concurrently, and events are read ahead along the last listing.
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 from collections import OrderedDict
@@ -39,6 +40,7 @@ from runtime.storage.records import (
     CheckpointFileRef,
     EventFileRef,
     RawJson,
+    StorageError,
     WarningHandler,
     WriteClock,
     check_id,
@@ -78,15 +80,24 @@ class ObjectStorage(Storage):
 
     Args:
         url: ``s3://bucket/prefix``.
-        env: The AWS variables (endpoint, credentials, region); ``os.environ`` usually.
-        on_warning: Receives one line per skipped corrupt document; defaults to stderr.
+        env: The AWS variables (endpoint, credentials, region) and
+            ``PERSTACK_STORAGE_TIMEOUT``; ``os.environ`` when ``None``.
+        on_warning: Receives one line per skipped corrupt document (and the notice of a
+            store that does not answer); defaults to stderr.
+
+    Raises:
+        StorageError: a bad URL or ``PERSTACK_STORAGE_TIMEOUT``.
     """
 
     def __init__(
-        self, url: str, *, env: Mapping[str, str], on_warning: WarningHandler = print_warning
+        self,
+        url: str,
+        *,
+        env: Mapping[str, str] | None = None,
+        on_warning: WarningHandler = print_warning,
     ) -> None:
         self.url = url.rstrip("/")
-        self._client = S3Client(self.url, env, on_warning)
+        self._client = S3Client(self.url, os.environ if env is None else env, on_warning)
         self._on_warning = on_warning
         self._warned: set[str] = set()
         self._clock = WriteClock()
@@ -319,9 +330,17 @@ class ObjectStorage(Storage):
         with self._lock:
             future = self._ahead.pop(key, None)
             self._read_ahead(key)
-        if future is None:
-            return self._read_json(key)
-        return self._parse(key, self._client.result(future, f"GET {key}"))
+        try:
+            fetched = (
+                self._fetch(key) if future is None else self._client.result(future, f"GET {key}")
+            )
+        except StorageError:
+            with self._lock:  # the store is gone: do not queue more requests to wait for
+                for pending in self._ahead.values():
+                    pending.cancel()
+                self._ahead.clear()
+            raise
+        return self._parse(key, fetched)
 
     def _read_ahead(self, key: str) -> None:
         """Start reading the events after ``key`` in the last listing (events never change,
