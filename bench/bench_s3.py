@@ -35,9 +35,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_run import PERSTACK, project  # noqa: E402
 
-from runtime.storage import FileStorage  # noqa: E402
+from runtime.storage import (
+    FileStorage,  # noqa: E402
+    objectstore,  # noqa: E402
+)
 from runtime.storage import _s3 as s3_module  # noqa: E402
-from runtime.storage import objectstore  # noqa: E402
 from runtime.storage.objectstore import ObjectStorage  # noqa: E402
 from tests.s3_server import FlakyProxy, MotoServer  # noqa: E402
 from tests.storage_samples import EventFactory, job  # noqa: E402
