@@ -229,10 +229,8 @@ class HistoryCompactor:
         if event.type == "startGeneration":
             messages = event.__dict__.get("messages") or []
             latest = self._latest.get(event.run_id)
-            base = (
-                None
-                if latest is None
-                else self.choose_base(latest, event.run_id, messages, as_file=False)
+            base = None if latest is None else self.choose_base(
+                latest, event.run_id, messages, as_file=False
             )
             if base is not None:
                 document = _shallow(event)
@@ -357,9 +355,7 @@ class StoredHistories:
         while len(self._cache) > MAX_CACHED:
             self._cache.popitem(last=False)
         if len(messages) < count:
-            raise UnresolvedBase(
-                f"checkpoint {checkpoint_id} has {len(messages)} of {count} messages"
-            )
+            raise UnresolvedBase(f"checkpoint {checkpoint_id} has {len(messages)} of {count} messages")
         return messages
 
     def expand(self, data: dict[str, Any]) -> dict[str, Any]:
