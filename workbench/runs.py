@@ -196,7 +196,7 @@ class RunControl:
         self.job_id = self.last = self.pending = self._resume_from = None
         self.coordinator = expert
         self.app.node_filter = None
-        self.app.show_job(JobView(), "No job yet")
+        self.app.show_job(JobView.priced(self.app.preflight.config), "No job yet")
         self.app.set_state("ready")
 
     def _follow_up(self, text: str, *, interactive: bool = False) -> Any:
@@ -262,14 +262,20 @@ class RunControl:
                 title="Server jobs",
             )
         else:
-            from workbench.stored_jobs import list_stored_jobs
+            from runtime.views.cost import PriceBook
+            from workbench.stored_jobs import list_stored_jobs, price_jobs
 
             storage = self.storage()
             location = self.app.session.storage_location()
             shown = location if isinstance(location, str) else _display_path(location)
             where = f"Kept in {shown}"
+            prices = PriceBook.from_config(self.app.preflight.config)
             screen = JobsScreen(
-                lambda: list_stored_jobs(storage), self.app.clock(), self.job_id, where=where
+                lambda: list_stored_jobs(storage),
+                self.app.clock(),
+                self.job_id,
+                where=where,
+                price_jobs=lambda ids: price_jobs(storage, ids, prices),
             )
         self.app.push_screen(screen, chosen)
 
@@ -353,7 +359,8 @@ class RunControl:
 
     def _show_stored(self, job: StoredJob, resumed_earlier: bool, then_run: str) -> None:
         app = self.app
-        view = JobView()
+        view = JobView.priced(app.preflight.config)
+        view.costs.set_run_models(job.runs)  # stored jobs have no initializeRuntime events
         view.apply(job.events)
         checkpoint = job.checkpoint
         if any(row.is_open for row in view.rows):

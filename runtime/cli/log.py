@@ -6,10 +6,11 @@ import os
 import re
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
-from runtime.errors import PerstackError
+from runtime.errors import ConfigError, PerstackError
 
 __all__ = ["log_command", "parse_count"]
 
@@ -109,10 +110,11 @@ def log_command(
         if selection is None:
             click.echo("No data found")
             return
+        cost = _summary_cost(storage, selection) if summary else None
         if as_json:
             from runtime.views.logview import write_json
 
-            write_json(storage, selection, sys.stdout.buffer, pretty=pretty)
+            write_json(storage, selection, sys.stdout.buffer, pretty=pretty, cost=cost)
         else:
             from runtime.views.logview_text import render_text
 
@@ -123,7 +125,11 @@ def log_command(
                 verbose=verbose,
                 messages=messages,
                 summary=summary,
+                cost=cost,
             )
+    except ConfigError as error:
+        click.echo("\n".join(error.problems), err=True)
+        sys.exit(1)
     except PerstackError as error:
         click.echo(f"Error: {error}", err=True)
         sys.exit(1)
@@ -137,6 +143,26 @@ def log_command(
         where = f": {error.filename}" if error.filename else ""
         click.echo(f"Error: {error.strerror or error}{where}", err=True)
         sys.exit(1)
+
+
+def _summary_cost(storage: Any, selection: Any) -> Any:
+    """The tokens and cost of the job (or ``--run``) shown, priced with the prices of the
+    ``perstack.toml`` found from the current directory, if any.
+
+    Raises:
+        ConfigError: That ``perstack.toml`` is not valid (its ``[prices]`` may matter).
+    """
+    from runtime.config import find_config, load_config
+    from runtime.views.cost import PriceBook, stored_cost
+
+    try:
+        config_path = find_config(Path.cwd())
+    except PerstackError:
+        config = None  # no perstack.toml: the price library's prices alone
+    else:
+        config = load_config(config_path)
+    prices = PriceBook.from_config(config)
+    return stored_cost(storage, str(selection.job["id"]), selection.run_id, prices)
 
 
 if __name__ == "__main__":  # `python -m runtime.cli.log`, before `perstack` mounts it

@@ -38,6 +38,7 @@ __all__ = [
     "SkillConfig",
     "ExpertConfig",
     "PerstackConfig",
+    "ModelPriceConfig",
     "RULE_ERROR",
     "is_base_skill",
 ]
@@ -90,6 +91,7 @@ ReasoningBudget = Annotated[
 Runtime = Annotated[Literal["local"], _plain(rules.runtime_problem)]
 ProviderName = Annotated[str, _plain(rules.provider_name_problem)]
 ApiBaseUrl = Annotated[str, _plain(_https_api_url)]
+PriceKey = Annotated[str, _rule(rules.price_key_problem)]
 
 
 def _with_table_keys(data: Any, field: str, *names: str) -> Any:
@@ -303,6 +305,23 @@ class ExpertConfig(_ConfigModel):
         return {name: skill for name, skill in self.skills.items() if skill is not base}
 
 
+#: A price in USD per million tokens: a finite number >= 0 (TOML's inf and nan are refused).
+PerMillion = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+
+
+class ModelPriceConfig(_ConfigModel):
+    """``[prices."<provider>:<model>"]`` or ``[prices."<model>"]``: a model's own prices.
+
+    For private or new models the price library does not know, or to override it. Figures
+    are USD per million tokens; cached input tokens cost ``inputPerMillion`` unless
+    ``cachedPerMillion`` says otherwise, and reasoning tokens are output tokens.
+    """
+
+    input_per_million: PerMillion
+    output_per_million: PerMillion
+    cached_per_million: PerMillion | None = None
+
+
 class PerstackConfig(_ConfigModel):
     """A loaded ``perstack.toml`` with the defaults of D9 filled in.
 
@@ -323,6 +342,7 @@ class PerstackConfig(_ConfigModel):
     perstack_api_base_url: ApiBaseUrl = "https://api.perstack.ai"
     perstack_base_skill_command: list[str] | None = None
     env_path: list[str] | None = None
+    prices: dict[PriceKey, ModelPriceConfig] = Field(default_factory=dict)
     path: Path = Field(default=Path("perstack.toml"), exclude=True, strict=False)
     warnings: list[str] = Field(default_factory=list, exclude=True)
 

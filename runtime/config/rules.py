@@ -27,6 +27,7 @@ __all__ = [
     "tag_problem",
     "expert_name_problem",
     "expert_key_problem",
+    "price_key_problem",
 ]
 
 #: The bundled base skill, always present (D7).
@@ -151,3 +152,13 @@ def expert_key_problem(value: str) -> str | None:
         f'invalid expert key "{value}": use lowercase letters, digits, "-", "_" and ".", '
         'optionally "@scope/" before and "@version" after'
     )
+
+
+def price_key_problem(value: str) -> str | None:
+    """A ``[prices]`` key: ``"<model>"`` or ``"<provider>:<model>"`` (a known provider)."""
+    provider, colon, model = value.partition(":")
+    if not value.strip():
+        return "a model name must not be empty"
+    if colon and provider in PROVIDER_NAMES and not model.strip():
+        return f'"{value}" names no model after the provider'
+    return None

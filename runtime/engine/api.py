@@ -23,6 +23,7 @@ from runtime.settings import RunSetting
 if TYPE_CHECKING:
     from runtime.config.models import ExpertConfig, PerstackConfig
     from runtime.engine.event_format import EventFormat
+    from runtime.skills.factory import InProcessSkills
     from runtime.storage import Storage
 
 __all__ = ["run", "settings_from_config"]
@@ -104,6 +105,7 @@ async def run(
     locked_tools: Mapping[str, Mapping[str, Any]] | None = None,
     on_provider: Callable[[Provider], None] | None = None,
     event_format: EventFormat = "compact",
+    in_process_skills: InProcessSkills | None = None,
 ) -> Checkpoint:
     """Run an Expert to a stop and return the final checkpoint.
 
@@ -120,6 +122,9 @@ async def run(
         on_provider: Called with the provider once it is built (e.g. to inspect requests).
         event_format: What ``raw_event_listener`` gets: ``compact`` (each message once in
             the stream; see ``docs/events.md``) or ``upstream`` (full histories).
+        in_process_skills: Skills this program provides in-process, by skill name: a
+            skill table of that name in ``perstack.toml`` is served by the factory's skill
+            instead of the server it describes (``perstack create-expert``'s lab).
 
     Returns:
         The last checkpoint of the job (``completed``, ``stoppedBy…``).
@@ -158,6 +163,7 @@ async def run(
         workspace=workspace,
         env=setting.env,
         locked_tools=locked_tools,
+        in_process_skills=in_process_skills,
     )
     try:
         final = await runner.run(checkpoint)

@@ -37,7 +37,7 @@ from runtime.model import (
 )
 from runtime.providers.base import Provider
 from runtime.settings import RunSetting
-from runtime.skills.factory import build_skills
+from runtime.skills.factory import InProcessSkills, build_skills
 from runtime.skills.manager import Skill, SkillContext
 from runtime.skills.skillset import SkillSet
 
@@ -67,6 +67,7 @@ class JobRunner:
         workspace: The directory the run works in.
         env: The run's environment (process env plus ``.env`` files).
         locked_tools: Per Expert key, per skill name, tool definitions from the lockfile.
+        in_process_skills: Skills the embedding program provides in-process, by name.
     """
 
     def __init__(
@@ -80,6 +81,7 @@ class JobRunner:
         workspace: Path,
         env: Mapping[str, str],
         locked_tools: Mapping[str, Mapping[str, Any]] | None = None,
+        in_process_skills: InProcessSkills | None = None,
     ) -> None:
         self.setting = setting
         self.experts = experts
@@ -89,6 +91,7 @@ class JobRunner:
         self.workspace = workspace
         self.env = dict(env)
         self.locked_tools = locked_tools or {}
+        self.in_process_skills = in_process_skills or {}
         self.context_window = context_window_for(setting.provider_name, setting.model)
         self.job: Job | None = None
 
@@ -346,6 +349,7 @@ class JobRunner:
             expert_name=expert.name,
             experts=list(self.experts),
             model=setting.model,
+            provider_name=setting.provider_name,
             max_steps=setting.max_steps,
             max_retries=setting.max_retries,
             timeout=setting.timeout,
@@ -359,6 +363,7 @@ class JobRunner:
                 self.experts,
                 delegated=delegated,
                 locked_tools=self.locked_tools.get(expert.key),
+                in_process=self.in_process_skills,
             ),
             on_connected=lambda skill: self._in_process_connected(skill, ids),
             on_closed=lambda skill: self._in_process_closed(skill, ids),
@@ -405,12 +410,12 @@ class JobRunner:
         )
 
     def _in_process_connected(self, skill: Skill, ids: dict[str, str]) -> None:
-        if skill.name == _BASE_SKILL:
+        if skill.name == _BASE_SKILL or skill.name in self.in_process_skills:
             self.bus.emit(
                 SkillConnected(
                     **ids,
                     skill_name=skill.name,
-                    server_info={"name": _BASE_SKILL, "version": __version__},
+                    server_info={"name": skill.name, "version": __version__},
                     spawn_duration_ms=0,
                     connect_duration_ms=0,
                     total_duration_ms=0,
@@ -418,7 +423,7 @@ class JobRunner:
             )
 
     def _in_process_closed(self, skill: Skill, ids: dict[str, str]) -> None:
-        if skill.name == _BASE_SKILL:
+        if skill.name == _BASE_SKILL or skill.name in self.in_process_skills:
             self.bus.emit(SkillDisconnected(**ids, skill_name=skill.name))
 
 

@@ -37,6 +37,7 @@ from runtime.views.runtree import ROOT, STEP_END_TYPES, generation_tokens, node_
 if TYPE_CHECKING:
     from runtime.events import BaseEvent
     from runtime.model import ToolCall
+    from runtime.views.cost import Cost, CostMeter
 
 __all__ = [
     "ActivityLog",
@@ -75,6 +76,7 @@ class ActivityRow:
         args: The call's arguments.
         result: The result's text (tool rows), the answer (delegate, interactive rows).
         tokens: Tokens of the generation this row starts (``None`` for later rows of it).
+        cost: What that generation cost (see :mod:`runtime.views.cost`), beside ``tokens``.
         started_ms: When it began.
         finished_ms: When it ended (``None`` while open).
         events: Slim copies of the events behind the row (see :func:`slim_event`).
@@ -86,7 +88,7 @@ class ActivityRow:
     __slots__ = (
         "index", "kind", "step", "expert_key", "run_id", "node_id", "depth", "label",
         "status", "tool_call_id", "tool_name", "skill_name", "args", "result", "tokens",
-        "started_ms", "finished_ms", "events", "refs", "generation", "version", "_chunks",
+        "cost", "started_ms", "finished_ms", "events", "refs", "generation", "version", "_chunks",
         "_text",
     )  # fmt: skip
 
@@ -106,6 +108,7 @@ class ActivityRow:
         self.args: Any = None
         self.result: str | None = None
         self.tokens: int | None = None
+        self.cost: Cost | None = None
         self.started_ms = event.timestamp
         self.finished_ms: int | None = None
         self.events: list[BaseEvent] = []
@@ -170,15 +173,22 @@ class ActivityLog:
         ...     changed = log.feed(event)   # rows added or changed by this event
     """
 
-    def __init__(self) -> None:
+    def __init__(self, costs: CostMeter | None = None) -> None:
+        #: Prices the generations for the rows' money figures (none: no figures).
+        self.costs = costs
         self.rows: list[ActivityRow] = []
         self._runs: dict[str, _RunState] = {}
         self._node_depth: dict[str, int] = {}
         self._run_node: dict[str, str] = {}
         self._open_calls: dict[str, ActivityRow] = {}
+        #: The coordinator's answer to the latest query, once its run completed (``None``
+        #: before that, and again from the next query on: a follow-up replaces it).
+        self.final_answer: ActivityRow | None = None
 
     def feed(self, event: BaseEvent) -> list[ActivityRow]:
         """Apply one event; return the rows it added or changed (each once)."""
+        if self.costs is not None:
+            self.costs.feed(event)  # every event: initializeRuntime tells the run's model
         if not hasattr(event, "step_number"):
             return []  # runtime events (skills, initializeRuntime) are not timeline rows
         handler = _HANDLERS.get(event.type)
@@ -224,6 +234,9 @@ class ActivityLog:
             run = self._runs[event.run_id] = _RunState(node_id, depth)
             self._run_node[event.run_id] = node_id
         return run
+
+    def _cost(self, event: BaseEvent) -> Cost | None:
+        return None if self.costs is None else self.costs.feed(event)  # priced once
 
     def _new(self, kind: str, event: BaseEvent, run: _RunState) -> ActivityRow:
         row = ActivityRow(len(self.rows), kind, event, run)
@@ -271,6 +284,8 @@ def _start_run(log: ActivityLog, event: Any, run: _RunState) -> list[ActivityRow
         if message.type == "userMessage":
             row = log._new("query", event, run)
             row.label = "".join(getattr(p, "text", "") for p in message.contents)
+            if run.depth == 0:
+                log.final_answer = None  # a new query: the job's answer is to come
             return [row]
     return []
 
@@ -337,6 +352,7 @@ def _call_tools(log: ActivityLog, event: Any, run: _RunState) -> list[ActivityRo
         rows.append(row)
     if rows:
         rows[0].tokens = generation_tokens(event)
+        rows[0].cost = log._cost(event)
     return rows
 
 
@@ -389,6 +405,7 @@ def _retry(log: ActivityLog, event: Any, run: _RunState) -> list[ActivityRow]:
     row.label = reason_text(event.reason)
     row.status = "error"
     row.tokens = generation_tokens(event) or None
+    row.cost = log._cost(event)
     return [row, *_close_streams(run, event)]
 
 
@@ -407,10 +424,14 @@ def _step_end(log: ActivityLog, event: Any, run: _RunState) -> list[ActivityRow]
         row.status = "done"
         row.finished_ms = event.timestamp
         row.tokens = (row.tokens or 0) + (generation_tokens(event) or 0) or None
+        cost = log._cost(event)
+        row.cost = cost if row.cost is None or cost is None else row.cost + cost
         rows.append(row)
-        # The delegation that started this run is answered.
+        # A coordinator's run answers the job; a delegate's, the delegation that started it.
         by = event.checkpoint.delegated_by
-        if by is not None:
+        if by is None:
+            log.final_answer = row
+        else:
             answered = log._open_calls.pop(by.tool_call_id, None)
             if answered is not None:
                 answered.result = event.text

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import orjson
 
@@ -22,6 +22,9 @@ from runtime.views.logview import (
     read_events,
     summarize,
 )
+
+if TYPE_CHECKING:
+    from runtime.views.cost import StoredCost
 
 __all__ = ["render_text"]
 
@@ -125,6 +128,16 @@ def _checkpoint_lines(checkpoint: dict[str, Any], messages: bool) -> Iterator[Li
             yield [(f"  [{message.get('type')}] ", "cyan"), (text, "")]
 
 
+def _cost_lines(cost: StoredCost, scope: str) -> Iterator[Line]:
+    usage = cost.usage
+    yield [
+        (f"  Tokens ({scope}): {usage.total_tokens:,} (input {usage.input_tokens:,} · cached "
+         f"{usage.cached_input_tokens:,} · output {usage.output_tokens:,} · reasoning "
+         f"{usage.reasoning_tokens:,})", "")
+    ]  # fmt: skip
+    yield [(f"  Cost ({scope}): {cost.cost.describe()}", "" if cost.cost.known else "yellow")]
+
+
 def _summary_lines(summary: dict[str, Any]) -> Iterator[Line]:
     yield [("Summary:", "bold")]
     yield [(f"  Total Events: {summary['totalEvents']}", "")]
@@ -189,7 +202,13 @@ def _event_lines(event: dict[str, Any], verbose: bool) -> Iterator[Line]:
 
 
 def _lines(
-    storage: Storage, selection: LogSelection, *, verbose: bool, messages: bool, summary: bool
+    storage: Storage,
+    selection: LogSelection,
+    *,
+    verbose: bool,
+    messages: bool,
+    summary: bool,
+    cost: StoredCost | None,
 ) -> Iterator[Line]:
     if selection.is_latest_job:
         yield [("(showing latest job)", "dim")]
@@ -204,6 +223,8 @@ def _lines(
     if summary:
         # Printed before the events, so counted from their file names (unread).
         yield from _summary_lines(summarize((e.ref.type, e.ref.step) for e in selection.events))
+        if cost is not None:
+            yield from _cost_lines(cost, "run" if selection.run_id else "job")
         yield []
     shown = 0
     for event in read_events(storage, selection.events):
@@ -231,9 +252,15 @@ def render_text(
     verbose: bool = False,
     messages: bool = False,
     summary: bool = False,
+    cost: StoredCost | None = None,
 ) -> None:
-    """Print ``selection`` for a person to ``out``, in colour on a colour terminal."""
-    lines = _lines(storage, selection, verbose=verbose, messages=messages, summary=summary)
+    """Print ``selection`` for a person to ``out``, in colour on a colour terminal.
+
+    ``cost`` (with ``summary``) adds the job's (or run's) tokens and money to the summary.
+    """
+    lines = _lines(
+        storage, selection, verbose=verbose, messages=messages, summary=summary, cost=cost
+    )
     from rich.console import Console  # imported here: JSON output never needs it
 
     console = Console(file=out, highlight=False, soft_wrap=True, emoji=False, markup=False)

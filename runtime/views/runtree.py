@@ -7,8 +7,9 @@ after its delegates answer (a new ``runId``) is the same node as before, because
 runtime keeps its ``delegatedBy``. A node's identity is therefore the delegation that
 created it (``delegatedBy.toolCallId``), or :data:`ROOT` for the coordinator.
 
-Each node counts its own steps and tokens and carries totals rolled up from its
-descendants; feeding one event costs O(depth) at most (usually O(1)).
+Each node counts its own steps, tokens and (given a :class:`~runtime.views.cost.CostMeter`)
+money, and carries totals rolled up from its descendants; feeding one event costs
+O(depth) at most (usually O(1)).
 """
 
 from __future__ import annotations
@@ -16,9 +17,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from runtime.views.cost import GENERATION_TYPES, Cost
+
 if TYPE_CHECKING:
     from runtime.events import BaseEvent
     from runtime.model import Checkpoint
+    from runtime.views.cost import CostMeter
 
 __all__ = [
     "ROOT",
@@ -66,7 +70,7 @@ def generation_tokens(event: BaseEvent) -> int | None:
     ``callInteractiveTool`` repeat the same usage, so they are not counted), a
     completion's final generation by ``completeRun``, a failed one by ``retry``.
     """
-    if event.type in ("callTools", "completeRun", "retry"):
+    if event.type in GENERATION_TYPES:
         return event.usage.total_tokens  # type: ignore[attr-defined]
     return None
 
@@ -87,6 +91,8 @@ class RunNode:
         tokens: Tokens of this node's own generations.
         total_steps: ``steps`` plus every descendant's.
         total_tokens: ``tokens`` plus every descendant's.
+        cost: What this node's own generations cost (see :mod:`runtime.views.cost`).
+        total_cost: ``cost`` plus every descendant's.
         started_ms: Timestamp of the node's first event.
         last_ms: Timestamp of its latest event.
         busy_since: When the current active period began (``None`` when idle).
@@ -107,6 +113,8 @@ class RunNode:
     tokens: int = 0
     total_steps: int = 0
     total_tokens: int = 0
+    cost: Cost = field(default_factory=Cost)
+    total_cost: Cost = field(default_factory=Cost)
     started_ms: int = 0
     last_ms: int = 0
     busy_since: int | None = None
@@ -132,9 +140,14 @@ class RunNode:
 
 
 class RunTree:
-    """The delegation tree of one job, built incrementally from its events."""
+    """The delegation tree of one job, built incrementally from its events.
 
-    def __init__(self) -> None:
+    Args:
+        costs: Prices the generations for the nodes' money figures (none: they stay 0).
+    """
+
+    def __init__(self, costs: CostMeter | None = None) -> None:
+        self.costs = costs
         self.nodes: dict[str, RunNode] = {}
         self.root_ids: list[str] = []
         self._run_node: dict[str, str] = {}
@@ -156,6 +169,7 @@ class RunTree:
     def feed(self, event: BaseEvent) -> set[str]:
         """Apply one event; return the ids of nodes whose shown values changed."""
         kind = event.type
+        cost = self.costs.feed(event) if self.costs is not None else None
         if kind == "startRun":
             return self._start(event)
         node_id = self._run_node.get(event.run_id)
@@ -167,7 +181,10 @@ class RunTree:
         tokens = generation_tokens(event)
         if tokens:
             node.tokens += tokens
-            changed |= self._roll_up(node, tokens=tokens)
+        if cost is not None:
+            node.cost += cost
+        if tokens or cost is not None:
+            changed |= self._roll_up(node, tokens=tokens or 0, cost=cost)
         if kind in STEP_END_TYPES:
             node.steps += 1
             changed |= self._roll_up(node, steps=1)
@@ -234,12 +251,16 @@ class RunTree:
             self.root_ids.append(ROOT)
         return ROOT
 
-    def _roll_up(self, node: RunNode, *, steps: int = 0, tokens: int = 0) -> set[str]:
+    def _roll_up(
+        self, node: RunNode, *, steps: int = 0, tokens: int = 0, cost: Cost | None = None
+    ) -> set[str]:
         changed = set()
         current: RunNode | None = node
         while current is not None:
             current.total_steps += steps
             current.total_tokens += tokens
+            if cost is not None:
+                current.total_cost += cost
             changed.add(current.id)
             current = self.nodes[current.parent_id] if current.parent_id else None
         return changed

@@ -21,6 +21,7 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from runtime.views.cost import format_cost
 from workbench.formatting import (
     KIND_GLYPHS,
     STATUS_GLYPHS,
@@ -52,15 +53,16 @@ class Columns(NamedTuple):
     label: int
     status: int
     tokens: int
+    cost: int
     time: int
 
 
 def columns_for(width: int) -> Columns:
     """The column widths for a timeline ``width`` cells wide."""
     expert = 16 if width >= 90 else 12 if width >= 60 else 9
-    step, status, tokens, time = 4, 1, 6, 6
-    fixed = step + expert + status + tokens + time + 5  # one space between columns
-    return Columns(step, expert, max(8, width - fixed), status, tokens, time)
+    step, status, tokens, cost, time = 4, 1, 6, 8, 6
+    fixed = step + expert + status + tokens + cost + time + 6  # one space between columns
+    return Columns(step, expert, max(8, width - fixed), status, tokens, cost, time)
 
 
 class Timeline(ScrollView, can_focus=True):
@@ -317,7 +319,7 @@ class Timeline(ScrollView, can_focus=True):
         c = columns_for(width)
         text = (
             f"{'step':>{c.step}} {'expert':<{c.expert}} {'what happened':<{c.label}} "
-            f"{'':<{c.status}} {'tokens':>{c.tokens}} {'time':>{c.time}}"
+            f"{'':<{c.status}} {'tokens':>{c.tokens}} {'cost':>{c.cost}} {'time':>{c.time}}"
         )
         style = self.get_component_rich_style("timeline--header")
         return Strip([Segment(text, style)]).crop_extend(0, width, style)
@@ -347,6 +349,7 @@ class Timeline(ScrollView, can_focus=True):
             (f"{label_text:<{c.label - 2}} ", label_style),
             (f"{STATUS_GLYPHS.get(row.status, ' '):<{c.status}} ", status_style),
             (f"{format_tokens(row.tokens):>{c.tokens}} ", muted),
+            (f"{format_cost(row.cost) if row.tokens else '':>{c.cost}} ", muted),
             (f"{format_duration(duration):>{c.time}}", muted),
         ]
         fill = base
