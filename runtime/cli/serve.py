@@ -28,7 +28,7 @@ def serve_command(
 ) -> int:
     """Serve the project's Experts over HTTP: REST and Server-Sent Events."""
     from runtime.server.settings import Application, ServeSettings, hash_key, new_key
-    from runtime.storage import default_storage_root
+    from runtime.storage import default_storage_root, storage_location
 
     cwd = Path.cwd()
     if serve_config is not None:
@@ -45,7 +45,10 @@ def serve_command(
             _say(f"No {KEY_ENV} set: this run's API key for application default is {key}")
         config_path = find_config(cwd, config)  # raises a one-line error when there is none
         applications = {"default": Application("default", Path(config_path), [hash_key(key)])}
-    settings = ServeSettings(applications, default_storage_root(cwd, os.environ))
+    # The server's own records stay in the local folder; jobs go where the environment says.
+    location = storage_location(cwd, os.environ)
+    local = location if isinstance(location, Path) else default_storage_root(cwd, os.environ)
+    settings = ServeSettings(applications, local, storage=None if location == local else location)
     return _serve(settings, host, port)
 
 

@@ -116,8 +116,9 @@ async def run(
     Args:
         setting: What to run (see :func:`settings_from_config`).
         event_listener: Called with every event, in order, as it happens.
-        storage: Where the job is kept. Defaults to files under ``PERSTACK_STORAGE_PATH``
-            or ``<workspace>/perstack``; pass ``MemoryStorage()`` to keep nothing on disk.
+        storage: Where the job is kept. Defaults to the store the environment names
+            (``PERSTACK_STORAGE_URL``, else files under ``PERSTACK_STORAGE_PATH`` or
+            ``<workspace>/perstack``); pass ``MemoryStorage()`` to keep nothing on disk.
         checkpoint: Resume from this checkpoint (``--continue`` / ``--resume-from``).
         provider: Use this provider instead of building one from the settings.
         raw_event_listener: Called with every event and its JSON bytes.
@@ -152,7 +153,13 @@ async def run(
         in_process_skills=in_process_skills,
     )
     try:
-        return await runner.run(checkpoint)
+        final = await runner.run(checkpoint)
+    except BaseException:
+        _flush_quietly(parts.storage)
+        raise
+    else:
+        parts.flush()
+        return final
     finally:
         await parts.close()
 
@@ -225,10 +232,15 @@ async def fork(
     copier = _HistoryCopier(source, plan, parts.storage, setting.job_id)
     parts.bus.listeners.append(copier.on_event)
     try:
-        return await runner.run_fork()
+        final = await runner.run_fork()
+    except BaseException:
+        _flush_quietly(parts.storage)
+        raise
     finally:
         await copier.wait()
         await parts.close()
+    parts.flush()
+    return final
 
 
 class _JobParts:
@@ -246,9 +258,9 @@ class _JobParts:
     ) -> None:
         self.workspace = Path(setting.workspace or Path.cwd()).resolve()
         if storage is None:
-            from runtime.storage import FileStorage, default_storage_root
+            from runtime.storage import open_storage, storage_location
 
-            storage = FileStorage(default_storage_root(self.workspace, os.environ))
+            storage = open_storage(storage_location(self.workspace, os.environ))
         self.storage: Storage = storage
         self.owns_provider = provider is None
         if provider is None:
@@ -266,6 +278,12 @@ class _JobParts:
             raw_listeners=[raw_event_listener] if raw_event_listener else [],
             event_format=event_format,
         )
+
+    def flush(self) -> None:
+        """A remote store pipelines its writes: the job is whole in it once this returns."""
+        flush = getattr(self.storage, "flush", None)
+        if flush is not None:
+            flush()
 
     async def close(self) -> None:
         if self.owns_provider:
@@ -326,3 +344,15 @@ class _HistoryCopier:
             await asyncio.to_thread(self._thread.join)
         if self.error is not None:
             raise self.error
+
+
+def _flush_quietly(storage: Any) -> None:
+    """Store what can be stored of a job that failed; its own error is the one to report."""
+    from runtime.errors import PerstackError
+
+    flush = getattr(storage, "flush", None)
+    if flush is not None:
+        try:
+            flush()
+        except PerstackError:
+            pass

@@ -8,6 +8,7 @@ never a traceback.
 
 from __future__ import annotations
 
+import functools
 import mimetypes
 from contextlib import asynccontextmanager
 from typing import Annotated, Any, Literal
@@ -108,6 +109,11 @@ def create_app(settings: ServeSettings) -> FastAPI:
     app.state.settings = settings
     _install_errors(app, settings)
 
+    @functools.cache
+    def reader() -> Any:
+        """A quiet reader of the job store, opened once (a remote store keeps its client)."""
+        return settings.open_storage(lambda message: None)
+
     def own_job(job_id: str, app_: Application) -> ApiJob:
         job = records.load(job_id) if _safe_id(job_id) else None
         if job is None or job.applicationId != app_.name:
@@ -200,17 +206,18 @@ def create_app(settings: ServeSettings) -> FastAPI:
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no", "Connection": "close"},
         )
 
+    # Storage is synchronous: these routes run on FastAPI's thread pool, off the event loop.
     @app.get("/api/v1/jobs/{job_id}/checkpoints")
-    async def checkpoints(job_id: str, app_: AppOfKey) -> dict[str, Any]:
+    def checkpoints(job_id: str, app_: AppOfKey) -> dict[str, Any]:
         own_job(job_id, app_)
-        storage = _reader(settings)
+        storage = reader()
         found = [c.to_json_dict() for c in storage.list_checkpoints(job_id)]
         return {"data": {"checkpoints": found}}
 
     @app.get("/api/v1/jobs/{job_id}/checkpoints/{checkpoint_id}")
-    async def checkpoint(job_id: str, checkpoint_id: str, app_: AppOfKey) -> dict[str, Any]:
+    def checkpoint(job_id: str, checkpoint_id: str, app_: AppOfKey) -> dict[str, Any]:
         own_job(job_id, app_)
-        found = _reader(settings).retrieve_checkpoint(job_id, checkpoint_id)
+        found = reader().retrieve_checkpoint(job_id, checkpoint_id)
         if found is None:
             raise ApiError(404, "not_found", f"checkpoint {checkpoint_id} not found")
         return {"data": {"checkpoint": found.to_json_dict()}}
@@ -261,10 +268,6 @@ def _describe(application: Application) -> dict[str, Any]:
     return {"id": application.name, "experts": experts}
 
 
-def _reader(settings: ServeSettings) -> Any:
-    from runtime.storage import FileStorage
-
-    return FileStorage(settings.storage_root, on_warning=lambda message: None)
 
 
 def _safe_id(value: str) -> bool:

@@ -60,10 +60,8 @@ class EmbeddedExecutor:
 
     def start(self) -> None:
         """Start the jobs thread and resume the jobs a previous server left running."""
-        from runtime.storage import FileStorage
-
         self._server_loop = asyncio.get_running_loop()
-        self._storage = FileStorage(self.settings.storage_root)
+        self._storage = self.settings.open_storage()
         self._thread.start()
         for job in self.records.all_jobs():
             if job.status == "running":

@@ -12,8 +12,10 @@ import hashlib
 import hmac
 import secrets
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from runtime.errors import PerstackError
 
@@ -61,15 +63,26 @@ class ServeSettings:
 
     Attributes:
         applications: By name.
-        storage_root: Where jobs are stored (the usual ``perstack`` folder).
+        storage_root: The local folder of the server's own records (and of jobs, unless
+            ``storage`` names another store): the usual ``perstack`` folder.
         max_body: The largest request body accepted, in bytes.
         keep_alive: Seconds between keep-alive comments on a quiet stream.
+        storage: Where jobs are stored when not under ``storage_root``: an
+            ``s3://bucket/prefix`` URL (``PERSTACK_STORAGE_URL``).
     """
 
     applications: dict[str, Application]
     storage_root: Path
     max_body: int = DEFAULT_MAX_BODY
     keep_alive: float = 15.0
+    storage: str | Path | None = None
+
+    def open_storage(self, on_warning: Callable[[str], None] | None = None) -> Any:
+        """The job store (see :func:`runtime.storage.open_storage`)."""
+        from runtime.storage import open_storage, print_warning
+
+        location = self.storage if self.storage is not None else self.storage_root
+        return open_storage(location, on_warning=on_warning or print_warning)
 
     def application_for_key(self, key: str) -> Application | None:
         """The application ``key`` belongs to, or ``None``."""
