@@ -11,7 +11,8 @@ Example:
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,9 +24,10 @@ from runtime.settings import RunSetting
 if TYPE_CHECKING:
     from runtime.config.models import ExpertConfig, PerstackConfig
     from runtime.engine.event_format import EventFormat
+    from runtime.engine.jobs import JobRunner
     from runtime.storage import Storage
 
-__all__ = ["run", "settings_from_config"]
+__all__ = ["job_runner", "run", "settings_from_config"]
 
 
 def settings_from_config(
@@ -126,6 +128,39 @@ async def run(
     Raises:
         PerstackError: bad settings, a missing API key, a skill that cannot start.
     """
+    async with job_runner(
+        setting,
+        event_listener,
+        storage=storage,
+        provider=provider,
+        raw_event_listener=raw_event_listener,
+        locked_tools=locked_tools,
+        on_provider=on_provider,
+        event_format=event_format,
+    ) as runner:
+        return await runner.run(checkpoint)
+
+
+@asynccontextmanager
+async def job_runner(
+    setting: RunSetting,
+    event_listener: EventListener | None = None,
+    *,
+    storage: Storage | None = None,
+    provider: Provider | None = None,
+    raw_event_listener: RawEventListener | None = None,
+    locked_tools: Mapping[str, Mapping[str, Any]] | None = None,
+    on_provider: Callable[[Provider], None] | None = None,
+    event_format: EventFormat = "compact",
+    hand_off_parallel: bool = False,
+) -> AsyncIterator[JobRunner]:
+    """The job runner :func:`run` drives, for callers that drive parts of a job
+    themselves (the scale-out worker). The arguments are :func:`run`'s; the provider it
+    builds is closed on exit.
+
+    Args:
+        hand_off_parallel: Stop at a parallel delegation (see ``DelegationHandedOff``).
+    """
     from runtime.engine.jobs import JobRunner
 
     workspace = Path(setting.workspace or Path.cwd()).resolve()
@@ -148,18 +183,18 @@ async def run(
         raw_listeners=[raw_event_listener] if raw_event_listener else [],
         event_format=event_format,
     )
-    runner = JobRunner(
-        setting=setting,
-        experts=_experts(setting),
-        provider=provider,
-        bus=bus,
-        storage=storage,
-        workspace=workspace,
-        env=setting.env,
-        locked_tools=locked_tools,
-    )
     try:
-        return await runner.run(checkpoint)
+        yield JobRunner(
+            setting=setting,
+            experts=_experts(setting),
+            provider=provider,
+            bus=bus,
+            storage=storage,
+            workspace=workspace,
+            env=setting.env,
+            locked_tools=locked_tools,
+            hand_off_parallel=hand_off_parallel,
+        )
     finally:
         if owns_provider:
             await provider.aclose()

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from runtime._version import __version__
 from runtime.engine.bus import EventBus
 from runtime.engine.context_window import context_window_for
+from runtime.engine.delegation import answer_of, merged_run, stopped_child
 from runtime.engine.loop import RunSegment, SegmentSpec
 from runtime.engine.prompt import build_instruction_message
 from runtime.errors import PerstackError
@@ -24,13 +25,10 @@ from runtime.model import (
     Checkpoint,
     DelegatedBy,
     DelegationTarget,
-    ExpertMessage,
     ExpertRef,
     InteractiveToolCallResult,
     Job,
     RunInput,
-    TextPart,
-    ToolResult,
     Usage,
     new_id,
     now_ms,
@@ -44,7 +42,7 @@ from runtime.skills.skillset import SkillSet
 if TYPE_CHECKING:
     from runtime.config.models import ExpertConfig
 
-__all__ = ["JobRunner"]
+__all__ = ["DelegationHandedOff", "JobRunner"]
 
 _BASE_SKILL = "@perstack/base"
 _JOB_STATUS = {
@@ -53,6 +51,22 @@ _JOB_STATUS = {
     "stoppedByExceededMaxSteps": "stoppedByMaxSteps",
     "stoppedByError": "stoppedByError",
 }
+
+
+class DelegationHandedOff(Exception):  # noqa: N818 - a signal, not a failure
+    """A parallel delegation is run elsewhere: the runner stops at its checkpoint.
+
+    Raised (with ``JobRunner(hand_off_parallel=True)``) once a run has stopped to delegate
+    to several Experts and its ``stoppedByDelegate`` checkpoint is stored. The job stays
+    ``running``; whoever runs the children continues the parent with
+    :meth:`JobRunner.merge_children` and :meth:`JobRunner.drive` (the scale-out executor
+    runs each child on a worker of its own).
+    """
+
+    def __init__(self, setting: RunSetting, checkpoint: Checkpoint) -> None:
+        super().__init__(f"parallel delegation from checkpoint {checkpoint.id}")
+        self.setting = setting
+        self.checkpoint = checkpoint
 
 
 class JobRunner:
@@ -67,6 +81,8 @@ class JobRunner:
         workspace: The directory the run works in.
         env: The run's environment (process env plus ``.env`` files).
         locked_tools: Per Expert key, per skill name, tool definitions from the lockfile.
+        hand_off_parallel: Raise :class:`DelegationHandedOff` at a parallel delegation
+            instead of running the children here.
     """
 
     def __init__(
@@ -80,6 +96,7 @@ class JobRunner:
         workspace: Path,
         env: Mapping[str, str],
         locked_tools: Mapping[str, Mapping[str, Any]] | None = None,
+        hand_off_parallel: bool = False,
     ) -> None:
         self.setting = setting
         self.experts = experts
@@ -89,12 +106,22 @@ class JobRunner:
         self.workspace = workspace
         self.env = dict(env)
         self.locked_tools = locked_tools or {}
+        self.hand_off_parallel = hand_off_parallel
         self.context_window = context_window_for(setting.provider_name, setting.model)
         self.job: Job | None = None
 
     # --- job record ---------------------------------------------------------------------
 
-    def _open_job(self) -> Job:
+    def attach_job(self) -> Job:
+        """Take up the stored job record as it is (a runner that runs part of a job)."""
+        existing = self.storage.retrieve_job(self.setting.job_id) if self.storage else None
+        if existing is None:
+            return self.open_job()
+        self.job = existing
+        return existing
+
+    def open_job(self) -> Job:
+        """Record the job as running (created, or taken up from storage)."""
         existing = self.storage.retrieve_job(self.setting.job_id) if self.storage else None
         if existing is None:
             job = Job(
@@ -120,6 +147,14 @@ class JobRunner:
         if self.storage is not None and self.job is not None:
             self.storage.store_job(self.job)
 
+    def fail_job(self) -> None:
+        """Record the job as stopped by an error (the run raised)."""
+        if self.job is not None:
+            self.job = self.job.model_copy(
+                update={"status": "stoppedByError", "finished_at": now_ms()}
+            )
+            self._store_job()
+
     def _record(self, checkpoint: Checkpoint, *, totals: bool) -> None:
         assert self.job is not None
         update: dict[str, Any] = {"total_steps": max(self.job.total_steps, checkpoint.step_number)}
@@ -128,7 +163,8 @@ class JobRunner:
         self.job = self.job.model_copy(update=update)
         self._store_job()
 
-    def _close_job(self, final: Checkpoint) -> None:
+    def close_job(self, final: Checkpoint) -> None:
+        """Record how the job stopped (``final`` is its last checkpoint)."""
         assert self.job is not None
         status = _JOB_STATUS.get(final.status, "running")
         self.job = self.job.model_copy(
@@ -178,27 +214,27 @@ class JobRunner:
 
     async def run(self, resume_from: Checkpoint | None = None) -> Checkpoint:
         """Run the job from a fresh start or from ``resume_from``; return the last checkpoint."""
-        self._open_job()
+        self.open_job()
         try:
             checkpoint = self.initial_checkpoint(resume_from)
-            final = await self._drive(self.setting, checkpoint, parallel=False)
+            final = await self.drive(self.setting, checkpoint, parallel=False)
             # A job stopped inside a delegate resumes there; once that child completes,
             # its parents continue where they left off.
             while final.status == "completed" and final.delegated_by is not None:
-                final = await self._resume_parent(final)
-        except (asyncio.CancelledError, KeyboardInterrupt):
+                final = await self.resume_parent(final)
+        except (asyncio.CancelledError, KeyboardInterrupt, DelegationHandedOff):
             raise  # the job stays "running": `--continue` resumes from the last checkpoint
         except BaseException:
-            if self.job is not None:
-                self.job = self.job.model_copy(
-                    update={"status": "stoppedByError", "finished_at": now_ms()}
-                )
-                self._store_job()
+            self.fail_job()
             raise
-        self._close_job(final)
+        self.close_job(final)
         return final
 
-    async def _resume_parent(self, child: Checkpoint) -> Checkpoint:
+    async def resume_parent(
+        self, child: Checkpoint, *, parallel: bool = False, run_id: str | None = None
+    ) -> Checkpoint:
+        """Give a finished delegate's answer to the run that delegated to it, and drive
+        that run on (``parallel``: it is itself one of several delegates)."""
         delegated_by = child.delegated_by
         assert delegated_by is not None
         parent = (
@@ -210,8 +246,8 @@ class JobRunner:
             raise PerstackError(
                 f"Checkpoint {delegated_by.checkpoint_id} not found in job {child.job_id}"
             )
-        answer = _answer(child, delegated_by.tool_call_id, delegated_by.tool_name)
-        run_id = new_id()
+        answer = answer_of(child, delegated_by.tool_call_id, delegated_by.tool_name)
+        run_id = run_id or new_id()
         setting = self.setting.model_copy(
             update={
                 "run_id": run_id,
@@ -228,77 +264,73 @@ class JobRunner:
                 "usage": child.usage,
             }
         )
-        return await self._drive(setting, resumed, parallel=False)
+        return await self.drive(setting, resumed, parallel=parallel)
 
-    async def _drive(
-        self, setting: RunSetting, checkpoint: Checkpoint, *, parallel: bool
+    async def drive(
+        self,
+        setting: RunSetting,
+        checkpoint: Checkpoint,
+        *,
+        parallel: bool,
+        delegating: bool = False,
     ) -> Checkpoint:
-        """Run segments of one Expert until it stops for a reason other than delegating."""
+        """Run segments of one Expert until it stops for a reason other than delegating.
+
+        Args:
+            setting: The first segment's settings.
+            checkpoint: Where it starts; with ``delegating``, a stored
+                ``stoppedByDelegate`` checkpoint whose delegates are to run first.
+            parallel: The Expert is one of several delegates (its usage is its own).
+            delegating: Start with ``checkpoint``'s delegation, not a segment.
+        """
         while True:
-            checkpoint = await self._segment(setting, checkpoint)
-            self._record(checkpoint, totals=not parallel)
+            if not delegating:
+                checkpoint = await self._segment(setting, checkpoint)
+                self._record(checkpoint, totals=not parallel)
+            delegating = False
             if checkpoint.status != "stoppedByDelegate":
                 return checkpoint
             targets = checkpoint.delegate_to or []
             if len(targets) == 1:
-                children = [await self._child(setting, checkpoint, targets[0], parallel=False)]
+                children = [
+                    await self.run_child(setting, checkpoint, targets[0], parallel=False)
+                ]
+            elif self.hand_off_parallel:
+                raise DelegationHandedOff(setting, checkpoint)
             else:
                 children = list(
                     await asyncio.gather(
-                        *(self._child(setting, checkpoint, t, parallel=True) for t in targets)
+                        *(self.run_child(setting, checkpoint, t, parallel=True) for t in targets)
                     )
                 )
-            stopped = next(
-                (c for c in children if c.status not in ("completed", "stoppedByError")), None
-            )
+            stopped = stopped_child(children)
             if stopped is not None:
                 return stopped  # e.g. the job's maxSteps reached inside a delegate
-            answers = [
-                _answer(child, target.tool_call_id, target.tool_name)
-                for child, target in zip(children, targets, strict=True)
-            ]
-            if len(children) == 1:
-                step, usage = children[0].step_number, children[0].usage
-            else:
-                step = max(c.step_number for c in children)
-                usage = sum((c.usage for c in children), checkpoint.usage)
-            run_id = new_id()
-            setting = setting.model_copy(
-                update={
-                    "run_id": run_id,
-                    "input": RunInput(interactive_tool_call_result=answers[0]),
-                    "updated_at": now_ms(),
-                }
-            )
-            partial = list(checkpoint.partial_tool_results or []) + [
-                ToolResult(
-                    id=a.tool_call_id,
-                    skill_name=a.skill_name,
-                    tool_name=a.tool_name,
-                    result=[TextPart(text=a.text)],
-                    is_error=a.is_error,
-                )
-                for a in answers[1:]
-            ]
-            checkpoint = checkpoint.model_copy(
-                update={
-                    "id": new_id(),
-                    "run_id": run_id,
-                    "step_number": step + 1,
-                    "usage": usage,
-                    "partial_tool_results": partial or None,
-                }
-            )
+            setting, checkpoint = self.merge_children(setting, checkpoint, children)
 
-    async def _child(
+    def merge_children(
+        self,
+        setting: RunSetting,
+        checkpoint: Checkpoint,
+        children: list[Checkpoint],
+        *,
+        run_id: str | None = None,
+    ) -> tuple[RunSetting, Checkpoint]:
+        """The delegating run's next segment: its settings and the checkpoint it starts
+        from, with every child's answer (``children`` in ``delegate_to`` order)."""
+        return merged_run(setting, checkpoint, children, run_id=run_id or new_id())
+
+    async def run_child(
         self,
         parent_setting: RunSetting,
         parent: Checkpoint,
         target: DelegationTarget,
         *,
         parallel: bool,
+        run_id: str | None = None,
     ) -> Checkpoint:
-        run_id = new_id()
+        """Run one delegate of ``parent`` to its stop; return its last checkpoint."""
+        run_id = run_id or new_id()
         setting = parent_setting.model_copy(
             update={
                 "run_id": run_id,
@@ -327,7 +359,7 @@ class JobRunner:
                 run_id=parent.run_id,
             ),
         )
-        return await self._drive(setting, checkpoint, parallel=parallel)
+        return await self.drive(setting, checkpoint, parallel=parallel)
 
     # --- one segment --------------------------------------------------------------------
 
@@ -420,27 +452,6 @@ class JobRunner:
     def _in_process_closed(self, skill: Skill, ids: dict[str, str]) -> None:
         if skill.name == _BASE_SKILL:
             self.bus.emit(SkillDisconnected(**ids, skill_name=skill.name))
-
-
-def _answer(child: Checkpoint, tool_call_id: str, tool_name: str) -> InteractiveToolCallResult:
-    """What a finished child tells its parent: its final text, or why it failed (D3)."""
-    skill_name = f"delegate/{child.expert.key}"
-    if child.status == "stoppedByError":
-        reason = child.error.message if child.error else "the delegate stopped with an error"
-        return InteractiveToolCallResult(
-            tool_call_id=tool_call_id,
-            tool_name=tool_name,
-            skill_name=skill_name,
-            text=f"Delegation failed: {reason}",
-            is_error=True,
-        )
-    last = child.messages[-1] if child.messages else None
-    if not isinstance(last, ExpertMessage):
-        raise PerstackError("Delegation error: delegation result message is incorrect")
-    text = next((p.text for p in last.contents if isinstance(p, TextPart)), "")
-    return InteractiveToolCallResult(
-        tool_call_id=tool_call_id, tool_name=tool_name, skill_name=skill_name, text=text
-    )
 
 
 def _interactive_payload(answer: InteractiveToolCallResult | None) -> dict[str, Any] | None:
