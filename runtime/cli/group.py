@@ -23,6 +23,7 @@ HEADLESS_COMMANDS: dict[str, str] = {
     "log": "runtime.cli.log:log_command",
     "install": "runtime.cli.install:install_command",
     "serve": "runtime.cli.serve:serve_command",
+    "worker": "runtime.cli.worker:worker_command",
 }
 #: Upstream registry commands we do not support yet (D11).
 UNSUPPORTED_COMMANDS = ("publish", "unpublish", "tag", "status")
