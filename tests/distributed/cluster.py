@@ -141,7 +141,9 @@ class Cluster:
         return f"127.0.0.1:{self.temporal_port}"
 
     def env(self) -> dict[str, str]:
-        return self.project.env({"PERSTACK_API_KEY": KEY, "PERSTACK_STORAGE_PATH": str(self.storage)})
+        return self.project.env(
+            {"PERSTACK_API_KEY": KEY, "PERSTACK_STORAGE_PATH": str(self.storage)}
+        )
 
     def start_server(self) -> Server:
         process = subprocess.Popen(

@@ -166,9 +166,7 @@ def test_a_worker_killed_mid_job_its_job_completes_on_the_other_with_its_files(
     assert all(count == 1 for step, count in steps.items() if step != retries[0]["stepNumber"])
     assert steps[retries[0]["stepNumber"]] <= 2
     # The workspace followed the job, whole.
-    assert files(api, job_id) == {
-        f"steps/{n}.txt": f"step {n}" for n in range(1, SLOW_STEPS + 1)
-    }
+    assert files(api, job_id) == {f"steps/{n}.txt": f"step {n}" for n in range(1, SLOW_STEPS + 1)}
     # Delayed by at most the heartbeat timeout and one step (plus the steps left).
     steps_left = SLOW_STEPS - last_before
     assert took <= HEARTBEAT_TIMEOUT + (steps_left + 1) * SLOW_STEP_MS / 1000 + 2.0
