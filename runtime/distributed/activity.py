@@ -79,7 +79,6 @@ class JobActivities:
 
     Args:
         host: The worker.
-        heartbeat_every: Seconds between heartbeats (well within the timeout).
     """
 
     def __init__(self, host: WorkerHost) -> None:
@@ -91,7 +90,7 @@ class JobActivities:
         info = activity.info()
         part = scope_key(info.workflow_id, info.workflow_run_id, info.activity_id)
         producer = producer_name(part, info.attempt)
-        beating = asyncio.create_task(_heartbeat(scope.job.heartbeat_timeout / 4))
+        beating = asyncio.create_task(_heartbeat(min(0.5, scope.job.heartbeat_timeout / 4)))
         holder: dict[str, asyncio.Task[Outcome]] = {}
 
         async def on_jobs_thread() -> Outcome:

@@ -115,6 +115,9 @@ async def run_worker(options: WorkerOptions, ready: Callable[[str], None]) -> No
         # (it has the workflow cached) before any worker takes it: short, so a lost worker
         # does not hold its jobs' workflows up.
         sticky_queue_schedule_to_start_timeout=timedelta(seconds=1),
+        # Heartbeats go out at least this often (Temporal's default, 0.8 x the timeout,
+        # leaves a busy machine little slack, and a cancel waits for the next one).
+        max_heartbeat_throttle_interval=timedelta(seconds=1),
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

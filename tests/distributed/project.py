@@ -9,7 +9,7 @@ from tests.helpers import Project
 #: How long each step of Expert "slow" waits for its (scripted) model.
 SLOW_STEP_MS = 400
 #: Its steps before it answers.
-SLOW_STEPS = 6
+SLOW_STEPS = 8
 
 CONFIG = """
 model = "scripted"
