@@ -40,7 +40,12 @@ import httpx2  # noqa: E402
 import orjson  # noqa: E402
 from bench_run import CONFIG, LOOP_RULE, PERSTACK, SCRIPT  # noqa: E402
 
-KEY = "bench-key"
+
+def key_of(application: str) -> str:
+    """Each application has its own key (a key opens one application)."""
+    return f"bench-key-{application}"
+
+
 #: The serve default: seconds without a heartbeat before a part goes to another worker.
 HEARTBEAT_TIMEOUT = 5.0
 STEADY_STEPS = 10
@@ -77,9 +82,9 @@ text = "steady done"
 
 def make_projects(root: Path) -> Path:
     """Two applications (the looper at 200 steps and at 1) and their serve config."""
-    hashes = f'["sha256:{hashlib.sha256(KEY.encode()).hexdigest()}"]'
     serve_config = ""
     for name, steps in (("long", 200), ("short", 1)):
+        hashes = f'["sha256:{hashlib.sha256(key_of(name).encode()).hexdigest()}"]'
         folder = root / name
         folder.mkdir(parents=True)
         (folder / "perstack.toml").write_text("maxSteps = 1000\n" + CONFIG + EXTRA_EXPERTS)
@@ -108,14 +113,21 @@ def temporal_binary() -> str:
 class Cluster:
     """Temporal's dev server, servers and workers of the bench."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, timer_shift: str | None) -> None:
         self.root = root
+        self.timer_shift = timer_shift
         self.serve_config = make_projects(root)
         self.port = free_port()
         self.processes: list[subprocess.Popen[bytes]] = []
+        tuning = []
+        if timer_shift:  # see docs/scale-out.md: how soon a retry's short timer fires
+            tuning = [
+                "--dynamic-config-value",
+                f'history.timerProcessorMaxTimeShift="{timer_shift}"',
+            ]
         self.temporal = self._spawn(
             [temporal_binary(), "server", "start-dev", "--headless", "--ip", "127.0.0.1",
-             "--port", str(self.port), "--log-level", "error"], None,
+             "--port", str(self.port), "--log-level", "error", *tuning], None,
         )  # fmt: skip
         deadline = time.monotonic() + 30
         while True:
@@ -184,30 +196,29 @@ class Cluster:
             except subprocess.TimeoutExpired:
                 process.kill()
 
-    def running_worker_pid(self, job_id: str) -> int:
+    async def running_worker_pid(self, job_id: str) -> int:
         from temporalio.client import Client
 
-        async def find() -> int:
-            client = await Client.connect(self.address)
-            while True:
-                described = await client.get_workflow_handle(job_id).describe()
-                for pending in described.raw_description.pending_activities:
-                    if pending.last_worker_identity:
-                        return int(pending.last_worker_identity.rsplit(":", 1)[1])
-                await asyncio.sleep(0.05)
-
-        return asyncio.run(find())
+        client = await Client.connect(self.address)
+        while True:
+            described = await client.get_workflow_handle(job_id).describe()
+            for pending in described.raw_description.pending_activities:
+                if pending.last_worker_identity:
+                    return int(pending.last_worker_identity.rsplit(":", 1)[1])
+            await asyncio.sleep(0.05)
 
 
 async def run_job(client: httpx2.AsyncClient, application: str, expert: str,
                   delays: list[float] | None = None, on_event=None) -> tuple[str, float]:  # fmt: skip
     """Start a job and read its stream to ``complete``: (job id, seconds)."""
     start = time.perf_counter()
-    job = (await client.post("/api/v1/jobs", json={
+    auth = {"Authorization": f"Bearer {key_of(application)}"}
+    job = (await client.post("/api/v1/jobs", headers=auth, json={
         "applicationId": application, "expertKey": expert, "query": "go",
     })).json()["data"]["job"]  # fmt: skip
     event = None
-    async with client.stream("GET", f"/api/v1/jobs/{job['id']}/stream") as response:
+    stream = f"/api/v1/jobs/{job['id']}/stream"
+    async with client.stream("GET", stream, headers=auth) as response:
         async for line in response.aiter_lines():
             if line.startswith("event: "):
                 event = line[7:]
@@ -216,7 +227,7 @@ async def run_job(client: httpx2.AsyncClient, application: str, expert: str,
                 if delays is not None:
                     delays.append(time.time() * 1000 - data["timestamp"])
                 if on_event is not None:
-                    on_event(job["id"], data)
+                    await on_event(job["id"], data)
             elif line.startswith("data: ") and event == "complete":
                 status = orjson.loads(line[6:])["status"]
                 if status != "completed":
@@ -226,8 +237,7 @@ async def run_job(client: httpx2.AsyncClient, application: str, expert: str,
 
 def client_for(url: str) -> httpx2.AsyncClient:
     limits = httpx2.Limits(max_connections=200, max_keepalive_connections=200)
-    return httpx2.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {KEY}"},
-                              timeout=600, limits=limits)  # fmt: skip
+    return httpx2.AsyncClient(base_url=url, timeout=600, limits=limits)
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -241,6 +251,21 @@ async def per_step(urls: dict[str, str], rounds: int) -> None:
     for client in clients.values():  # warm: imports, caches, the worker's first job
         await run_job(client, "short", "looper")
         await run_job(client, "long", "looper")
+    firsts: dict[str, list[float]] = {engine: [] for engine in urls}
+    for engine, client in clients.items():
+        for _ in range(10):
+            first: list[float] = []
+            start = time.perf_counter()
+
+            async def at_first(_job: str, _event: dict, start=start, first=first) -> None:
+                if not first:
+                    first.append(time.perf_counter() - start)
+
+            await run_job(client, "short", "looper", on_event=at_first)
+            firsts[engine] += first
+    for engine, values in firsts.items():
+        print(f"POST /jobs to the first SSE event, {engine}: median "
+              f"{statistics.median(values) * 1000:.0f} ms, max {max(values) * 1000:.0f} ms")  # fmt: skip
     figures: dict[str, list[float]] = {engine: [] for engine in urls}
     for _ in range(rounds):
         for engine, client in clients.items():
@@ -256,12 +281,21 @@ async def per_step(urls: dict[str, str], rounds: int) -> None:
               f"(rounds {rounds_text}){target}")  # fmt: skip
 
 
-async def forty_jobs(url: str) -> tuple[float, list[float]]:
+async def forty_jobs(url: str) -> tuple[float, list[float], float]:
+    """(wall time, delivery delays, median time a job ran: first event to last)."""
+    spans: dict[str, list[int]] = {}
+
+    async def span(job_id: str, event: dict) -> None:
+        spans.setdefault(job_id, []).append(event["timestamp"])
+
     async with client_for(url) as client:
         delays: list[float] = []
         start = time.perf_counter()
-        await asyncio.gather(*(run_job(client, "short", "three", delays) for _ in range(40)))
-        return time.perf_counter() - start, delays
+        await asyncio.gather(
+            *(run_job(client, "short", "three", delays, on_event=span) for _ in range(40))
+        )
+        ran = statistics.median((max(s) - min(s)) / 1000 for s in spans.values())
+        return time.perf_counter() - start, delays, ran
 
 
 def scaling(cluster: Cluster, url: str, rounds: int) -> None:
@@ -269,15 +303,16 @@ def scaling(cluster: Cluster, url: str, rounds: int) -> None:
     asyncio.run(forty_jobs(url))  # warm
     ratios, delays = [], []
     for _ in range(rounds):
-        alone, seen = asyncio.run(forty_jobs(url))
+        alone, seen, ran_alone = asyncio.run(forty_jobs(url))
         delays += seen
         two = cluster.worker(5)
-        together, seen = asyncio.run(forty_jobs(url))
+        together, seen, ran_together = asyncio.run(forty_jobs(url))
         delays += seen
         cluster.stop(two)
         ratios.append(together / alone)
         print(f"40 jobs of 3 one-second steps, --concurrency 5: one worker {alone:.1f} s, "
-              f"two workers {together:.1f} s: {together / alone:.2f}x   [target <= 0.6x]")  # fmt: skip
+              f"two workers {together:.1f} s: {together / alone:.2f}x   [target <= 0.6x]; "
+              f"a job ran {ran_alone:.2f} s / {ran_together:.2f} s (medians)")  # fmt: skip
     cluster.stop(one)
     print(f"event delivery, worker to SSE client: p95 {percentile(delays, 0.95):.0f} ms, "
           f"p50 {percentile(delays, 0.5):.0f} ms over {len(delays)} events"
@@ -285,6 +320,8 @@ def scaling(cluster: Cluster, url: str, rounds: int) -> None:
 
 
 def lost_worker(cluster: Cluster, url: str) -> None:
+    """A worker killed late in a step (the worst case: the step's work is lost too)."""
+    print(f"(Temporal's timerProcessorMaxTimeShift: {cluster.timer_shift or '1s, its default'})")
     workers = [cluster.worker(2), cluster.worker(2)]
 
     async def undisturbed() -> float:
@@ -292,14 +329,21 @@ def lost_worker(cluster: Cluster, url: str) -> None:
             return (await run_job(client, "short", "steady"))[1]
 
     baseline = asyncio.run(undisturbed())
-    killed: dict[str, float] = {}
+    seen: dict[str, float] = {}
 
-    def on_event(job_id: str, event: dict) -> None:
-        if not killed and event["type"] == "continueToNextStep" and event["stepNumber"] == 5:
-            pid = cluster.running_worker_pid(job_id)
-            victim = next(w for w in workers if w.pid == pid)
-            victim.send_signal(signal.SIGKILL)
-            killed["at"] = time.perf_counter()
+    async def kill_late_in_step_6(job_id: str) -> None:
+        pid = await cluster.running_worker_pid(job_id)
+        await asyncio.sleep(0.9)  # step 6's model answer takes 1 s
+        next(w for w in workers if w.pid == pid).send_signal(signal.SIGKILL)
+        seen["killed"] = time.perf_counter()
+
+    async def on_event(job_id: str, event: dict) -> None:
+        if "kill" not in seen and event["type"] == "continueToNextStep":
+            if event["stepNumber"] == 5:
+                seen["kill"] = 0
+                asyncio.get_running_loop().create_task(kill_late_in_step_6(job_id))
+        if event["type"] == "retry":
+            seen["retry"] = time.perf_counter()
 
     async def disturbed() -> float:
         async with client_for(url) as client:
@@ -307,8 +351,9 @@ def lost_worker(cluster: Cluster, url: str) -> None:
 
     took = asyncio.run(disturbed())
     delay = took - baseline
-    print(f"a worker SIGKILLed mid-job (a {STEADY_STEPS}-step job of one-second steps): "
-          f"{took:.1f} s against {baseline:.1f} s undisturbed, delayed {delay:.1f} s"
+    print(f"a worker SIGKILLed 0.9 s into a one-second step ({STEADY_STEPS}-step job): "
+          f"{took:.1f} s against {baseline:.1f} s undisturbed, delayed {delay:.1f} s; "
+          f"taken over {seen['retry'] - seen['killed']:.1f} s after the kill"
           f"   [target <= heartbeat timeout {HEARTBEAT_TIMEOUT:.0f} s + one step (1 s)]")  # fmt: skip
     for worker in workers:
         cluster.stop(worker)
@@ -318,8 +363,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3, help="rounds of the per-step figure")
     parser.add_argument("--scaling-rounds", type=int, default=1)
+    parser.add_argument("--timer-shift", default="100ms",
+                        help="Temporal's history.timerProcessorMaxTimeShift ('' for its 1 s "
+                             "default; see docs/scale-out.md)")  # fmt: skip
+    parser.add_argument("--only-lost-worker", action="store_true")
     args = parser.parse_args()
-    cluster = Cluster(Path(tempfile.mkdtemp(prefix="perstack-temporal-bench-")))
+    root = Path(tempfile.mkdtemp(prefix="perstack-temporal-bench-"))
+    cluster = Cluster(root, args.timer_shift or None)
+    if args.only_lost_worker:
+        try:
+            lost_worker(cluster, cluster.server("temporal"))
+        finally:
+            cluster.close()
+        return
     try:
         temporal_url = cluster.server("temporal")
         embedded_url = cluster.server("embedded")

@@ -77,7 +77,18 @@ def serve_command(
     settings = ServeSettings(
         applications, default_storage_root(cwd, os.environ), temporal=temporal
     )
-    return _serve(settings, host, port)
+    if temporal is None:
+        return _serve(settings, host, port)
+    from runtime.distributed.worker import exit_without_teardown
+    from runtime.errors import PerstackError
+
+    try:
+        code = _serve(settings, host, port)
+    except PerstackError as exc:  # e.g. Temporal cannot be reached
+        _say(f"Error: {exc}")
+        code = 1
+    exit_without_teardown(code)
+    return code
 
 
 def _serve(settings: Any, host: str, port: int) -> int:

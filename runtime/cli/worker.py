@@ -46,7 +46,8 @@ def worker_command(
     """Run the jobs a `perstack serve --engine temporal` hands to Temporal."""
     import asyncio
 
-    from runtime.distributed.worker import WorkerOptions, run_worker
+    from runtime.distributed.worker import WorkerOptions, exit_without_teardown, run_worker
+    from runtime.errors import PerstackError
     from runtime.server.settings import load_applications
     from runtime.storage import default_storage_root
 
@@ -61,8 +62,14 @@ def worker_command(
         storage_root=default_storage_root(cwd, os.environ).resolve(),
         local_root=Path(workspaces).resolve() if workspaces else None,
     )
-    asyncio.run(run_worker(options, ready=_say))
-    return 0
+    try:
+        asyncio.run(run_worker(options, ready=_say))
+        code = 0
+    except PerstackError as exc:
+        _say(f"Error: {exc}")
+        code = 1
+    exit_without_teardown(code)
+    return code
 
 
 def _say(line: str) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,12 +53,30 @@ class WorkerHost:
     workspaces: WorkspaceSync
     local_root: Path
     jobs_loop: asyncio.AbstractEventLoop
-    _configs: dict[tuple[str, str | None, str | None], Any] = field(default_factory=dict)
+    #: job id -> how many of its parts run here now.
+    _active: dict[str, int] = field(default_factory=dict)
 
     def local_workspace(self, job_id: str) -> Path:
         path = self.local_root / job_id
         path.mkdir(parents=True, exist_ok=True)
         return path
+
+    def enter(self, job_id: str) -> Path:
+        """A part of the job begins here: its folder, brought up to date."""
+        self._active[job_id] = self._active.get(job_id, 0) + 1
+        local = self.local_workspace(job_id)
+        self.workspaces.pull(job_id, local)
+        return local
+
+    def leave(self, job_id: str, stopped: bool) -> None:
+        """A part of the job ended here. Once the job's run (or delegate) has stopped and
+        no other part of it runs here, its folder goes: the shared copy has it all."""
+        left = self._active[job_id] = self._active[job_id] - 1
+        if left == 0:
+            del self._active[job_id]
+            if stopped:
+                self.workspaces.forget(job_id)
+                shutil.rmtree(self.local_root / job_id, ignore_errors=True)
 
     def config(self, application: str, provider: str | None, model: str | None) -> Any:
         """The application's ``perstack.toml`` with the job's overrides."""
@@ -128,29 +147,31 @@ class JobActivities:
 
         host, job = self.host, scope.job
         config = host.config(job.application, job.provider, job.model)
-        local = host.local_workspace(job.job_id)
-        host.workspaces.pull(job.job_id, local)
         last = None
         if attempt > 1:
             found = announced_checkpoint(host.relay, job.job_id, part, attempt)
             last = host.storage.retrieve_checkpoint(job.job_id, found) if found else None
-        setting = settings_from_config(
-            config, job.expert_key, None, env=os.environ, workspace=local, job_id=job.job_id
-        )
-        storage = _SyncedStorage(host.storage, lambda: host.workspaces.push(job.job_id, local))
+        local = host.enter(job.job_id)
+        stopped = False
         writer = host.relay.writer(job.job_id, producer)
         try:
+            setting = settings_from_config(
+                config, job.expert_key, None, env=os.environ, workspace=local, job_id=job.job_id
+            )
+            sync = lambda: host.workspaces.push(job.job_id, local)  # noqa: E731
             async with job_runner(
                 setting,
-                storage=storage,
+                storage=_SyncedStorage(host.storage, sync),
                 raw_event_listener=lambda _event, data: writer.write(data),
                 hand_off_parallel=True,
             ) as runner:
                 outcome = await ScopeRun(runner, scope, host.identity).run(attempt, last)
-            host.workspaces.push(job.job_id, local)
+            sync()
+            stopped = outcome.kind == "stopped"
             return outcome
         finally:
             writer.close()
+            host.leave(job.job_id, stopped)
 
 
 async def _heartbeat(every: float) -> None:

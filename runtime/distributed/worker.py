@@ -5,7 +5,8 @@ and the ``perstack.run`` activities (the work), at most ``concurrency`` activiti
 time. Jobs are read from and written to the shared storage; each job works in a folder
 of this machine's own, synced with the shared copy at each checkpoint.
 
-SIGTERM or Ctrl+C stops it: the parts of jobs it runs unwind and go back to Temporal,
+Before it polls, it warms up (see :func:`_warm_up`), so its first job does not wait for
+imports. SIGTERM or Ctrl+C stops it: the parts of jobs it runs unwind and go back to Temporal,
 which hands them to another worker at once.
 """
 
@@ -16,6 +17,7 @@ import os
 import shutil
 import signal
 import socket
+import sys
 import tempfile
 import threading
 from collections.abc import Callable
@@ -26,7 +28,7 @@ from typing import Any
 
 from runtime.errors import PerstackError
 
-__all__ = ["WorkerOptions", "connect", "run_worker"]
+__all__ = ["WorkerOptions", "connect", "exit_without_teardown", "run_worker"]
 
 #: Temporal's API key for a cloud namespace (TLS is then on).
 API_KEY_ENV = "TEMPORAL_API_KEY"
@@ -54,6 +56,14 @@ class WorkerOptions:
     applications: dict[str, Path]
     storage_root: Path
     local_root: Path | None = None
+
+
+def exit_without_teardown(code: int) -> None:
+    """End the process now, skipping the interpreter's teardown: temporalio's Rust threads
+    can crash it (``PyGILState_Release`` at finalization, temporalio/sdk-python#300)."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 async def connect(address: str, namespace: str, identity: str | None = None) -> Any:
@@ -119,6 +129,7 @@ async def run_worker(options: WorkerOptions, ready: Callable[[str], None]) -> No
         # leaves a busy machine little slack, and a cancel waits for the next one).
         max_heartbeat_throttle_interval=timedelta(seconds=1),
     )
+    await asyncio.to_thread(_warm_up, options.applications)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -137,3 +148,49 @@ async def run_worker(options: WorkerOptions, ready: Callable[[str], None]) -> No
         await asyncio.to_thread(jobs_thread.join, 10)
         if options.local_root is None:
             shutil.rmtree(local_root, ignore_errors=True)
+
+
+_WARM_UP = """
+model = "scripted"
+[provider]
+providerName = "scripted"
+[provider.setting]
+rules = [
+  { turn = 1, toolCalls = [{ name = "todo", args = { newTodos = ["warm up"] } }] },
+  { text = "warm" },
+]
+[experts."warm"]
+instruction = "Warm up."
+"""
+
+
+def _warm_up(applications: dict[str, Path]) -> None:
+    """Do once, before polling, what a worker's first job would otherwise wait for: the
+    runtime's imports and schemas (a two-step job of the scripted model, in memory) and
+    each application's model SDK. A worker lives long; its first job should not pay ~1 s.
+    """
+    import importlib
+
+    from runtime.config import load_config, parse_config_text
+    from runtime.engine.api import run, settings_from_config
+    from runtime.providers.factory import SUPPORTED_PROVIDERS
+    from runtime.providers.prewarm import SDK_MODULES
+    from runtime.storage import MemoryStorage
+
+    with tempfile.TemporaryDirectory(prefix="perstack-warm-up-") as folder:
+        config = parse_config_text(_WARM_UP, Path(folder) / "perstack.toml")
+        setting = settings_from_config(config, "warm", "go", env={}, workspace=Path(folder))
+        asyncio.run(run(setting, storage=MemoryStorage()))
+    for path in applications.values():
+        try:
+            name = load_config(path).provider.provider_name
+        except PerstackError:
+            continue  # a job of this application reports it
+        modules = [SUPPORTED_PROVIDERS.get(name, ""), *SDK_MODULES.get(name, ())]
+        if name == "anthropic":
+            modules.append("anthropic")  # its provider imports the SDK after a first request
+        for module in filter(None, modules):
+            try:
+                importlib.import_module(module)
+            except ImportError:
+                pass  # the job meets it, with its own error

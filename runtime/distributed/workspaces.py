@@ -43,6 +43,9 @@ class WorkspaceSync(Protocol):
     def push(self, job_id: str, local: Path) -> None:
         """Bring into the shared copy what changed in ``local`` since the last sync."""
 
+    def forget(self, job_id: str) -> None:
+        """This worker no longer keeps a folder of the job (it was removed)."""
+
 
 class SharedFolderSync:
     """Shared copies in a folder every machine mounts.
@@ -91,6 +94,9 @@ class SharedFolderSync:
         for path in [p for p in synced if p not in here]:
             (shared / path).unlink(missing_ok=True)
             del synced[path]
+
+    def forget(self, job_id: str) -> None:
+        self._synced.pop(job_id, None)
 
 
 def _files(root: Path) -> dict[str, Signature]:

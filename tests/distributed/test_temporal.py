@@ -106,7 +106,7 @@ def normalised(events: list[dict[str, Any]], job_id: str) -> list[Any]:
 
 
 def test_jobs_complete_with_the_same_events_as_on_the_embedded_executor(
-    api: httpx2.Client, tmp_path: Path
+    api: httpx2.Client, cluster: Cluster, tmp_path: Path
 ) -> None:
     job_id = start(api, "lead")
     frames = whole_stream(api, job_id)
@@ -129,6 +129,8 @@ def test_jobs_complete_with_the_same_events_as_on_the_embedded_executor(
     assert files(api, job_id) == embedded_files == {"notes/result.md": "# Result"}
     for key in ("status", "totalSteps", "usage", "expertKey"):
         assert record[key] == embedded_record[key]
+    # The job has stopped: no worker keeps a copy of its folder (the shared copy has it).
+    assert not any((worker.workspaces / job_id).exists() for worker in cluster.workers)
 
 
 # --- a lost worker ------------------------------------------------------------------------------
