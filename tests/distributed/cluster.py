@@ -269,6 +269,22 @@ class Cluster:
 
         return self.temporal_call(find)
 
+    def children(self, workflow_id: str, count: int, timeout: float = 30) -> list[str]:
+        """The ids of the workflow's running child workflows, once there are ``count``."""
+
+        async def find(client: Any) -> list[str]:
+            deadline = time.monotonic() + timeout
+            while True:
+                description = await client.get_workflow_handle(workflow_id).describe()
+                found = [c.workflow_id for c in description.raw_description.pending_children]
+                if len(found) >= count:
+                    return found
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"{workflow_id} has children {found}")
+                await asyncio.sleep(0.05)
+
+        return self.temporal_call(find)
+
     def workflow_status(self, workflow_id: str) -> str:
         async def status(client: Any) -> str:
             description = await client.get_workflow_handle(workflow_id).describe()

@@ -70,7 +70,7 @@ toolCalls = [
 [[rules]]
 expert = "left"
 turn = 1
-delayMs = 800
+delayMs = 1500
 toolCalls = [{{ name = "writeTextFile", args = {{ path = "left.txt", text = "from the left" }} }}]
 [[rules]]
 expert = "left"
@@ -78,7 +78,7 @@ text = "Left done."
 [[rules]]
 expert = "right"
 turn = 1
-delayMs = 800
+delayMs = 1500
 toolCalls = [{{ name = "writeTextFile", args = {{ path = "right.txt", text = "from the right" }} }}]
 [[rules]]
 expert = "right"

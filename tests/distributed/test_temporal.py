@@ -192,6 +192,24 @@ def test_a_parallel_delegation_spreads_over_both_workers(
     assert files(api, job_id) == {"left.txt": "from the left", "right.txt": "from the right"}
 
 
+def test_a_parallel_delegate_whose_worker_is_killed_completes_on_the_other(
+    api: httpx2.Client, cluster: Cluster
+) -> None:
+    job_id = start(api, "fan")
+    left = sorted(cluster.children(job_id, 2))[0]
+    runner = cluster.running_worker(left)
+    next(w for w in cluster.live_workers() if pid_of(w.identity) == pid_of(runner)).kill()
+
+    frames = whole_stream(api, job_id)
+    assert frames[-1].data == {"status": "completed", "jobId": job_id}
+    events = messages(frames)
+    assert [e["expertKey"] for e in events if e["type"] == "retry"] in (["left"], ["right"])
+    done = [e for e in events if e["type"] == "completeRun"]
+    assert sorted(e["expertKey"] for e in done[:-1]) == ["left", "right"]
+    assert done[-1]["text"] == "Both sides done."
+    assert files(api, job_id) == {"left.txt": "from the left", "right.txt": "from the right"}
+
+
 # --- cancel, continue, restarts -------------------------------------------------------------------
 
 
