@@ -239,6 +239,8 @@ class TemporalExecutor(ExecutorBase):
                     continue
                 await asyncio.sleep(_RECONNECT_SECONDS)  # Temporal is away: ask again
                 continue
+            except Exception as exc:  # a bug: the client gets one line, never a traceback
+                return "stoppedByError", f"{type(exc).__name__}: {exc}"
             return job_status_of(outcome.status), None
 
     async def _hand_over_again(self, job: ApiJob) -> Any:
