@@ -193,15 +193,22 @@ class TemporalExecutor(ExecutorBase):
         self, job: ApiJob, handle: Any, sequencer: StreamSequencer, channel: JobChannel
     ) -> None:
         result = asyncio.ensure_future(self._result(job, handle))
-        try:
-            while True:
-                for line in sequencer.poll():
-                    channel.append(line)
-                if result.done():
-                    break
-                await asyncio.wait({result}, timeout=RELAY_POLL_SECONDS)
-            for line in sequencer.poll():  # every producer has stopped: the last events
+
+        def relay() -> bool:
+            try:
+                lines = sequencer.poll()
+            except OSError:  # the shared storage is away for a moment: the next poll reads
+                return False
+            for line in lines:
                 channel.append(line)
+            return True
+
+        try:
+            while not result.done():
+                relay()
+                await asyncio.wait({result}, timeout=RELAY_POLL_SECONDS)
+            while not relay():  # every producer has stopped: the last events, all of them
+                await asyncio.sleep(_RECONNECT_SECONDS)
             status, error = result.result()
         except asyncio.CancelledError:  # the server is stopping: the job runs on
             result.cancel()
