@@ -216,7 +216,9 @@ class TemporalExecutor(ExecutorBase):
             self._follows.pop(job.id, None)
             raise
         self._settle(job, status, error)
-        sequencer.finish()
+        # Left behind if this fails: harmless, the cursor says they are read.
+        with contextlib.suppress(OSError):
+            sequencer.finish()
         # Not running any more before anyone hears it stopped: a continue that follows at
         # once must not find it running.
         self._follows.pop(job.id, None)
