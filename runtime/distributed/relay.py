@@ -238,8 +238,10 @@ class StreamSequencer:
 
     def finish(self) -> None:
         """Every producer has stopped and its lines are in the stream: remove them."""
-        self.relay.remove(self.job_id, self.relay.producers(self.job_id))
-        self.close()
+        try:
+            self.relay.remove(self.job_id, self.relay.producers(self.job_id))
+        finally:
+            self.close()
 
     def close(self) -> None:
         self._stream.close()
