@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,12 +26,13 @@ if TYPE_CHECKING:
     from runtime.config.models import ExpertConfig, PerstackConfig
     from runtime.engine.event_format import EventFormat
     from runtime.engine.fork_plan import ForkPlan
+    from runtime.engine.jobs import JobRunner
     from runtime.events import BaseEvent
     from runtime.skills.factory import InProcessSkills
     from runtime.storage import Storage
     from runtime.storage.sources import JobSource
 
-__all__ = ["fork", "run", "settings_from_config"]
+__all__ = ["fork", "job_runner", "run", "settings_from_config"]
 
 
 def settings_from_config(
@@ -136,30 +138,65 @@ async def run(
     Raises:
         PerstackError: bad settings, a missing API key, a skill that cannot start.
     """
+    async with job_runner(
+        setting,
+        event_listener,
+        storage=storage,
+        provider=provider,
+        raw_event_listener=raw_event_listener,
+        locked_tools=locked_tools,
+        on_provider=on_provider,
+        event_format=event_format,
+        in_process_skills=in_process_skills,
+    ) as runner:
+        return await runner.run(checkpoint)
+
+
+@asynccontextmanager
+async def job_runner(
+    setting: RunSetting,
+    event_listener: EventListener | None = None,
+    *,
+    storage: Storage | None = None,
+    provider: Provider | None = None,
+    raw_event_listener: RawEventListener | None = None,
+    locked_tools: Mapping[str, Mapping[str, Any]] | None = None,
+    on_provider: Callable[[Provider], None] | None = None,
+    event_format: EventFormat = "compact",
+    in_process_skills: InProcessSkills | None = None,
+    hand_off_parallel: bool = False,
+) -> AsyncIterator[JobRunner]:
+    """The job runner :func:`run` drives, for callers that drive parts of a job
+    themselves (the scale-out worker). The arguments are :func:`run`'s; the provider it
+    builds is closed on exit, and a remote store's pipelined writes are flushed (the job
+    is whole in it once the block is left).
+
+    Args:
+        hand_off_parallel: Stop at a parallel delegation (see ``DelegationHandedOff``).
+    """
     from runtime.engine.jobs import JobRunner
 
     parts = _JobParts(
         setting, storage, provider, event_listener, raw_event_listener, on_provider, event_format
     )
-    runner = JobRunner(
-        setting=setting,
-        experts=_experts(setting),
-        provider=parts.provider,
-        bus=parts.bus,
-        storage=parts.storage,
-        workspace=parts.workspace,
-        env=setting.env,
-        locked_tools=locked_tools,
-        in_process_skills=in_process_skills,
-    )
     try:
-        final = await runner.run(checkpoint)
+        yield JobRunner(
+            setting=setting,
+            experts=_experts(setting),
+            provider=parts.provider,
+            bus=parts.bus,
+            storage=parts.storage,
+            workspace=parts.workspace,
+            env=setting.env,
+            locked_tools=locked_tools,
+            in_process_skills=in_process_skills,
+            hand_off_parallel=hand_off_parallel,
+        )
     except BaseException:
         _flush_quietly(parts.storage)
         raise
     else:
         parts.flush()
-        return final
     finally:
         await parts.close()
 

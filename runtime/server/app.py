@@ -20,7 +20,12 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from runtime.errors import PerstackError
-from runtime.server.executor import EmbeddedExecutor, JobConflict, UnknownExpert
+from runtime.server.executor_base import (
+    ExecutorBase,
+    JobConflict,
+    ServiceUnavailable,
+    UnknownExpert,
+)
 from runtime.server.records import JOB_STATUSES, ApiJob, ServerRecords
 from runtime.server.settings import Application, ServeSettings
 from runtime.server.sse import job_stream
@@ -94,13 +99,14 @@ AppOfKey = Annotated[Application, Depends(current_application)]
 
 
 def create_app(settings: ServeSettings) -> FastAPI:
-    """The ASGI app serving ``settings``' applications with the embedded executor."""
+    """The ASGI app serving ``settings``' applications, with the embedded executor or
+    (``settings.temporal``) Temporal's workers."""
     records = ServerRecords(settings.storage_root / "server")
-    executor = EmbeddedExecutor(settings, records)
+    executor = _executor(settings, records)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):  # noqa: ANN202
-        executor.start()
+        await executor.start()
         yield
         await executor.shutdown()
 
@@ -134,9 +140,13 @@ def create_app(settings: ServeSettings) -> FastAPI:
         if body.applicationId != app_.name:
             raise ApiError(404, "not_found", f"application {body.applicationId} not found")
         try:
-            job = executor.start_job(app_, body.expertKey, body.query, body.provider, body.model)
+            job = await executor.start_job(app_, body.expertKey, body.query, body.provider, body.model)
         except UnknownExpert as exc:
             raise ApiError(404, "not_found", str(exc)) from None
+        except ServiceUnavailable as exc:
+            raise ApiError(503, "unavailable", str(exc)) from None
+        except JobConflict as exc:  # a job id Temporal still runs
+            raise ApiError(409, "conflict", str(exc)) from None
         except PerstackError as exc:
             raise ApiError(400, "bad_request", str(exc)) from None
         return {"data": {"job": job.to_json()}}
@@ -175,9 +185,11 @@ def create_app(settings: ServeSettings) -> FastAPI:
                 body.interactiveToolCallResult.model_dump(exclude_none=True)
             )
         try:
-            job = executor.continue_job(job, app_, query=body.query, answer=answer)
+            job = await executor.continue_job(job, app_, query=body.query, answer=answer)
         except JobConflict as exc:
             raise ApiError(409, "conflict", str(exc)) from None
+        except ServiceUnavailable as exc:
+            raise ApiError(503, "unavailable", str(exc)) from None
         except PerstackError as exc:
             raise ApiError(400, "bad_request", str(exc)) from None
         return {"data": {"job": job.to_json()}}
@@ -186,7 +198,7 @@ def create_app(settings: ServeSettings) -> FastAPI:
     async def cancel_job(job_id: str, app_: AppOfKey) -> dict[str, Any]:
         job = own_job(job_id, app_)
         if executor.is_running(job.id):
-            executor.cancel(job)
+            await executor.cancel(job)
             await executor.channels[job.id].wait_stopped()
             job = own_job(job_id, app_)
         return {"data": {"job": job.to_json()}}
@@ -248,6 +260,16 @@ def create_app(settings: ServeSettings) -> FastAPI:
         return Response(target.read_bytes(), media_type=media_type)
 
     return app
+
+
+def _executor(settings: ServeSettings, records: ServerRecords) -> ExecutorBase:
+    if settings.temporal is not None:
+        from runtime.server.temporal import TemporalExecutor
+
+        return TemporalExecutor(settings, records)
+    from runtime.server.executor import EmbeddedExecutor
+
+    return EmbeddedExecutor(settings, records)
 
 
 def _describe(application: Application) -> dict[str, Any]:

@@ -19,7 +19,15 @@ from typing import Any
 
 from runtime.errors import PerstackError
 
-__all__ = ["Application", "ServeSettings", "hash_key", "load_serve_config", "new_key"]
+__all__ = [
+    "Application",
+    "ServeSettings",
+    "TemporalOptions",
+    "hash_key",
+    "load_applications",
+    "load_serve_config",
+    "new_key",
+]
 
 #: The prefix of a stored key hash.
 HASH_PREFIX = "sha256:"
@@ -58,6 +66,24 @@ class Application:
 
 
 @dataclass
+class TemporalOptions:
+    """Where ``perstack serve --engine temporal`` hands its jobs (docs/scale-out.md).
+
+    Attributes:
+        address: Temporal's frontend, ``host:port``.
+        namespace: The Temporal namespace.
+        task_queue: The task queue the workers poll.
+        heartbeat_timeout: Seconds without a heartbeat before a job's part goes to
+            another worker.
+    """
+
+    address: str
+    namespace: str = "default"
+    task_queue: str = "perstack"
+    heartbeat_timeout: float = 5.0
+
+
+@dataclass
 class ServeSettings:
     """Everything the server needs to start.
 
@@ -69,6 +95,7 @@ class ServeSettings:
         keep_alive: Seconds between keep-alive comments on a quiet stream.
         storage: Where jobs are stored when not under ``storage_root``: an
             ``s3://bucket/prefix`` URL (``PERSTACK_STORAGE_URL``).
+        temporal: Hand jobs to Temporal's workers (``None``: run them in the server).
     """
 
     applications: dict[str, Application]
@@ -83,6 +110,7 @@ class ServeSettings:
 
         location = self.storage if self.storage is not None else self.storage_root
         return open_storage(location, on_warning=on_warning or print_warning)
+    temporal: TemporalOptions | None = None
 
     def application_for_key(self, key: str) -> Application | None:
         """The application ``key`` belongs to, or ``None``."""
@@ -91,6 +119,24 @@ class ServeSettings:
             if application.accepts(key):
                 match = application
         return match
+
+
+def load_applications(
+    cwd: Path, config: str | None, serve_config: str | None, key_hashes: list[str]
+) -> dict[str, Application]:
+    """The applications of ``--serve-config``, or else the project's ``perstack.toml``
+    (``--config``, or found from ``cwd`` up) as application ``default`` with
+    ``key_hashes``.
+
+    Raises:
+        PerstackError: one line, when a file is missing or wrong.
+    """
+    if serve_config is not None:
+        return load_serve_config(Path(serve_config).resolve())
+    from runtime.config import find_config
+
+    config_path = find_config(cwd, config)  # raises a one-line error when there is none
+    return {"default": Application("default", Path(config_path), list(key_hashes))}
 
 
 def load_serve_config(path: Path) -> dict[str, Application]:
