@@ -7,11 +7,14 @@ import re
 import sys
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from runtime.errors import ConfigError, PerstackError
+
+if TYPE_CHECKING:
+    from runtime.storage import Storage
 
 __all__ = ["log_command", "parse_count"]
 
@@ -91,7 +94,7 @@ def log_command(
     summary: bool,
 ) -> None:
     """Print a stored job's events: the latest job unless told otherwise."""
-    from runtime.storage import Storage, describe_location, open_storage, storage_location
+    from runtime.storage import describe_location, open_storage, storage_location
     from runtime.views.filtering import parse_filter, parse_step_range
     from runtime.views.logview import DEFAULT_TAKE, LogQuery, select_log
 

@@ -2,7 +2,8 @@
 
 See docs/scale-out.md. The worker needs what the server has: Temporal's address, the
 applications (``--config`` or ``--serve-config``, as for ``serve``) and the shared job
-storage (``PERSTACK_STORAGE_PATH``, a folder every machine mounts).
+storage (``PERSTACK_STORAGE_URL=s3://…``, a bucket, or ``PERSTACK_STORAGE_PATH``, a folder
+every machine mounts).
 """
 
 from __future__ import annotations
@@ -49,20 +50,21 @@ def worker_command(
     from runtime.distributed.worker import WorkerOptions, exit_without_teardown, run_worker
     from runtime.errors import PerstackError
     from runtime.server.settings import load_applications
-    from runtime.storage import default_storage_root
+    from runtime.storage import storage_location
 
     cwd = Path.cwd()
-    applications = load_applications(cwd, config, serve_config, [])
-    options = WorkerOptions(
-        address=temporal_address,
-        namespace=namespace,
-        task_queue=task_queue,
-        concurrency=concurrency,
-        applications={name: app.config_path for name, app in applications.items()},
-        storage_root=default_storage_root(cwd, os.environ).resolve(),
-        local_root=Path(workspaces).resolve() if workspaces else None,
-    )
     try:
+        applications = load_applications(cwd, config, serve_config, [])
+        location = storage_location(cwd, os.environ)
+        options = WorkerOptions(
+            address=temporal_address,
+            namespace=namespace,
+            task_queue=task_queue,
+            concurrency=concurrency,
+            applications={name: app.config_path for name, app in applications.items()},
+            storage=location.resolve() if isinstance(location, Path) else location,
+            local_root=Path(workspaces).resolve() if workspaces else None,
+        )
         asyncio.run(run_worker(options, ready=_say))
         code = 0
     except PerstackError as exc:

@@ -28,6 +28,7 @@ from runtime.distributed.contracts import RUN_ACTIVITY, Outcome, Scope
 from runtime.distributed.relay import EventRelay, announced_checkpoint, producer_name, scope_key
 from runtime.distributed.workspaces import WorkspaceSync
 from runtime.errors import PerstackError
+from runtime.storage.records import StorageError
 
 __all__ = ["JobActivities", "WorkerHost"]
 
@@ -135,6 +136,8 @@ class JobActivities:
                     f"worker {self.host.identity} stopped; another worker takes the job over"
                 ) from None
             raise
+        except StorageError as exc:  # away for a moment: Temporal tries the part again
+            raise ApplicationError(str(exc), type="StorageError") from None
         except PerstackError as exc:
             raise ApplicationError(str(exc), type="PerstackError", non_retryable=True) from None
         finally:

@@ -28,7 +28,7 @@ import hashlib
 import os
 import time
 from pathlib import Path
-from typing import BinaryIO, Protocol
+from typing import Any, BinaryIO, Protocol
 
 import orjson
 
@@ -40,6 +40,7 @@ __all__ = [
     "RelayWriter",
     "StreamSequencer",
     "producer_name",
+    "relay_for",
     "scope_key",
 ]
 
@@ -189,6 +190,17 @@ def announced_checkpoint(
             if isinstance(checkpoint, dict) and isinstance(checkpoint.get("id"), str):
                 found = checkpoint["id"]
     return found
+
+
+def relay_for(storage: Any) -> EventRelay:
+    """The relay beside a job store: a folder every machine mounts, or the bucket."""
+    from runtime.storage.filestore import FileStorage
+
+    if isinstance(storage, FileStorage):
+        return FileRelay(storage.root)
+    from runtime.distributed.bucket import ObjectRelay
+
+    return ObjectRelay(storage)
 
 
 class StreamSequencer:

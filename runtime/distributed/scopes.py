@@ -20,6 +20,7 @@ from runtime.engine.jobs import DelegationHandedOff
 from runtime.errors import PerstackError
 from runtime.events import Retry
 from runtime.model import Checkpoint, InteractiveToolCallResult, RunInput, Usage, new_id, now_ms
+from runtime.storage.records import StorageError
 
 if TYPE_CHECKING:
     from runtime.engine.jobs import JobRunner
@@ -67,6 +68,8 @@ class ScopeRun:
                 status=checkpoint.status,
                 tool_call_ids=[target.tool_call_id for target in targets],
             )
+        except StorageError:
+            raise  # not the job's failure: the part is tried again once the store answers
         except PerstackError:
             runner.fail_job()
             raise

@@ -44,7 +44,8 @@ class WorkerOptions:
         task_queue: The task queue the server puts jobs on.
         concurrency: At most this many parts of jobs at a time.
         applications: Application name -> its ``perstack.toml``.
-        storage_root: The shared job storage.
+        storage: The shared job storage: a folder every machine mounts, or an
+            ``s3://bucket/prefix`` URL.
         local_root: Where this worker keeps its copies of workspaces (``None``: a
             temporary folder, removed when the worker stops).
     """
@@ -54,7 +55,7 @@ class WorkerOptions:
     task_queue: str
     concurrency: int
     applications: dict[str, Path]
-    storage_root: Path
+    storage: Path | str
     local_root: Path | None = None
 
 
@@ -94,12 +95,15 @@ async def run_worker(options: WorkerOptions, ready: Callable[[str], None]) -> No
     from temporalio.worker import Worker
 
     from runtime.distributed.activity import JobActivities, WorkerHost
-    from runtime.distributed.relay import FileRelay
+    from runtime.distributed.relay import relay_for
     from runtime.distributed.workflows import DelegateWorkflow, JobWorkflow
-    from runtime.distributed.workspaces import SharedFolderSync
-    from runtime.storage import FileStorage
+    from runtime.distributed.workspaces import workspaces_for
+    from runtime.storage import open_storage
 
     identity = f"perstack-worker@{socket.gethostname()}:{os.getpid()}"
+    storage = open_storage(options.storage)
+    # Reach the storage before taking any job (one line and exit 1 when it cannot be).
+    await asyncio.to_thread(storage.list_job_ids)
     client = await connect(options.address, options.namespace, identity)
     local_root = options.local_root or Path(tempfile.mkdtemp(prefix="perstack-worker-"))
     jobs_loop = asyncio.new_event_loop()
@@ -108,9 +112,9 @@ async def run_worker(options: WorkerOptions, ready: Callable[[str], None]) -> No
     host = WorkerHost(
         identity=identity,
         applications=options.applications,
-        storage=FileStorage(options.storage_root),
-        relay=FileRelay(options.storage_root),
-        workspaces=SharedFolderSync(options.storage_root),
+        storage=storage,
+        relay=relay_for(storage),
+        workspaces=workspaces_for(storage),
         local_root=local_root,
         jobs_loop=jobs_loop,
     )
@@ -139,7 +143,7 @@ async def run_worker(options: WorkerOptions, ready: Callable[[str], None]) -> No
             ready(
                 f"Worker {identity} runs jobs from task queue {options.task_queue} on "
                 f"{options.address} (namespace {options.namespace}), at most "
-                f"{options.concurrency} at a time; storage {options.storage_root} "
+                f"{options.concurrency} at a time; storage {options.storage} "
                 "(Ctrl+C stops)"
             )
             await stop.wait()

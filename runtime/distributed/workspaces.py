@@ -16,7 +16,8 @@ file.
 
 :class:`WorkspaceSync` is what the worker needs of a backend; :class:`SharedFolderSync`
 keeps the shared copies in ``<root>/server/workspaces/<jobId>/`` (where the API's
-``/files`` routes read them), for a volume every machine mounts.
+``/files`` routes read them), for a volume every machine mounts; in a bucket they are the
+job's workspace manifest and blobs (:mod:`runtime.distributed.bucket`).
 """
 
 from __future__ import annotations
@@ -24,11 +25,11 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from runtime.storage.atomic import TEMP_PREFIX
 
-__all__ = ["SharedFolderSync", "WorkspaceSync"]
+__all__ = ["SharedFolderSync", "WorkspaceSync", "workspaces_for"]
 
 #: A file's size and modification time (ns): what tells that it changed.
 Signature = tuple[int, int]
@@ -45,6 +46,18 @@ class WorkspaceSync(Protocol):
 
     def forget(self, job_id: str) -> None:
         """This worker no longer keeps a folder of the job (it was removed)."""
+
+
+def workspaces_for(storage: Any) -> WorkspaceSync:
+    """The shared copies beside a job store: a folder every machine mounts, or the bucket
+    (:class:`runtime.distributed.bucket.BucketWorkspaces`)."""
+    from runtime.storage.filestore import FileStorage
+
+    if isinstance(storage, FileStorage):
+        return SharedFolderSync(storage.root)
+    from runtime.distributed.bucket import BucketWorkspaces
+
+    return BucketWorkspaces(storage)
 
 
 class SharedFolderSync:

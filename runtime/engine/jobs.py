@@ -304,9 +304,7 @@ class JobRunner:
                 return checkpoint
             targets = checkpoint.delegate_to or []
             if len(targets) == 1:
-                children = [
-                    await self.run_child(setting, checkpoint, targets[0], parallel=False)
-                ]
+                children = [await self.run_child(setting, checkpoint, targets[0], parallel=False)]
             elif self.hand_off_parallel:
                 raise DelegationHandedOff(setting, checkpoint)
             else:

@@ -9,7 +9,6 @@ never a traceback.
 from __future__ import annotations
 
 import functools
-import mimetypes
 from contextlib import asynccontextmanager
 from typing import Annotated, Any, Literal
 
@@ -140,7 +139,9 @@ def create_app(settings: ServeSettings) -> FastAPI:
         if body.applicationId != app_.name:
             raise ApiError(404, "not_found", f"application {body.applicationId} not found")
         try:
-            job = await executor.start_job(app_, body.expertKey, body.query, body.provider, body.model)
+            job = await executor.start_job(
+                app_, body.expertKey, body.query, body.provider, body.model
+            )
         except UnknownExpert as exc:
             raise ApiError(404, "not_found", str(exc)) from None
         except ServiceUnavailable as exc:
@@ -234,30 +235,27 @@ def create_app(settings: ServeSettings) -> FastAPI:
             raise ApiError(404, "not_found", f"checkpoint {checkpoint_id} not found")
         return {"data": {"checkpoint": found.to_json_dict()}}
 
+    @functools.cache
+    def files_of() -> Any:
+        """Where workspaces are read: the server's folder, or the bucket the workers use."""
+        from runtime.server.files import workspace_files
+
+        return workspace_files(settings, records, reader())
+
+    # Off the event loop too: a bucket's workspace is a request or two away.
     @app.get("/api/v1/jobs/{job_id}/files")
-    async def files(job_id: str, app_: AppOfKey) -> dict[str, Any]:
+    def files(job_id: str, app_: AppOfKey) -> dict[str, Any]:
         own_job(job_id, app_)
-        root = records.workspace(job_id)
-        listed = [
-            {
-                "path": path.relative_to(root).as_posix(),
-                "size": (stat := path.stat()).st_size,
-                "modifiedAt": stat.st_mtime_ns // 1_000_000,
-            }
-            for path in sorted(root.rglob("*"))
-            if path.is_file() and not path.is_symlink()
-        ]
-        return {"data": {"files": listed}}
+        return {"data": {"files": files_of().list(job_id)}}
 
     @app.get("/api/v1/jobs/{job_id}/files/{path:path}")
-    async def file(job_id: str, path: str, app_: AppOfKey) -> Response:
+    def file(job_id: str, path: str, app_: AppOfKey) -> Response:
         own_job(job_id, app_)
-        root = records.workspace(job_id).resolve()
-        target = (root / path).resolve()
-        if not target.is_relative_to(root) or not target.is_file():
+        found = files_of().read(job_id, path)
+        if found is None:
             raise ApiError(404, "not_found", f"file {path} not found")
-        media_type = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
-        return Response(target.read_bytes(), media_type=media_type)
+        data, media_type = found
+        return Response(data, media_type=media_type)
 
     return app
 
@@ -288,8 +286,6 @@ def _describe(application: Application) -> dict[str, Any]:
         for key, expert in config.experts.items()
     ]
     return {"id": application.name, "experts": experts}
-
-
 
 
 def _safe_id(value: str) -> bool:

@@ -22,13 +22,14 @@ import socket
 from typing import Any
 
 from runtime.distributed.contracts import JOB_WORKFLOW, JobStart, Outcome
-from runtime.distributed.relay import FileRelay, StreamSequencer
+from runtime.distributed.relay import EventRelay, StreamSequencer, relay_for
 from runtime.errors import PerstackError
 from runtime.model import InteractiveToolCallResult, now_ms
 from runtime.server.channels import JobChannel
 from runtime.server.executor_base import ExecutorBase, JobConflict, ServiceUnavailable
 from runtime.server.records import ApiJob, ServerRecords, job_status_of
 from runtime.server.settings import Application, ServeSettings
+from runtime.storage.records import StorageError
 
 __all__ = ["RELAY_POLL_SECONDS", "TemporalExecutor"]
 
@@ -51,7 +52,7 @@ class TemporalExecutor(ExecutorBase):
         assert settings.temporal is not None
         self.options = settings.temporal
         self._client: Any = None
-        self._relay = FileRelay(settings.storage_root)
+        self._relay: EventRelay | None = None
         self._follows: dict[str, asyncio.Task[None]] = {}
 
     # --- life cycle -----------------------------------------------------------------------
@@ -68,6 +69,8 @@ class TemporalExecutor(ExecutorBase):
         """Follow the jobs that are running on the workers."""
         await self.prepare()
         self._open()
+        # Beside the job store: a folder every machine mounts, or the bucket.
+        self._relay = relay_for(self._storage)
         for job in self.records.all_jobs():
             if job.status == "running":
                 self._follow(job, None)
@@ -182,6 +185,7 @@ class TemporalExecutor(ExecutorBase):
 
     def _follow(self, job: ApiJob, handle: Any) -> None:
         # The sequencer first: it may cut a batch off the stream that it then reads again.
+        assert self._relay is not None
         sequencer = StreamSequencer(self._relay, job.id, self.records.stream_path(job.id))
         channel = self._channel(job.id)
         task = asyncio.get_running_loop().create_task(
@@ -194,10 +198,10 @@ class TemporalExecutor(ExecutorBase):
     ) -> None:
         result = asyncio.ensure_future(self._result(job, handle))
 
-        def relay() -> bool:
-            try:
-                lines = sequencer.poll()
-            except OSError:  # the shared storage is away for a moment: the next poll reads
+        async def relay() -> bool:
+            try:  # off the event loop: a bucket answers in milliseconds, not microseconds
+                lines = await asyncio.to_thread(sequencer.poll)
+            except (OSError, StorageError):  # the shared storage is away for a moment
                 return False
             for line in lines:
                 channel.append(line)
@@ -205,9 +209,9 @@ class TemporalExecutor(ExecutorBase):
 
         try:
             while not result.done():
-                relay()
+                await relay()
                 await asyncio.wait({result}, timeout=RELAY_POLL_SECONDS)
-            while not relay():  # every producer has stopped: the last events, all of them
+            while not await relay():  # every producer has stopped: the last events, all
                 await asyncio.sleep(_RECONNECT_SECONDS)
             status, error = result.result()
         except asyncio.CancelledError:  # the server is stopping: the job runs on
@@ -217,8 +221,8 @@ class TemporalExecutor(ExecutorBase):
             raise
         self._settle(job, status, error)
         # Left behind if this fails: harmless, the cursor says they are read.
-        with contextlib.suppress(OSError):
-            sequencer.finish()
+        with contextlib.suppress(OSError, StorageError):
+            await asyncio.to_thread(sequencer.finish)
         # Not running any more before anyone hears it stopped: a continue that follows at
         # once must not find it running.
         self._follows.pop(job.id, None)

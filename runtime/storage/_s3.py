@@ -44,7 +44,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import obstore
-from obstore.exceptions import AlreadyExistsError, BaseError
+from obstore.exceptions import AlreadyExistsError, BaseError, PreconditionError
 from obstore.store import S3Store
 
 from runtime.storage.records import StorageError, parse_s3_url
@@ -349,7 +349,8 @@ class S3Client:
         def write() -> None:
             for name in itertools.chain((first,), candidates):
                 try:
-                    obstore.put(self.store, name, data, mode="create", use_multipart=False)
+                    self._resent(obstore.put, self.store, name, data, mode="create",
+                                 use_multipart=False)  # fmt: skip
                     return
                 except AlreadyExistsError:
                     existing = self._get(name)
@@ -358,6 +359,38 @@ class S3Client:
             raise StorageError(f"storage {self.url}: no free name for {first}")
 
         self._submit(first, write, f"PUT {first}")
+
+    def put_if(self, key: str, data: bytes, e_tag: str | None) -> bool:
+        """Write ``key`` now, only if it is still the version ``e_tag`` names (``None``:
+        only if there is none yet): a compare-and-swap for documents several machines
+        update. ``False`` when another writer got there first (read it again).
+        """
+
+        def write() -> bool:
+            mode: Any = {"e_tag": e_tag} if e_tag is not None else "create"
+            try:
+                self._resent(obstore.put, self.store, key, data, mode=mode, use_multipart=False)
+            except (AlreadyExistsError, PreconditionError):
+                return False
+            return True
+
+        return self._call(write, what=f"PUT {key}")
+
+    def _resent(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Call ``function``, sending a conditional request again when the connection broke
+        on its way. obstore retries only requests it may repeat blindly; a conditional PUT
+        is safe to repeat too, since a first attempt that did land makes the repeat fail its
+        condition, which the callers tell from a write of someone else."""
+        deadline = time.monotonic() + self.timeout
+        delay = 0.1
+        while True:
+            try:
+                return function(*args, **kwargs)
+            except BaseError as error:
+                if "error sending request" not in str(error) or time.monotonic() > deadline:
+                    raise
+            time.sleep(delay)  # the store is away: back off as obstore does
+            delay = min(delay * 3, 5.0)
 
     def delete(self, keys: Sequence[str]) -> None:
         """Delete these objects now (missing ones are fine)."""

@@ -94,6 +94,15 @@ class ObjectWorkspaceBlobs:
         self._client.put(self._prefix(job_id) + MANIFEST, data)
         self._client.flush()
 
+    def read_manifest_version(self, job_id: str) -> tuple[bytes | None, str | None]:
+        """The manifest and its version (ETag), for :meth:`replace_manifest`."""
+        fetched = self._client.get(self._prefix(job_id) + MANIFEST)
+        return (None, None) if fetched is None else (fetched.data, fetched.etag)
+
+    def replace_manifest(self, job_id: str, data: bytes, version: str | None) -> bool:
+        """Write the manifest only if it is still at ``version``; ``False`` if not."""
+        return self._client.put_if(self._prefix(job_id) + MANIFEST, data, version)
+
     def list_blobs(self, job_id: str) -> set[str]:
         prefix = self._prefix(job_id) + "blobs/"
         return {meta["path"][len(prefix) :] for meta in self._client.list(prefix)}
@@ -112,6 +121,11 @@ class ObjectWorkspaceBlobs:
     def delete_blobs(self, job_id: str, digests: Sequence[str]) -> None:
         prefix = self._prefix(job_id) + "blobs/"
         self._client.delete([prefix + digest for digest in digests])
+
+    def read_blob(self, job_id: str, digest: str) -> bytes | None:
+        """One blob's bytes, or ``None`` when it is missing."""
+        fetched = self._client.get(self._prefix(job_id) + "blobs/" + digest)
+        return None if fetched is None else fetched.data
 
 
 class MemoryWorkspaceBlobs:

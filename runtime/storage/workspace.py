@@ -51,6 +51,10 @@ from runtime.storage.records import StorageError, check_id
 
 __all__ = [
     "MANIFEST",
+    "ManifestEntry",
+    "file_digest",
+    "manifest_bytes",
+    "parse_manifest",
     "WorkspaceBlobs",
     "WorkspaceSync",
     "restore_workspace",
@@ -79,7 +83,9 @@ class WorkspaceSync:
     removed: int
 
 
-class _Entry(NamedTuple):
+class ManifestEntry(NamedTuple):
+    """One file of a manifest."""
+
     size: int
     mtime_ns: int
     sha256: str
@@ -136,23 +142,24 @@ def sync_workspace(
     folder = Path(folder)
     previous = _read_manifest(blobs, job_id) or {}
     patterns = tuple(exclude)
-    current: dict[str, _Entry] = {}
+    current: dict[str, ManifestEntry] = {}
     for relative, info in _scan(folder, patterns):
         known = previous.get(relative)
         if known is not None and (known.size, known.mtime_ns) == (info.st_size, info.st_mtime_ns):
             digest = known.sha256
         else:
-            digest = _digest(folder / relative)
-        current[relative] = _Entry(info.st_size, info.st_mtime_ns, digest, info.st_mode & 0o777)
+            digest = file_digest(folder / relative)
+        mode = info.st_mode & 0o777
+        current[relative] = ManifestEntry(info.st_size, info.st_mtime_ns, digest, mode)
     if current == previous:
         return WorkspaceSync(len(current), 0, 0, 0)
     stored = blobs.list_blobs(job_id)
-    missing: dict[str, tuple[str, _Entry]] = {}
+    missing: dict[str, tuple[str, ManifestEntry]] = {}
     for relative, entry in current.items():
         if entry.sha256 not in stored:
             missing.setdefault(entry.sha256, (relative, entry))
     blobs.upload_blobs(job_id, [(digest, folder / rel) for digest, (rel, _) in missing.items()])
-    blobs.write_manifest(job_id, _manifest_bytes(current))
+    blobs.write_manifest(job_id, manifest_bytes(current))
     used = {entry.sha256 for entry in current.values()}
     used.update(entry.sha256 for entry in previous.values())
     garbage = sorted(stored - used)
@@ -191,12 +198,12 @@ def restore_workspace(
     for relative in sorted(set(local) - set(manifest)):
         (folder / relative).unlink()
         removed += 1
-    wanted: list[tuple[str, _Entry]] = []
+    wanted: list[tuple[str, ManifestEntry]] = []
     for relative, entry in manifest.items():
         target = folder / relative
         info = local.get(relative)
         if info is not None and info.st_size == entry.size:
-            if info.st_mtime_ns == entry.mtime_ns or _digest(target) == entry.sha256:
+            if info.st_mtime_ns == entry.mtime_ns or file_digest(target) == entry.sha256:
                 _settle(target, entry)
                 continue
         wanted.append((relative, entry))
@@ -204,7 +211,7 @@ def restore_workspace(
     try:
         blobs.download_blobs(job_id, temps)
         for (relative, entry), (_, temp) in zip(wanted, temps):
-            if _digest(temp) != entry.sha256:
+            if file_digest(temp) != entry.sha256:
                 raise StorageError(
                     f"workspace of job {job_id}: {relative} does not match its stored hash"
                 )
@@ -242,12 +249,13 @@ def _scan(folder: Path, patterns: tuple[str, ...]) -> Iterable[tuple[str, os.sta
                 yield relative, info
 
 
-def _digest(path: Path) -> str:
+def file_digest(path: Path) -> str:
+    """The SHA-256 of a file's content (hex), the name of its blob."""
     with path.open("rb") as file:
         return hashlib.file_digest(file, "sha256").hexdigest()
 
 
-def _settle(path: Path, entry: _Entry) -> None:
+def _settle(path: Path, entry: ManifestEntry) -> None:
     os.chmod(path, entry.mode)
     os.utime(path, ns=(entry.mtime_ns, entry.mtime_ns))
 
@@ -259,7 +267,8 @@ def _temp_beside(target: Path) -> Path:
     return Path(name)
 
 
-def _manifest_bytes(files: dict[str, _Entry]) -> bytes:
+def manifest_bytes(files: dict[str, ManifestEntry]) -> bytes:
+    """The manifest listing ``files`` (see the module docstring)."""
     listed = {
         relative: {"size": e.size, "mtimeNs": e.mtime_ns, "sha256": e.sha256, "mode": e.mode}
         for relative, e in sorted(files.items())
@@ -267,14 +276,23 @@ def _manifest_bytes(files: dict[str, _Entry]) -> bytes:
     return orjson.dumps({"version": 1, "files": listed})
 
 
-def _read_manifest(blobs: WorkspaceBlobs, job_id: str) -> dict[str, _Entry] | None:
+def _read_manifest(blobs: WorkspaceBlobs, job_id: str) -> dict[str, ManifestEntry] | None:
     raw = blobs.read_manifest(job_id)
-    if raw is None:
-        return None
+    return None if raw is None else parse_manifest(raw, job_id)
+
+
+def parse_manifest(raw: bytes, job_id: str) -> dict[str, ManifestEntry]:
+    """A stored manifest's files: posix path -> entry.
+
+    Raises:
+        StorageError: the manifest is corrupt, or names a path outside the folder.
+    """
     try:
         files = orjson.loads(raw)["files"]
         manifest = {
-            relative: _Entry(int(e["size"]), int(e["mtimeNs"]), str(e["sha256"]), int(e["mode"]))
+            relative: ManifestEntry(
+                int(e["size"]), int(e["mtimeNs"]), str(e["sha256"]), int(e["mode"])
+            )
             for relative, e in files.items()
         }
     except (ValueError, TypeError, KeyError, AttributeError) as error:

