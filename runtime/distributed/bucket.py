@@ -40,6 +40,7 @@ from runtime.storage.workspace import (
     file_digest,
     manifest_bytes,
     parse_manifest,
+    parse_removed,
 )
 
 __all__ = ["CHUNK_SECONDS", "BucketWorkspaces", "ObjectRelay"]
@@ -271,10 +272,16 @@ class BucketWorkspaces:
         for _ in range(_SWAP_ATTEMPTS):
             raw, version = self._blobs.read_manifest_version(job_id)
             files = {} if raw is None else parse_manifest(raw, job_id)
+            gone = {} if raw is None else parse_removed(raw, job_id)
             files.update(changed)
+            for path in changed:
+                gone.pop(path, None)
             for path in removed:
-                files.pop(path, None)
-            if self._blobs.replace_manifest(job_id, manifest_bytes(files), version):
+                entry = files.pop(path, None)
+                if entry is not None:
+                    gone[path] = entry.sha256
+            data = manifest_bytes(files, gone)
+            if self._blobs.replace_manifest(job_id, data, version):
                 return
         raise StorageError(f"workspace of job {job_id}: the manifest kept changing; not synced")
 

@@ -8,7 +8,8 @@ documents, in every store::
     jobs/<jobId>/workspace/blobs/<sha256>   each distinct file content, once; never changed
 
 The manifest is ``{"version": 1, "files": {"<posix path>": {"size": …, "mtimeNs": …,
-"sha256": "…", "mode": 420}}}``.
+"sha256": "…", "mode": 420}}, "removed": {"<posix path>": "<sha256>"}}``: ``removed``
+names the files the job once listed and then removed, with their last content.
 
 * :func:`sync_workspace` walks the folder (regular files only: symlinks and excluded paths
   are left out). A file whose size and modification time match the manifest keeps its hash
@@ -19,9 +20,11 @@ The manifest is ``{"version": 1, "files": {"<posix path>": {"size": …, "mtimeN
   finds its files). A folder unchanged since the last sync costs one read of the manifest.
 * :func:`restore_workspace` makes the folder what the manifest says: each file whose local
   copy differs is downloaded to a temporary file beside it, checked against its hash, given
-  its mode and modification time, and renamed into place; local files the manifest does not
-  list are removed (excluded paths are left alone). A folder already in that state costs one
-  read of the manifest. With no manifest (never synced), nothing changes.
+  its mode and modification time, and renamed into place. It merges, never wipes: a local
+  file the manifest does not list is removed only when the job removed it (``removed``) and
+  it still holds the content the job last had; files the job never listed, and files
+  changed here since, are left alone (as are excluded paths). A folder already in that
+  state costs one read of the manifest. With no manifest (never synced), nothing changes.
 
 Exclude patterns are shell patterns (:mod:`fnmatch`) matched against each relative path and
 each of its folders: ``"perstack"`` leaves out the whole ``perstack/`` folder, ``"*.log"``
@@ -55,6 +58,7 @@ __all__ = [
     "file_digest",
     "manifest_bytes",
     "parse_manifest",
+    "parse_removed",
     "WorkspaceBlobs",
     "WorkspaceSync",
     "restore_workspace",
@@ -140,7 +144,9 @@ def sync_workspace(
     """
     check_id("job", job_id)
     folder = Path(folder)
-    previous = _read_manifest(blobs, job_id) or {}
+    raw = blobs.read_manifest(job_id)
+    previous = {} if raw is None else parse_manifest(raw, job_id)
+    gone = {} if raw is None else parse_removed(raw, job_id)
     patterns = tuple(exclude)
     current: dict[str, ManifestEntry] = {}
     for relative, info in _scan(folder, patterns):
@@ -153,13 +159,15 @@ def sync_workspace(
         current[relative] = ManifestEntry(info.st_size, info.st_mtime_ns, digest, mode)
     if current == previous:
         return WorkspaceSync(len(current), 0, 0, 0)
+    gone = {path: digest for path, digest in gone.items() if path not in current}
+    gone.update((path, e.sha256) for path, e in previous.items() if path not in current)
     stored = blobs.list_blobs(job_id)
     missing: dict[str, tuple[str, ManifestEntry]] = {}
     for relative, entry in current.items():
         if entry.sha256 not in stored:
             missing.setdefault(entry.sha256, (relative, entry))
     blobs.upload_blobs(job_id, [(digest, folder / rel) for digest, (rel, _) in missing.items()])
-    blobs.write_manifest(job_id, manifest_bytes(current))
+    blobs.write_manifest(job_id, manifest_bytes(current, gone))
     used = {entry.sha256 for entry in current.values()}
     used.update(entry.sha256 for entry in previous.values())
     garbage = sorted(stored - used)
@@ -188,16 +196,19 @@ def restore_workspace(
     """
     check_id("job", job_id)
     folder = Path(folder)
-    manifest = _read_manifest(blobs, job_id)
-    if manifest is None:
+    raw = blobs.read_manifest(job_id)
+    if raw is None:
         return WorkspaceSync(0, 0, 0, 0)
+    manifest, gone = parse_manifest(raw, job_id), parse_removed(raw, job_id)
     folder.mkdir(parents=True, exist_ok=True)
     patterns = tuple(exclude)
     local = dict(_scan(folder, patterns))
     removed = 0
     for relative in sorted(set(local) - set(manifest)):
-        (folder / relative).unlink()
-        removed += 1
+        # Only what the job removed, as the job had it: never a file of this machine's.
+        if relative in gone and file_digest(folder / relative) == gone[relative]:
+            (folder / relative).unlink()
+            removed += 1
     wanted: list[tuple[str, ManifestEntry]] = []
     for relative, entry in manifest.items():
         target = folder / relative
@@ -267,18 +278,28 @@ def _temp_beside(target: Path) -> Path:
     return Path(name)
 
 
-def manifest_bytes(files: dict[str, ManifestEntry]) -> bytes:
-    """The manifest listing ``files`` (see the module docstring)."""
+def manifest_bytes(files: dict[str, ManifestEntry], removed: dict[str, str] | None = None) -> bytes:
+    """The manifest listing ``files`` and the ``removed`` ones (path -> last sha256)."""
     listed = {
         relative: {"size": e.size, "mtimeNs": e.mtime_ns, "sha256": e.sha256, "mode": e.mode}
         for relative, e in sorted(files.items())
     }
-    return orjson.dumps({"version": 1, "files": listed})
+    return orjson.dumps(
+        {"version": 1, "files": listed, "removed": dict(sorted((removed or {}).items()))}
+    )
 
 
-def _read_manifest(blobs: WorkspaceBlobs, job_id: str) -> dict[str, ManifestEntry] | None:
-    raw = blobs.read_manifest(job_id)
-    return None if raw is None else parse_manifest(raw, job_id)
+def parse_removed(raw: bytes, job_id: str) -> dict[str, str]:
+    """A stored manifest's removed files: posix path -> the sha256 the job last had.
+
+    Raises:
+        StorageError: the manifest is corrupt.
+    """
+    try:
+        removed = orjson.loads(raw).get("removed") or {}
+        return {str(path): str(digest) for path, digest in removed.items()}
+    except (ValueError, TypeError, AttributeError) as error:
+        raise StorageError(f"workspace manifest of job {job_id} is corrupt: {error}") from None
 
 
 def parse_manifest(raw: bytes, job_id: str) -> dict[str, ManifestEntry]:

@@ -170,3 +170,22 @@ def test_a_manifest_reaching_outside_the_folder_is_refused(tmp_path: Path) -> No
     with pytest.raises(StorageError, match="bad entry '../escape'"):
         files.restore_workspace("job1", tmp_path / "w")
     assert not (tmp_path / "escape").exists()
+
+
+def test_restore_merges_it_never_removes_what_the_job_did_not(
+    storage: Storage, tmp_path: Path
+) -> None:
+    here, there = tmp_path / "worker-a", tmp_path / "worker-b"
+    make_workspace(here)
+    storage.sync_workspace("job1", here)
+    storage.restore_workspace("job1", there)
+    (there / "mine.txt").write_text("this machine's own")  # never in the job
+    (here / "README.md").unlink()
+    (here / "copy.bin").unlink()
+    storage.sync_workspace("job1", here)
+    (there / "copy.bin").write_bytes(b"changed here since")
+    restored = storage.restore_workspace("job1", there)
+    assert restored.removed == 1  # README.md: removed by the job, as the job had it
+    assert not (there / "README.md").exists()
+    assert (there / "mine.txt").read_text() == "this machine's own"
+    assert (there / "copy.bin").read_bytes() == b"changed here since"
