@@ -383,12 +383,19 @@ def main() -> None:
                         help="Temporal's history.timerProcessorMaxTimeShift ('' for its 1 s "
                              "default; see docs/scale-out.md)")  # fmt: skip
     parser.add_argument("--only-lost-worker", action="store_true")
+    parser.add_argument("--only-scaling", action="store_true")
     parser.add_argument("--storage", choices=["s3", "folder"], default="s3",
                         help="what the server and workers share (default: an S3 bucket)")  # fmt: skip
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="perstack-temporal-bench-"))
     cluster = Cluster(root, args.timer_shift or None, args.storage)
     print(f"storage: {'an S3 bucket (moto on loopback)' if args.storage == 's3' else 'a folder'}")
+    if args.only_scaling:
+        try:
+            scaling(cluster, cluster.server("temporal"), args.scaling_rounds)
+        finally:
+            cluster.close()
+        return
     if args.only_lost_worker:
         try:
             lost_worker(cluster, cluster.server("temporal"))

@@ -4,7 +4,6 @@ With ``PERSTACK_STORAGE_URL=s3://bucket/prefix`` the server and the workers shar
 but the bucket (and Temporal): no folder is mounted anywhere. Beside the jobs::
 
     server/relay/<jobId>/<producer>/<n>.jsonl    a producer's events, chunk n (whole lines)
-    server/relay/<jobId>/cursor.json             how far the server has read
     jobs/<jobId>/workspace/manifest.json         the workspace's shared copy (see
     jobs/<jobId>/workspace/blobs/<sha256>        :mod:`runtime.storage.workspace`)
 
@@ -28,10 +27,9 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
+import time
 from pathlib import Path
 from typing import Any
-
-import orjson
 
 from runtime.storage.atomic import TEMP_PREFIX
 from runtime.storage.records import StorageError
@@ -47,7 +45,6 @@ __all__ = ["CHUNK_SECONDS", "BucketWorkspaces", "ObjectRelay"]
 
 #: At most this long between a line and the chunk that carries it.
 CHUNK_SECONDS = 0.05
-_CURSOR = "cursor.json"
 _RESTORE_PREFIX = ".perstack-restore-"
 #: Compare-and-swap attempts on a manifest before giving up (others keep winning).
 _SWAP_ATTEMPTS = 20
@@ -118,28 +115,34 @@ class ObjectRelay:
 
     Args:
         storage: The job store (an :class:`~runtime.storage.objectstore.ObjectStorage`).
+        shared_listing: When above 0 (the server, following many jobs), one ``LIST`` of
+            every job's chunks serves all the jobs' polls for this many seconds, instead
+            of one ``LIST`` per job per poll.
     """
 
-    def __init__(self, storage: Any) -> None:
+    def __init__(self, storage: Any, *, shared_listing: float = 0.0) -> None:
         self._client = storage._client
         #: job id -> producer -> its chunks' (key, size), from the last listing.
         self._chunks: dict[str, dict[str, list[tuple[str, int]]]] = {}
+        self._shared_listing = shared_listing
+        self._listed_at = float("-inf")
+        self._listing_lock = threading.Lock()
 
     def writer(self, job_id: str, producer: str) -> _ChunkWriter:
         return _ChunkWriter(self._client, f"{_relay_prefix(job_id)}{producer}/")
 
     def producers(self, job_id: str) -> list[str]:
-        prefix = _relay_prefix(job_id)
-        found: dict[str, list[tuple[str, int]]] = {}
-        for meta in self._client.list(prefix):
-            name = meta["path"][len(prefix) :]
-            producer, slash, chunk = name.partition("/")
-            if slash and chunk.endswith(".jsonl"):
-                found.setdefault(producer, []).append((meta["path"], int(meta["size"])))
-        for chunks in found.values():
-            chunks.sort()
-        self._chunks[job_id] = found
-        return sorted(found)
+        if self._shared_listing <= 0:
+            self._chunks[job_id] = _chunks_of(self._client.list(_relay_prefix(job_id))).get(
+                job_id, {}
+            )
+            return sorted(self._chunks[job_id])
+        with self._listing_lock:
+            if time.monotonic() - self._listed_at >= self._shared_listing:
+                listed = self._client.list("server/relay/")
+                self._listed_at = time.monotonic()
+                self._chunks = _chunks_of(listed)
+            return sorted(self._chunks.setdefault(job_id, {}))
 
     def read(self, job_id: str, producer: str, offset: int) -> bytes:
         chunks = self._chunks.get(job_id, {}).get(producer)
@@ -160,23 +163,24 @@ class ObjectRelay:
             parts.append(item.data[skip:])
         return b"".join(parts)
 
-    def read_cursor(self, job_id: str) -> dict | None:
-        fetched = self._client.get(_relay_prefix(job_id) + _CURSOR)
-        if fetched is None:
-            return None
-        with contextlib.suppress(orjson.JSONDecodeError):
-            return orjson.loads(fetched.data)
-        return None
-
-    def write_cursor(self, job_id: str, cursor: dict) -> None:
-        key = _relay_prefix(job_id) + _CURSOR
-        self._client.result(self._client.put(key, orjson.dumps(cursor)), key)
-
     def remove(self, job_id: str, producers: list[str]) -> None:
         chunks = self._chunks.pop(job_id, {})
         keys = [key for producer in producers for key, _ in chunks.get(producer, [])]
         self._client.delete(keys)
-        self._client.delete([_relay_prefix(job_id) + _CURSOR])
+
+
+def _chunks_of(listed: list[dict[str, Any]]) -> dict[str, dict[str, list[tuple[str, int]]]]:
+    """job id -> producer -> its chunks' ``(key, size)`` in order, from a listing."""
+    found: dict[str, dict[str, list[tuple[str, int]]]] = {}
+    for meta in listed:
+        parts = meta["path"].split("/")
+        if len(parts) == 5 and parts[:2] == ["server", "relay"] and parts[4].endswith(".jsonl"):
+            chunks = found.setdefault(parts[2], {}).setdefault(parts[3], [])
+            chunks.append((meta["path"], int(meta["size"])))
+    for producers in found.values():
+        for chunks in producers.values():
+            chunks.sort()
+    return found
 
 
 #: A local file's size and modification time (ns): what tells that it changed here.

@@ -11,11 +11,12 @@ comes after it.
 On the filesystem (every machine mounts the same volume)::
 
     <root>/server/relay/<jobId>/<producer>.jsonl     a producer's events, appended
-    <root>/server/relay/<jobId>/cursor.json          how far the server has read
 
-The cursor is replaced after each batch the server appends to the stream; it holds the
-stream's length then, so a server killed between the two cuts the stream back and reads
-the batch again: no event is lost or doubled. Once a job's run has stopped and its events
+(in a bucket, chunk objects: :mod:`runtime.distributed.bucket`). Beside the stream, in the
+server's own folder, ``<jobId>.cursor.json`` says how far the server has read: it is
+replaced after each batch the server appends to the stream and holds the stream's length
+then, so a server killed between the two cuts the stream back and reads the batch again:
+no event is lost or doubled. The cursor lives with the stream it describes. Once a job's run has stopped and its events
 are all in the stream, its segments are removed.
 
 A producer's segments also tell the next attempt of the same part where the part had got
@@ -44,7 +45,6 @@ __all__ = [
     "scope_key",
 ]
 
-_CURSOR = "cursor.json"
 _SUFFIX = ".jsonl"
 
 
@@ -86,14 +86,8 @@ class EventRelay(Protocol):
     def read(self, job_id: str, producer: str, offset: int) -> bytes:
         """A segment's bytes from ``offset`` on (maybe ending in a partial line)."""
 
-    def read_cursor(self, job_id: str) -> dict | None:
-        """The server's cursor, or ``None``."""
-
-    def write_cursor(self, job_id: str, cursor: dict) -> None:
-        """Replace the server's cursor atomically."""
-
     def remove(self, job_id: str, producers: list[str]) -> None:
-        """Remove read segments, then the cursor."""
+        """Remove read segments."""
 
 
 class _FileWriter:
@@ -141,20 +135,10 @@ class FileRelay:
         except FileNotFoundError:
             return b""
 
-    def read_cursor(self, job_id: str) -> dict | None:
-        try:
-            return orjson.loads((self._dir(job_id) / _CURSOR).read_bytes())
-        except (FileNotFoundError, orjson.JSONDecodeError):
-            return None
-
-    def write_cursor(self, job_id: str, cursor: dict) -> None:
-        write_replace(str(self._dir(job_id)), _CURSOR, orjson.dumps(cursor))
-
     def remove(self, job_id: str, producers: list[str]) -> None:
         directory = self._dir(job_id)
         for producer in producers:
             (directory / f"{producer}{_SUFFIX}").unlink(missing_ok=True)
-        (directory / _CURSOR).unlink(missing_ok=True)
         try:
             directory.rmdir()
         except OSError:
@@ -192,15 +176,16 @@ def announced_checkpoint(
     return found
 
 
-def relay_for(storage: Any) -> EventRelay:
-    """The relay beside a job store: a folder every machine mounts, or the bucket."""
+def relay_for(storage: Any, *, shared_listing: float = 0.0) -> EventRelay:
+    """The relay beside a job store: a folder every machine mounts, or the bucket
+    (``shared_listing``: see :class:`runtime.distributed.bucket.ObjectRelay`)."""
     from runtime.storage.filestore import FileStorage
 
     if isinstance(storage, FileStorage):
         return FileRelay(storage.root)
     from runtime.distributed.bucket import ObjectRelay
 
-    return ObjectRelay(storage)
+    return ObjectRelay(storage, shared_listing=shared_listing)
 
 
 class StreamSequencer:
@@ -209,14 +194,19 @@ class StreamSequencer:
     Args:
         relay: The relay.
         job_id: The job.
-        stream_path: The job's stream (``server/streams/<jobId>.jsonl``).
+        stream_path: The job's stream (``server/streams/<jobId>.jsonl``); its cursor is
+            ``<jobId>.cursor.json`` beside it.
     """
 
     def __init__(self, relay: EventRelay, job_id: str, stream_path: Path) -> None:
         self.relay = relay
         self.job_id = job_id
         self.stream_path = stream_path
-        cursor = relay.read_cursor(job_id) or {}
+        self.cursor_path = stream_path.with_name(f"{job_id}.cursor.json")
+        try:
+            cursor = orjson.loads(self.cursor_path.read_bytes())
+        except (FileNotFoundError, orjson.JSONDecodeError):
+            cursor = {}
         self._offsets: dict[str, int] = dict(cursor.get("offsets", {}))
         stream_path.parent.mkdir(parents=True, exist_ok=True)
         self._stream = open(stream_path, "ab", buffering=0)  # noqa: SIM115 - closed by close()
@@ -245,13 +235,18 @@ class StreamSequencer:
         self._stream.write(chunk)
         self._length += len(chunk)
         self._offsets = offsets
-        self.relay.write_cursor(self.job_id, {"stream": self._length, "offsets": offsets})
+        self.save_cursor({"stream": self._length, "offsets": offsets})
         return batch
+
+    def save_cursor(self, cursor: dict) -> None:
+        """Replace the cursor (atomically): the stream's length, and each segment's offset."""
+        write_replace(str(self.cursor_path.parent), self.cursor_path.name, orjson.dumps(cursor))
 
     def finish(self) -> None:
         """Every producer has stopped and its lines are in the stream: remove them."""
         try:
             self.relay.remove(self.job_id, self.relay.producers(self.job_id))
+            self.cursor_path.unlink(missing_ok=True)
         finally:
             self.close()
 

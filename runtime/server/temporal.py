@@ -70,7 +70,9 @@ class TemporalExecutor(ExecutorBase):
         await self.prepare()
         self._open()
         # Beside the job store: a folder every machine mounts, or the bucket.
-        self._relay = relay_for(self._storage)
+        # Following many jobs, one listing of the bucket's relay serves every poll of a
+        # round (not one request per job per poll).
+        self._relay = relay_for(self._storage, shared_listing=RELAY_POLL_SECONDS * 0.8)
         for job in self.records.all_jobs():
             if job.status == "running":
                 self._follow(job, None)

@@ -26,10 +26,11 @@ def relay_keys(s3: S3Bucket) -> list[str]:
     return sorted(key for key in s3.objects() if key.startswith("server/relay/"))
 
 
+@pytest.mark.parametrize("shared_listing", [0.0, 0.001], ids=["per-job", "shared"])
 def test_chunks_of_whole_lines_gathered_in_order_then_removed(
-    storage: ObjectStorage, s3: S3Bucket, tmp_path: Path
+    storage: ObjectStorage, s3: S3Bucket, tmp_path: Path, shared_listing: float
 ) -> None:
-    relay = ObjectRelay(storage)
+    relay = ObjectRelay(storage, shared_listing=shared_listing)
     first, second = producer_name("partA", 1), producer_name("partB", 1)
     one, two = relay.writer(JOB, first), relay.writer(JOB, second)
     # A line that announces a checkpoint is in the bucket when write() returns, with
@@ -50,8 +51,8 @@ def test_chunks_of_whole_lines_gathered_in_order_then_removed(
     late.write(b'{"n":5}')
     late.close()
     assert sequencer.poll() == [b'{"n":5}']  # only the new chunk, from its offset
-    cursor = relay.read_cursor(JOB)
-    assert cursor is not None and cursor["stream"] == stream.stat().st_size
+    cursor = orjson.loads(sequencer.cursor_path.read_bytes())  # beside the stream
+    assert cursor["stream"] == stream.stat().st_size
     # Every chunk is whole JSON lines.
     for key, data in s3.objects().items():
         if key.endswith(".jsonl"):

@@ -61,10 +61,10 @@ def test_a_server_killed_between_stream_and_cursor_neither_loses_nor_doubles(
     sequencer.poll()
     writer.write(b'{"n":2}')
 
-    def killed(job_id: str, cursor: dict) -> None:
+    def killed(cursor: dict) -> None:
         raise KeyboardInterrupt  # the process dies right after appending the batch
 
-    monkeypatch.setattr(relay, "write_cursor", killed)
+    monkeypatch.setattr(sequencer, "save_cursor", killed)
     with pytest.raises(KeyboardInterrupt):
         sequencer.poll()
     sequencer.close()
