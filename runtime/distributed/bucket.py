@@ -125,30 +125,37 @@ class ObjectRelay:
         #: job id -> producer -> its chunks' (key, size), from the last listing.
         self._chunks: dict[str, dict[str, list[tuple[str, int]]]] = {}
         self._shared_listing = shared_listing
+        #: job id -> its own latest listing (see producers()).
+        self._pinned: dict[str, dict[str, list[tuple[str, int]]]] = {}
         self._listed_at = float("-inf")
         self._listing_lock = threading.Lock()
 
     def writer(self, job_id: str, producer: str) -> _ChunkWriter:
         return _ChunkWriter(self._client, f"{_relay_prefix(job_id)}{producer}/")
 
-    def producers(self, job_id: str) -> list[str]:
-        if self._shared_listing <= 0:
-            self._chunks[job_id] = _chunks_of(self._client.list(_relay_prefix(job_id))).get(
-                job_id, {}
-            )
-            return sorted(self._chunks[job_id])
+    def producers(self, job_id: str, fresh: bool = False) -> list[str]:
+        if fresh or self._shared_listing <= 0:
+            # This job's own listing, which its reads use until a shared one is asked for.
+            listed = _chunks_of(self._client.list(_relay_prefix(job_id))).get(job_id, {})
+            self._pinned[job_id] = listed
+            return sorted(listed)
+        self._pinned.pop(job_id, None)
         with self._listing_lock:
             if time.monotonic() - self._listed_at >= self._shared_listing:
-                listed = self._client.list("server/relay/")
+                listed_all = self._client.list("server/relay/")
                 self._listed_at = time.monotonic()
-                self._chunks = _chunks_of(listed)
-            return sorted(self._chunks.setdefault(job_id, {}))
+                self._chunks = _chunks_of(listed_all)
+            return sorted(self._chunks.get(job_id, {}))
+
+    def _chunks_now(self, job_id: str) -> dict[str, list[tuple[str, int]]]:
+        pinned = self._pinned.get(job_id)
+        return pinned if pinned is not None else self._chunks.get(job_id, {})
 
     def read(self, job_id: str, producer: str, offset: int) -> bytes:
-        chunks = self._chunks.get(job_id, {}).get(producer)
+        chunks = self._chunks_now(job_id).get(producer)
         if chunks is None:
-            self.producers(job_id)
-            chunks = self._chunks[job_id].get(producer, [])
+            self.producers(job_id, fresh=True)
+            chunks = self._pinned[job_id].get(producer, [])
         wanted: list[tuple[str, int]] = []  # (key, bytes of it to skip)
         start = 0
         for key, size in chunks:
@@ -164,7 +171,9 @@ class ObjectRelay:
         return b"".join(parts)
 
     def remove(self, job_id: str, producers: list[str]) -> None:
-        chunks = self._chunks.pop(job_id, {})
+        chunks = self._chunks_now(job_id)
+        self._pinned.pop(job_id, None)
+        self._chunks.pop(job_id, None)
         keys = [key for producer in producers for key, _ in chunks.get(producer, [])]
         self._client.delete(keys)
 

@@ -80,8 +80,9 @@ class EventRelay(Protocol):
     def writer(self, job_id: str, producer: str) -> RelayWriter:
         """A new segment for ``producer``."""
 
-    def producers(self, job_id: str) -> list[str]:
-        """The job's segments, oldest first."""
+    def producers(self, job_id: str, fresh: bool = False) -> list[str]:
+        """The job's segments, oldest first (``fresh``: as they are now, never from a
+        listing shared with other jobs' polls a moment ago)."""
 
     def read(self, job_id: str, producer: str, offset: int) -> bytes:
         """A segment's bytes from ``offset`` on (maybe ending in a partial line)."""
@@ -120,7 +121,7 @@ class FileRelay:
     def writer(self, job_id: str, producer: str) -> RelayWriter:
         return _FileWriter(self._dir(job_id) / f"{producer}{_SUFFIX}")
 
-    def producers(self, job_id: str) -> list[str]:
+    def producers(self, job_id: str, fresh: bool = False) -> list[str]:
         try:
             names = os.listdir(self._dir(job_id))
         except FileNotFoundError:
@@ -217,11 +218,12 @@ class StreamSequencer:
             self._stream.truncate(expected)
         self._length = min(size, expected)
 
-    def poll(self) -> list[bytes]:
-        """Append the segments' new whole lines to the stream; return them."""
+    def poll(self, final: bool = False) -> list[bytes]:
+        """Append the segments' new whole lines to the stream; return them (``final``:
+        every producer has stopped, so nothing may be missed: the relay is listed anew)."""
         batch: list[bytes] = []
         offsets = dict(self._offsets)
-        for producer in self.relay.producers(self.job_id):
+        for producer in self.relay.producers(self.job_id, fresh=final):
             offset = offsets.get(producer, 0)
             data = self.relay.read(self.job_id, producer, offset)
             end = data.rfind(b"\n") + 1
@@ -245,7 +247,7 @@ class StreamSequencer:
     def finish(self) -> None:
         """Every producer has stopped and its lines are in the stream: remove them."""
         try:
-            self.relay.remove(self.job_id, self.relay.producers(self.job_id))
+            self.relay.remove(self.job_id, self.relay.producers(self.job_id, fresh=True))
             self.cursor_path.unlink(missing_ok=True)
         finally:
             self.close()

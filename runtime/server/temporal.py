@@ -200,9 +200,9 @@ class TemporalExecutor(ExecutorBase):
     ) -> None:
         result = asyncio.ensure_future(self._result(job, handle))
 
-        async def relay() -> bool:
+        async def relay(final: bool = False) -> bool:
             try:  # off the event loop: a bucket answers in milliseconds, not microseconds
-                lines = await asyncio.to_thread(sequencer.poll)
+                lines = await asyncio.to_thread(sequencer.poll, final)
             except (OSError, StorageError):  # the shared storage is away for a moment
                 return False
             for line in lines:
@@ -213,7 +213,7 @@ class TemporalExecutor(ExecutorBase):
             while not result.done():
                 await relay()
                 await asyncio.wait({result}, timeout=RELAY_POLL_SECONDS)
-            while not await relay():  # every producer has stopped: the last events, all
+            while not await relay(final=True):  # every producer has stopped: all the rest
                 await asyncio.sleep(_RECONNECT_SECONDS)
             status, error = result.result()
         except asyncio.CancelledError:  # the server is stopping: the job runs on

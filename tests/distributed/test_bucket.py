@@ -150,3 +150,19 @@ def test_a_manifest_changed_meanwhile_is_read_again(
     fresh = tmp_path / "fresh"
     BucketWorkspaces(storage).pull(JOB, fresh)
     assert sorted(p.name for p in fresh.iterdir()) == ["a.txt", "b.txt"]
+
+
+def test_the_last_poll_lists_anew_whatever_the_shared_listing_says(
+    storage: ObjectStorage, tmp_path: Path
+) -> None:
+    relay = ObjectRelay(storage, shared_listing=3600.0)  # listed once, for an hour
+    writer = relay.writer(JOB, producer_name("part", 1))
+    sequencer = StreamSequencer(relay, JOB, tmp_path / "stream.jsonl")
+    writer.write(b'{"n":1,"checkpoint":{"id":"c1"}}')
+    assert sequencer.poll() == [b'{"n":1,"checkpoint":{"id":"c1"}}']
+    writer.write(b'{"n":2}')
+    writer.close()  # the part has stopped: its last chunk is in the bucket
+    assert sequencer.poll() == []  # a round of polls shares the listing from before
+    assert sequencer.poll(final=True) == [b'{"n":2}']  # never the last events lost
+    sequencer.finish()
+    assert ObjectRelay(storage).producers(JOB) == []
