@@ -23,6 +23,7 @@ from runtime.settings import RunSetting
 if TYPE_CHECKING:
     from runtime.config.models import ExpertConfig, PerstackConfig
     from runtime.engine.event_format import EventFormat
+    from runtime.engine.skill_services import ElicitationHandler
     from runtime.storage import Storage
 
 __all__ = ["run", "settings_from_config"]
@@ -71,6 +72,7 @@ def settings_from_config(
         max_steps=config.max_steps,
         max_retries=config.max_retries,
         timeout=config.timeout,
+        tool_timeout=config.tool_timeout,
         perstack_api_base_url=config.perstack_api_base_url,
         perstack_base_skill_command=config.perstack_base_skill_command,
         env=dict(run_env),
@@ -104,6 +106,7 @@ async def run(
     locked_tools: Mapping[str, Mapping[str, Any]] | None = None,
     on_provider: Callable[[Provider], None] | None = None,
     event_format: EventFormat = "compact",
+    elicitation_handler: ElicitationHandler | None = None,
 ) -> Checkpoint:
     """Run an Expert to a stop and return the final checkpoint.
 
@@ -119,6 +122,9 @@ async def run(
         on_provider: Called with the provider once it is built (e.g. to inspect requests).
         event_format: What ``raw_event_listener`` gets: ``compact`` (each message once in
             the stream; see ``docs/events.md``) or ``upstream`` (full histories).
+        elicitation_handler: Asks the person when an MCP server asks a question during a
+            tool call (returns their answer). Without one the run stops on the question,
+            resumable with the answer (``--continue -i``).
 
     Returns:
         The last checkpoint of the job (``completed``, ``stoppedBy…``).
@@ -157,6 +163,7 @@ async def run(
         workspace=workspace,
         env=setting.env,
         locked_tools=locked_tools,
+        elicitation_handler=elicitation_handler,
     )
     try:
         return await runner.run(checkpoint)

@@ -19,7 +19,7 @@ from runtime.engine.context_window import context_window_for
 from runtime.engine.loop import RunSegment, SegmentSpec
 from runtime.engine.prompt import build_instruction_message
 from runtime.errors import PerstackError
-from runtime.events import SkillConnected, SkillDisconnected
+from runtime.events import EVENT_CLASSES, SkillConnected, SkillDisconnected
 from runtime.model import (
     Checkpoint,
     DelegatedBy,
@@ -30,7 +30,6 @@ from runtime.model import (
     Job,
     RunInput,
     TextPart,
-    ToolResult,
     Usage,
     new_id,
     now_ms,
@@ -43,6 +42,7 @@ from runtime.skills.skillset import SkillSet
 
 if TYPE_CHECKING:
     from runtime.config.models import ExpertConfig
+    from runtime.engine.skill_services import ElicitationHandler
 
 __all__ = ["JobRunner"]
 
@@ -67,6 +67,8 @@ class JobRunner:
         workspace: The directory the run works in.
         env: The run's environment (process env plus ``.env`` files).
         locked_tools: Per Expert key, per skill name, tool definitions from the lockfile.
+        elicitation_handler: Asks the person an MCP server's question (a front end's form);
+            ``None``: the run stops on the question (headless).
     """
 
     def __init__(
@@ -80,8 +82,10 @@ class JobRunner:
         workspace: Path,
         env: Mapping[str, str],
         locked_tools: Mapping[str, Mapping[str, Any]] | None = None,
+        elicitation_handler: ElicitationHandler | None = None,
     ) -> None:
         self.setting = setting
+        self.elicitation_handler = elicitation_handler
         self.experts = experts
         self.provider = provider
         self.bus = bus
@@ -271,14 +275,7 @@ class JobRunner:
                 }
             )
             partial = list(checkpoint.partial_tool_results or []) + [
-                ToolResult(
-                    id=a.tool_call_id,
-                    skill_name=a.skill_name,
-                    tool_name=a.tool_name,
-                    result=[TextPart(text=a.text)],
-                    is_error=a.is_error,
-                )
-                for a in answers[1:]
+                a.as_tool_result() for a in answers[1:]
             ]
             checkpoint = checkpoint.model_copy(
                 update={
@@ -359,11 +356,22 @@ class JobRunner:
                 self.experts,
                 delegated=delegated,
                 locked_tools=self.locked_tools.get(expert.key),
+                tool_timeout=setting.tool_timeout,
             ),
             on_connected=lambda skill: self._in_process_connected(skill, ids),
             on_closed=lambda skill: self._in_process_closed(skill, ids),
         )
         skill_state: dict[str, Any] = {}
+        segment: RunSegment | None = None
+        where = {**ids, "expert_key": expert.key, "step_number": checkpoint.step_number}
+
+        def emit_activity(event_type: str, **payload: Any) -> None:
+            # What a server sends while none of its tools runs: the current step's.
+            if segment is not None and hasattr(segment, "checkpoint"):
+                segment.services.emit(event_type, **payload)
+            else:
+                self.bus.emit(EVENT_CLASSES[event_type].make(**where, **payload))
+
         context = SkillContext(
             workspace=self.workspace,
             env=self.env,
@@ -371,6 +379,7 @@ class JobRunner:
                 event_type, **ids, **payload
             ),
             state=skill_state,
+            emit_activity=emit_activity,
         )
         try:
             await skills.start(context)
@@ -385,6 +394,7 @@ class JobRunner:
                     context_window=self.context_window,
                     skill_state=skill_state,
                     expert_ref=self.expert_ref,
+                    elicitation_handler=self.elicitation_handler,
                 )
             )
             return await segment.execute(checkpoint)

@@ -82,7 +82,7 @@ class _RuleSpec(_Strict):
     # Field order matters: the validators of later fields look at earlier ones.
     expert: str | None = Field(default=None, min_length=1)
     turn: Any = None
-    purpose: Literal["toolCall", "runResult"] | None = None
+    purpose: Literal["toolCall", "runResult", "sampling"] | None = None
     query_contains: str | None = None
     times: int | None = Field(default=None, ge=1)
     delay_ms: int = Field(default=0, ge=0)

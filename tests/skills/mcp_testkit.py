@@ -28,8 +28,14 @@ def pid_alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
+async def contents(skill: Any, tool: str, args: Any) -> list[Any]:
+    """The parts of one call's result (``skill.call`` returns a ``CallResult``)."""
+    return (await skill.call(tool, args)).contents
+
+
 def child_pids() -> set[int]:
-    """Live direct children of this test process, from the process table (/proc)."""
+    """Live direct children of this test process, from the process table (/proc), but
+    the reaper (one per process, it outlives the tests by design)."""
     me = os.getpid()
     children = set()
     for entry in Path("/proc").iterdir():
@@ -42,7 +48,9 @@ def child_pids() -> set[int]:
         state, ppid = fields[0], int(fields[1])
         if ppid == me and state != "Z":
             children.add(int(entry.name))
-    return children - _FIXTURE_PIDS
+    from runtime.skills.mcp.reaper import reaper_pid
+
+    return children - _FIXTURE_PIDS - {reaper_pid()}
 
 
 @dataclass
@@ -56,22 +64,11 @@ class Recorder:
 
     def emit(self, event_type: str, **payload: Any) -> None:
         # Each payload must build the real event class, as the runtime will do.
-        from runtime.events import (
-            SkillConnected,
-            SkillDisconnected,
-            SkillStarting,
-            SkillStderr,
-            WarningEvent,
-        )
+        from runtime.events import EVENT_CLASSES, RunEvent
 
-        classes = {
-            "skillStarting": SkillStarting,
-            "skillConnected": SkillConnected,
-            "skillStderr": SkillStderr,
-            "skillDisconnected": SkillDisconnected,
-            "warning": WarningEvent,
-        }
-        classes[event_type](id="e", timestamp=0, job_id="j", run_id="r", **payload)
+        cls = EVENT_CLASSES[event_type]
+        where = {"expert_key": "x", "step_number": 1} if issubclass(cls, RunEvent) else {}
+        cls(id="e", timestamp=0, job_id="j", run_id="r", **where, **payload)
         self.events.append((event_type, payload))
         for predicate, future in list(self._waiters):
             if not future.done() and predicate(event_type, payload):

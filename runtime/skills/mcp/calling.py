@@ -1,0 +1,144 @@
+"""One ``tools/call`` of an MCP skill, from the request to the tool result.
+
+* Every call sends a progress token; progress becomes ``skillProgress`` events.
+* The call is bounded by the skill's tool timeout (the clock stops while a person answers
+  the server's question). On timeout, or when the run is cancelled, the SDK tells the
+  server with ``notifications/cancelled``.
+* A streamable-HTTP session the server dropped (it restarted, or expired the session) is
+  re-initialised once; the call is then retried if the tool says it is safe to retry
+  (``readOnlyHint`` or ``idempotentHint``), otherwise the model gets a clear error.
+* A question nobody can answer now (a headless run) gives the call up: ``InputDeferred``
+  reaches the executor, and the run stops until it is answered.
+
+Every other failure is a result: ``Error calling tool <name>: <why>``, marked ``isError``,
+naming the skill (and its endpoint, for a remote one) when the server is gone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any
+
+from runtime.skills.calls import CURRENT_CALL, CallResult, InputDeferred, ToolCallContext
+from runtime.skills.mcp.client import InFlightCall
+from runtime.skills.mcp.connection import describe_error, is_connection_closed
+from runtime.skills.mcp.results import call_result, error_result
+
+if TYPE_CHECKING:
+    from runtime.skills.mcp.connection import McpConnection
+    from runtime.skills.mcp.skill import McpSkill
+
+__all__ = ["call_tool"]
+
+
+def _safe_to_retry(skill: McpSkill, tool_name: str) -> bool:
+    tool = skill.tool(tool_name)
+    hints = (tool.annotations if tool is not None else None) or {}
+    return bool(hints.get("readOnlyHint") or hints.get("idempotentHint"))
+
+
+async def call_tool(skill: McpSkill, tool_name: str, args: Any) -> CallResult:
+    """Call ``tool_name`` on ``skill``'s server (see the module's docstring).
+
+    Raises:
+        InputDeferred: The server asked the person something nobody can answer now.
+    """
+    problem = await skill.ensure_connected()
+    if problem is not None:
+        return error_result(tool_name, problem)
+    if args is not None and not isinstance(args, dict):
+        return error_result(tool_name, "arguments must be a JSON object")
+    arguments = args or {}
+    context = CURRENT_CALL.get() or ToolCallContext(tool_call_id="", tool_name=tool_name)
+    retried = False
+    while True:
+        connection = skill.connection
+        session = connection.session if connection is not None else None
+        if connection is None or session is None:
+            reason = await connection.gone_reason() if connection else "not connected"
+            return error_result(tool_name, _unavailable(skill, reason))
+        outcome = await _attempt(skill, connection, session, context, tool_name, arguments)
+        if not isinstance(outcome, _Dropped) or retried:
+            return outcome if isinstance(outcome, CallResult) else outcome.result
+        # The server forgot our session: start a new one, once.
+        retried = True
+        failure = await skill.reconnect()
+        if failure is not None:
+            return error_result(
+                tool_name, f"the server dropped the session and it could not be renewed: {failure}"
+            )
+        if not _safe_to_retry(skill, tool_name):
+            return error_result(
+                tool_name,
+                f"the server of skill {skill.name} ({skill.where}) dropped the session; "
+                f"a new one was started, but {tool_name} was not retried because it is not "
+                "marked read-only or idempotent. Call it again if that is safe.",
+            )
+
+
+class _Dropped:
+    """An attempt that failed because the server dropped the session."""
+
+    def __init__(self, result: CallResult) -> None:
+        self.result = result
+
+
+async def _attempt(
+    skill: McpSkill,
+    connection: McpConnection,
+    session: Any,
+    context: ToolCallContext,
+    tool_name: str,
+    arguments: dict[str, Any],
+) -> CallResult | _Dropped:
+    features = skill.features
+    assert features is not None
+    call = features.begin(context)
+    name = skill.name
+
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        call.progress(name, progress, total, message)
+
+    try:
+        async with asyncio.timeout(skill.call_timeout) as deadline:
+            call.deadline = deadline
+            result = await session.call_tool(
+                tool_name, arguments=arguments, progress_callback=on_progress
+            )
+        return call_result(result, tool_name, arguments)
+    except TimeoutError:
+        return error_result(tool_name, f"the tool did not answer within {skill.call_timeout:g} s")
+    except asyncio.CancelledError:
+        _raise_if_deferred(call)
+        raise
+    except Exception as exc:  # an MCP error, a dead server, a malformed result
+        watch = skill.session_watch
+        failed = error_result(tool_name, await _failure(skill, connection, exc))
+        if watch is not None and not skill.closed and watch.dropped(describe_error(exc)):
+            watch.rejected_status = None
+            return _Dropped(failed)
+        return failed
+    finally:
+        features.end(call)
+
+
+def _raise_if_deferred(call: InFlightCall) -> None:
+    """A call the elicitation handler gave up (and only that): ``InputDeferred``."""
+    if call.deferred is None or call.task is None:
+        return
+    if call.task.uncancel() == 0:  # our cancellation was the only one
+        raise InputDeferred(call.deferred) from None
+    # Otherwise the run is being cancelled too: the CancelledError goes on.
+
+
+def _unavailable(skill: McpSkill, reason: str) -> str:
+    where = f" ({skill.where})" if skill.where else ""
+    return f"MCP server {skill.name}{where} is not available: {reason}"
+
+
+async def _failure(skill: McpSkill, connection: McpConnection, exc: Exception) -> str:
+    if is_connection_closed(exc):
+        if skill.closed:
+            return f"skill {skill.name} was closed while the tool ran"
+        return _unavailable(skill, await connection.gone_reason())
+    return describe_error(exc)
