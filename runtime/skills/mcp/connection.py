@@ -113,7 +113,8 @@ def describe_error(exc: BaseException) -> str:
         return str(leaf)
     if isinstance(leaf, TimeoutError):
         return "a request to the server timed out"
-    text = " ".join(str(leaf).split())
+    # The first paragraph: a schema validation error goes on with the whole schema.
+    text = " ".join(str(leaf).split("\n\n", 1)[0].split())
     return text or type(leaf).__name__
 
 
