@@ -239,6 +239,8 @@ class Rule:
                 return False
         if self.purpose is not None and purpose != self.purpose:
             return False
+        if self.purpose is None and purpose == "sampling":
+            return False  # an MCP server's request is answered only by rules meant for it
         if self.query_contains is not None and (query is None or self.query_contains not in query):
             return False
         return True

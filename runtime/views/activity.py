@@ -26,13 +26,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from runtime.views._row_text import (
-    looks_like_error,
     parts_text,
     reason_text,
+    result_failed,
     short_args,
 )
 from runtime.views.event_refs import EventRef, read_stored_event, slim_event
 from runtime.views.runtree import ROOT, STEP_END_TYPES, generation_tokens, node_key
+from runtime.views.skill_rows import SKILL_HANDLERS, Progress
 
 if TYPE_CHECKING:
     from runtime.events import BaseEvent
@@ -80,14 +81,15 @@ class ActivityRow:
         events: Slim copies of the events behind the row (see :func:`slim_event`).
         refs: Where those events are stored.
         generation: The ``startGeneration`` of the step: the messages sent to the model.
+        progress: The last progress an MCP server reported for the call (tool rows).
         version: Bumped on every change (for render caches).
     """
 
     __slots__ = (
         "index", "kind", "step", "expert_key", "run_id", "node_id", "depth", "label",
         "status", "tool_call_id", "tool_name", "skill_name", "args", "result", "tokens",
-        "started_ms", "finished_ms", "events", "refs", "generation", "version", "_chunks",
-        "_text",
+        "started_ms", "finished_ms", "events", "refs", "generation", "progress", "version",
+        "_chunks", "_text",
     )  # fmt: skip
 
     def __init__(self, index: int, kind: str, event: BaseEvent, run: _RunState) -> None:
@@ -111,6 +113,7 @@ class ActivityRow:
         self.events: list[BaseEvent] = []
         self.refs: list[EventRef] = []
         self.generation = run.generation
+        self.progress: Progress | None = None
         self.version = 0
         self._chunks: list[str] = []
         self._text: str | None = ""
@@ -238,7 +241,7 @@ class ActivityLog:
         if row is None:
             return None
         row.result = parts_text(parts)
-        row.status = "error" if is_error or looks_like_error(row.result) else "done"
+        row.status = "error" if result_failed(parts, is_error) else "done"
         row.finished_ms = event.timestamp
         row.add_event(event)
         return row
@@ -467,6 +470,7 @@ _HANDLERS: dict[str, Any] = {
     "finishAllToolCalls": _finish_calls,
     "retry": _retry,
     **{kind: _step_end for kind in STEP_END_TYPES},
+    **SKILL_HANDLERS,
 }
 
 

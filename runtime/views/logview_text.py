@@ -14,14 +14,17 @@ from typing import IO, Any
 import orjson
 
 from runtime.storage import Storage
+from runtime.views._row_text import result_failed
 from runtime.views.logview import (
     DELEGATION_TYPES,
     ERROR_TYPES,
     TOOL_TYPES,
     LogSelection,
+    count_tool_calls,
     read_events,
     summarize,
 )
+from runtime.views.skill_lines import skill_event_lines
 
 __all__ = ["render_text"]
 
@@ -163,7 +166,7 @@ def _event_lines(event: dict[str, Any], verbose: bool) -> Iterator[Line]:
         for result in _list(event.get("toolResults")):
             result = _dict(result)
             text = _first_text(result.get("result"))
-            failed = text.lower().startswith("error")
+            failed = result_failed(_list(result.get("result")), result.get("isError"))
             yield [
                 ("  ✗ " if failed else "  ✓ ", "red" if failed else "green"),
                 (f"{result.get('toolName')}: {_preview(text, 40)}", ""),
@@ -185,6 +188,8 @@ def _event_lines(event: dict[str, Any], verbose: bool) -> Iterator[Line]:
         yield [(f"  Result: {_preview(str(event.get('text', '')), 80)}", "")]
     elif event_type == "retry":
         yield [(f"  Reason: {_js(event.get('reason'))}", "yellow")]
+    else:
+        yield from skill_event_lines(event, verbose)
     yield []
 
 
@@ -202,8 +207,11 @@ def _lines(
         yield from _checkpoint_lines(selection.checkpoint.data, messages)
         yield []
     if summary:
-        # Printed before the events, so counted from their file names (unread).
-        yield from _summary_lines(summarize((e.ref.type, e.ref.step) for e in selection.events))
+        # Printed before the events, so counted from their file names; only the events
+        # naming tool calls are read, to count the calls.
+        calls = count_tool_calls(storage, selection.events)
+        shown = ((e.ref.type, e.ref.step) for e in selection.events)
+        yield from _summary_lines(summarize(shown, calls))
         yield []
     shown = 0
     for event in read_events(storage, selection.events):

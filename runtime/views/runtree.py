@@ -64,9 +64,10 @@ def generation_tokens(event: BaseEvent) -> int | None:
 
     A step's generation is reported by ``callTools`` (``callDelegate`` and
     ``callInteractiveTool`` repeat the same usage, so they are not counted), a
-    completion's final generation by ``completeRun``, a failed one by ``retry``.
+    completion's final generation by ``completeRun``, a failed one by ``retry``, and a
+    completion an MCP server asked for during a tool call by ``skillSampling``.
     """
-    if event.type in ("callTools", "completeRun", "retry"):
+    if event.type in ("callTools", "completeRun", "retry", "skillSampling"):
         return event.usage.total_tokens  # type: ignore[attr-defined]
     return None
 

@@ -133,14 +133,25 @@ async def test_tool_definitions_keep_title_annotations_and_output_schema(
     assert tool.annotations == {"readOnlyHint": True, "idempotentHint": True}
     assert tool.output_schema is not None
     assert set(tool.output_schema["properties"]) == {"temperature", "conditions"}
+    assert recorder.of("warning") == []
+
+
+async def test_task_only_tools_are_not_offered(context: SkillContext, recorder: Recorder) -> None:
+    skill = await started(toolbox_config("box", "--task-tool"), context)
+    await skill.close()
     # A tool that runs only as an MCP task is not offered; a warning says why.
-    assert skill.tool("research") is None
+    assert skill.tool("research") is None and skill.tool("echo") is not None
     [warning] = recorder.of("warning")
     assert warning == {
         "skill_name": "box",
         "message": "Skill box: not offering research: the server runs them only as MCP tasks "
         "(task-augmented execution), which perstack does not support",
     }
+    # Omitted anyway: nothing to say.
+    recorder.events.clear()
+    skill = await started(toolbox_config("box", "--task-tool", omit=["research"]), context)
+    await skill.close()
+    assert recorder.of("warning") == []
 
 
 async def test_capabilities_are_declared_and_switchable(

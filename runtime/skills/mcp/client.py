@@ -12,8 +12,10 @@ skill's calls in flight and answers those through the run's services
 * **elicitation** is asked of the person (or defers the call: a headless run stops);
 * **roots** is the run's workspace.
 
-The protocol gives a server's request no link to the call it serves, so a request is
-attributed to the skill's call in flight (the oldest, when several run at once).
+The protocol links a progress notification to its call (the progress token), but gives a
+log message or a request no link to the call it serves. A log message is the call's when
+exactly one of the skill's calls runs, the skill's otherwise; a request (sampling,
+elicitation) is answered for the oldest call in flight, which needs one to run at all.
 """
 
 from __future__ import annotations
@@ -175,7 +177,12 @@ class ClientFeatures:
         call.flush(self.skill_name)
 
     def _current(self) -> InFlightCall | None:
+        """The oldest call in flight (what a server's request is answered for)."""
         return next(iter(self.calls.values()), None)
+
+    def _only(self) -> InFlightCall | None:
+        """The call in flight when there is exactly one (a log message is surely its)."""
+        return next(iter(self.calls.values())) if len(self.calls) == 1 else None
 
     # --- the session's callbacks --------------------------------------------------------
 
@@ -196,7 +203,7 @@ class ClientFeatures:
         level = str(params.level)
         if level in LOG_LEVELS and LOG_LEVELS.index(level) < self._threshold:
             return  # below the skill's level (a server should not send it; some do)
-        call = self._current()
+        call = self._only()
         payload = {"skill_name": self.skill_name, "level": level, "data": params.data}
         if params.logger:
             payload["logger"] = params.logger

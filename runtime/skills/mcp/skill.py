@@ -205,10 +205,12 @@ class McpSkill(Skill):
         if self._locked is not None:
             self._warn_on_drift(context, live)
         self._tools = live
-        if connected.task_only:
+        # Named only when pick/omit would have offered them.
+        task_only = [t.name for t in self._filtered(_named(connected.task_only))]
+        if task_only:
             self._warn(
                 context,
-                f"Skill {self.name}: not offering {', '.join(connected.task_only)}: "
+                f"Skill {self.name}: not offering {', '.join(task_only)}: "
                 "the server runs them only as MCP tasks (task-augmented execution), "
                 "which perstack does not support",
             )
@@ -332,6 +334,10 @@ class McpSkill(Skill):
             InputDeferred: The server asked the person something nobody can answer now.
         """
         return await call_tool(self, tool_name, args)
+
+
+def _named(names: list[str]) -> list[ToolDefinition]:
+    return [ToolDefinition(name=name, description=None, input_schema={}) for name in names]
 
 
 class _with_no_process:

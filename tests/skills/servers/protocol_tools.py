@@ -13,7 +13,7 @@ PNG = (
 )
 
 
-def add_protocol_tools(server) -> None:
+def add_protocol_tools(server, task_tool: bool = False) -> None:
     from mcp.server.mcpserver import Context
     from mcp_types import (
         Annotations,
@@ -173,9 +173,11 @@ def add_protocol_tools(server) -> None:
             handle.write(text)
         return "appended"
 
-    @server.tool(description="A long research job, only as an MCP task.")
-    def research(topic: str) -> str:
-        return topic
+    if task_tool:
+
+        @server.tool(description="A long research job, only as an MCP task.")
+        def research(topic: str) -> str:
+            return topic
 
     listed = server.list_tools
 

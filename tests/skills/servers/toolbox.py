@@ -14,6 +14,7 @@ Options:
     --spawn-child                start a long-lived child process (for orphan checks)
     --name NAME                  the serverInfo name (default "toolbox")
     --port N                     listen on this port (SSE / HTTP; default: any free one)
+    --task-tool                  also offer "research", which runs only as an MCP task
 
 Besides the tools below, every tool of ``protocol_tools.py`` (progress, logging,
 sampling, elicitation, roots, every content type…).
@@ -41,7 +42,9 @@ PNG = base64.b64encode(
 ).decode()
 
 
-def build_server(variant: int, name: str, child: "subprocess.Popen | None"):
+def build_server(
+    variant: int, name: str, child: "subprocess.Popen | None", task_tool: bool = False
+):
     from mcp.server.mcpserver import MCPServer
     from mcp.server.mcpserver.exceptions import ToolError
     from mcp.shared.exceptions import MCPError
@@ -147,7 +150,7 @@ def build_server(variant: int, name: str, child: "subprocess.Popen | None"):
 
     from protocol_tools import add_protocol_tools
 
-    add_protocol_tools(server)
+    add_protocol_tools(server, task_tool)
     return server
 
 
@@ -175,6 +178,7 @@ def main() -> None:
     parser.add_argument("--spawn-child", action="store_true")
     parser.add_argument("--name", default="toolbox")
     parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--task-tool", action="store_true")
     options = parser.parse_args()
     warnings.simplefilter("ignore")  # the SDK's deprecation notices (logging, sampling)
 
@@ -188,7 +192,7 @@ def main() -> None:
     if options.delay:
         time.sleep(options.delay)
     child = subprocess.Popen(["sleep", "300"]) if options.spawn_child else None
-    server = build_server(options.variant, options.name, child)
+    server = build_server(options.variant, options.name, child, options.task_tool)
     if options.transport == "stdio":
         server.run("stdio")
     else:
