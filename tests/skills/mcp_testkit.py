@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -116,6 +117,34 @@ class HttpServer:
 
     url: str
     process: subprocess.Popen[str]
+
+
+def start_toolbox(transport: str, port: int = 0) -> HttpServer:
+    """A toolbox serving over SSE or streamable HTTP, once it listens (stop it yourself)."""
+    process = subprocess.Popen(
+        [sys.executable, str(TOOLBOX), "--transport", transport, "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        start_new_session=True,
+    )
+    assert process.stdout is not None
+    line = process.stdout.readline()  # "PORT <n>" once listening
+    assert line.startswith("PORT "), f"server did not start: {line!r}"
+    port = int(line.split()[1])
+    path = "/sse" if transport == "sse" else "/mcp"
+    return HttpServer(url=f"http://127.0.0.1:{port}{path}", process=process)
+
+
+def stop(server: HttpServer, sig: int = signal.SIGTERM) -> None:
+    """Stop a server from :func:`start_toolbox` and collect it."""
+    if server.process.poll() is None:
+        server.process.send_signal(sig)
+    try:
+        server.process.wait(5)
+    except subprocess.TimeoutExpired:
+        server.process.kill()
+        server.process.wait()
 
 
 def serve_toolbox(transport: str) -> Iterator[HttpServer]:

@@ -50,37 +50,46 @@ async def call_tool(skill: McpSkill, tool_name: str, args: Any) -> CallResult:
         return error_result(tool_name, "arguments must be a JSON object")
     arguments = args or {}
     context = CURRENT_CALL.get() or ToolCallContext(tool_call_id="", tool_name=tool_name)
-    retried = False
+    remote = skill.transport != "stdio"
+    renewed = False
     while True:
         connection = skill.connection
         session = connection.session if connection is not None else None
         if connection is None or session is None:
             reason = await connection.gone_reason() if connection else "not connected"
-            return error_result(tool_name, _unavailable(skill, reason))
+            if not remote or renewed or skill.closed:
+                return error_result(tool_name, _unavailable(skill, reason))
+            # A remote server that went away between calls may be back: one new session.
+            renewed = True
+            failure = await skill.reconnect()
+            if failure is not None:
+                return error_result(tool_name, _unavailable(skill, f"{reason}; {failure}"))
+            continue
         outcome = await _attempt(skill, connection, session, context, tool_name, arguments)
-        if not isinstance(outcome, _Dropped) or retried:
-            return outcome if isinstance(outcome, CallResult) else outcome.result
-        # The server forgot our session: start a new one, once.
-        retried = True
+        if not isinstance(outcome, _Dropped):
+            return outcome
+        if renewed:
+            return outcome.result
+        # The server forgot our session, or the connection broke during the call.
+        renewed = True
         failure = await skill.reconnect()
         if failure is not None:
-            return error_result(
-                tool_name, f"the server dropped the session and it could not be renewed: {failure}"
-            )
+            return error_result(tool_name, _unavailable(skill, f"{outcome.what}; {failure}"))
         if not _safe_to_retry(skill, tool_name):
             return error_result(
                 tool_name,
-                f"the server of skill {skill.name} ({skill.where}) dropped the session; "
-                f"a new one was started, but {tool_name} was not retried because it is not "
+                f"the server of skill {skill.name} ({skill.where}) {outcome.what}; a new "
+                f"session was started, but {tool_name} was not retried because it is not "
                 "marked read-only or idempotent. Call it again if that is safe.",
             )
 
 
 class _Dropped:
-    """An attempt that failed because the server dropped the session."""
+    """An attempt that failed because the session or the connection was lost."""
 
-    def __init__(self, result: CallResult) -> None:
+    def __init__(self, result: CallResult, what: str) -> None:
         self.result = result
+        self.what = what
 
 
 async def _attempt(
@@ -112,14 +121,24 @@ async def _attempt(
         _raise_if_deferred(call)
         raise
     except Exception as exc:  # an MCP error, a dead server, a malformed result
-        watch = skill.session_watch
         failed = error_result(tool_name, await _failure(skill, connection, exc))
-        if watch is not None and not skill.closed and watch.dropped(describe_error(exc)):
-            watch.rejected_status = None
-            return _Dropped(failed)
-        return failed
+        what = _lost(skill, exc)
+        return _Dropped(failed, what) if what is not None else failed
     finally:
         features.end(call)
+
+
+def _lost(skill: McpSkill, exc: Exception) -> str | None:
+    """What a remote skill lost, when the failure is a lost session or connection."""
+    if skill.transport == "stdio" or skill.closed:
+        return None
+    watch = skill.session_watch
+    if watch is not None and watch.dropped(describe_error(exc)):
+        watch.rejected_status = None
+        return "dropped the session"
+    if is_connection_closed(exc):
+        return "lost the connection during the call"
+    return None
 
 
 def _raise_if_deferred(call: InFlightCall) -> None:

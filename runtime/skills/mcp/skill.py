@@ -198,8 +198,7 @@ class McpSkill(Skill):
             elif isinstance(exc, StartTimeout):
                 if process is not None and process.stderr_tail:
                     reason += f" (last stderr line: {process.stderr_tail[-1]})"
-            where = f" ({self.where})" if self.where else ""
-            raise PerstackError(f"Skill {self.name} failed to start{where}: {reason}") from None
+            raise StartFailure(self.name, self.where, reason) from None
         self._connection = connection
         live = self._filtered(connected.tools)
         if self._locked is not None:
@@ -241,7 +240,8 @@ class McpSkill(Skill):
         )
 
     async def reconnect(self) -> str | None:
-        """Start a new session after the server dropped ours; why it failed, or None."""
+        """Start a new session with a remote server that dropped ours (or went away and
+        may be back); why it failed, or None."""
         async with self._connect_lock:
             old, self._connection = self._connection, None
             if old is not None:
@@ -250,8 +250,8 @@ class McpSkill(Skill):
                 return f"skill {self.name} is not running"
             try:
                 await self._connect(self._context)
-            except PerstackError as exc:
-                return str(exc)
+            except StartFailure as exc:
+                return exc.reason
         return None
 
     async def close(self) -> None:
@@ -305,7 +305,8 @@ class McpSkill(Skill):
         return process.pid if process is not None else None
 
     async def ensure_connected(self) -> str | None:
-        """Connect on first use (lock mode); the reason it cannot, or None."""
+        """Connect on first use (lock mode, or a remote server that was away); the reason
+        it cannot, or None."""
         if self._connection is not None:
             return None
         async with self._connect_lock:
@@ -317,7 +318,10 @@ class McpSkill(Skill):
                 return self._connect_failure
             try:
                 await self._connect(self._context)
-            except PerstackError as exc:
+            except StartFailure as exc:
+                if self.transport != "stdio":
+                    # A remote server may be back for the next call: try again then.
+                    return f"MCP server {self.name} ({self.where}) is not available: {exc.reason}"
                 # Remembered: a server that cannot start is not respawned on every call.
                 self._connect_failure = str(exc)
                 return self._connect_failure
@@ -334,6 +338,15 @@ class McpSkill(Skill):
             InputDeferred: The server asked the person something nobody can answer now.
         """
         return await call_tool(self, tool_name, args)
+
+
+class StartFailure(PerstackError):
+    """``Skill <name> failed to start (<endpoint>): <reason>``; ``reason`` alone too."""
+
+    def __init__(self, skill_name: str, where: str, reason: str) -> None:
+        at = f" ({where})" if where else ""
+        super().__init__(f"Skill {skill_name} failed to start{at}: {reason}")
+        self.reason = reason
 
 
 def _named(names: list[str]) -> list[ToolDefinition]:
