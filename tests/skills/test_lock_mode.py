@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import subprocess
 import sys
@@ -131,6 +132,19 @@ def test_tool_drift() -> None:
         "changed": ["a"],
     }
     assert tool_drift([t("a")], [t("a", schema={"type": "object"})]) == {"changed": ["a"]}
+    # Title, annotations and the output schema are compared too.
+    hinted = ToolDefinition(
+        name="a", description="d", input_schema={}, title="A",
+        annotations={"readOnlyHint": True}, output_schema={"type": "object"},
+    )  # fmt: skip
+    assert tool_drift([hinted], [hinted]) == {}
+    for change in (
+        {"title": "B"},
+        {"annotations": {"readOnlyHint": False}},
+        {"output_schema": {"type": "object", "required": ["x"]}},
+    ):
+        changed = dataclasses.replace(hinted, **change)
+        assert tool_drift([hinted], [changed]) == {"changed": ["a"]}
 
 
 def test_locked_start_does_not_load_the_mcp_sdk(tmp_path: Path) -> None:
