@@ -21,6 +21,7 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from runtime.views.skill_rows import progress_text
 from workbench.formatting import (
     KIND_GLYPHS,
     STATUS_GLYPHS,
@@ -28,6 +29,7 @@ from workbench.formatting import (
     format_duration,
     format_tokens,
     one_line,
+    progress_bar,
 )
 
 if TYPE_CHECKING:
@@ -88,6 +90,7 @@ class Timeline(ScrollView, can_focus=True):
         "timeline--reasoning",
         "timeline--query",
         "timeline--empty",
+        "timeline--progress",
     }
 
     DEFAULT_CSS = """
@@ -112,6 +115,7 @@ class Timeline(ScrollView, can_focus=True):
         & > .timeline--reasoning { color: $text-muted; text-style: italic; }
         & > .timeline--query { color: $primary; text-style: bold; }
         & > .timeline--empty { color: $text-muted; text-style: italic; }
+        & > .timeline--progress { color: $accent; background: $boost; }
     }
     """
 
@@ -338,13 +342,14 @@ class Timeline(ScrollView, can_focus=True):
         expert = fit(_indent(row.depth) + row.expert_key, c.expert)
         label = _label(row)
         glyph = KIND_GLYPHS.get(row.kind, " ")
-        label_text = fit(label, c.label - 2, tail=row.status == "streaming")
         duration = row.duration_ms(self.clock())
+        label_cells = self._label_cells(row, label, c.label - 2, label_style)
         cells = [
             (f"{row.step:>{c.step}} ", muted),
             (f"{expert:<{c.expert}} ", component("timeline--expert")),
             (f"{glyph} ", status_style if row.kind != "tool" else muted),
-            (f"{label_text:<{c.label - 2}} ", label_style),
+            *label_cells,
+            (" ", label_style),
             (f"{STATUS_GLYPHS.get(row.status, ' '):<{c.status}} ", status_style),
             (f"{format_tokens(row.tokens):>{c.tokens}} ", muted),
             (f"{format_duration(duration):>{c.time}}", muted),
@@ -356,11 +361,32 @@ class Timeline(ScrollView, can_focus=True):
             cursor = component("timeline--cursor")
             background = Style(bgcolor=cursor.bgcolor)
             fill = base + background
+            label_end = 3 + len(label_cells)
             cells = [
-                (text, style + (cursor if index == 3 else background))
+                (text, style + (cursor if 3 <= index < label_end else background))
                 for index, (text, style) in enumerate(cells)
             ]
         return Strip([Segment(text, style) for text, style in cells]).crop_extend(0, width, fill)
+
+
+    def _label_cells(
+        self, row: ActivityRow, label: str, width: int, style: Style
+    ) -> list[tuple[str, Style]]:
+        """The label; while a tool call runs with progress reported, the tool's name, a bar
+        and the server's message: ``survey_shore ███▍    2/4 measuring depth…``."""
+        progress = row.progress if row.is_open else None
+        if progress is None or width < 20:
+            return [(f"{fit(label, width, tail=row.status == 'streaming'):<{width}}", style)]
+        bar_width = 10 if width >= 50 else 5
+        name = fit(row.tool_name or label, min(24, width // 2))
+        rest = width - len(name) - bar_width - 2
+        text = fit(progress_text(progress), rest)
+        bar_style = self.get_component_rich_style("timeline--progress")
+        return [
+            (f"{name} ", style),
+            (progress_bar(progress.fraction, bar_width), bar_style),
+            (f" {text:<{rest}}", style),
+        ]
 
 
 def _indent(depth: int) -> str:
