@@ -102,8 +102,8 @@ _EIGHTHS = " ▏▎▍▌▋▊▉"
 
 
 def progress_bar(fraction: float | None, width: int) -> str:
-    """A bar ``width`` cells wide, filled to ``fraction`` (0..1) in eighths of a cell;
-    with no fraction (the total is unknown), a dotted track."""
+    """A bar ``width`` cells wide, filled to ``fraction`` (0..1) in eighths of a cell on a
+    shaded track; with no fraction (the total is unknown), a dotted track."""
     if width <= 0:
         return ""
     if fraction is None:
@@ -111,4 +111,4 @@ def progress_bar(fraction: float | None, width: int) -> str:
     eighths = round(max(0.0, min(1.0, fraction)) * width * 8)
     full, part = divmod(eighths, 8)
     bar = "█" * full + (_EIGHTHS[part] if part and full < width else "")
-    return bar + " " * (width - len(bar))
+    return bar + "░" * (width - len(bar))

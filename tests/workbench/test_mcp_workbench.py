@@ -49,7 +49,7 @@ async def test_progress_bar_on_the_running_tool_row(tmp_path: Path, fixed_time) 
         assert row is not None and row.status == "running"
         line = line_of(app, row)
         # The tool, a bar half full, the server's progress and message.
-        assert "survey_shore ██▌   2/4 " in line
+        assert "survey_shore ██▌░░ 2/4 " in line
         assert "progress: 2/4 measuring depth at buoy 3" in call_text(row)
         await pilot.press("ctrl+t")  # stop: the held call is cancelled
         await app.wait_until(lambda: finished(app), timeout=30)
@@ -133,3 +133,52 @@ async def test_a_question_a_headless_run_stopped_on_is_answered_in_the_form(
         await app.wait_until(lambda: app.state == "completed", timeout=60)
         rows = [r for r in app.view.rows if r.tool_name == "book_room" and r.result]
         assert rows[-1].result == "Booked a lake view room for Bo, 2 nights, without breakfast."
+
+
+# --- snapshots ------------------------------------------------------------------------
+
+
+def gauges_app(tmp_path: Path, clock, expert: str, query: str):
+    project = write_gauges_project(tmp_path / "gauges", hold_at=4)
+    return make_app(project, expert=expert, query=query, clock=clock, job_id="job-snapshot")
+
+
+async def hide_config(app, pilot) -> None:
+    """The perstack.toml pane names this machine's paths (the server's command)."""
+    app.action_toggle_config()
+    await pilot.pause()
+
+
+def test_snapshot_tool_call_with_a_live_progress_bar(snap_compare, tmp_path: Path, fixed_time) -> None:
+    app = gauges_app(tmp_path, fixed_time, "surveyor", "Survey the north shore")
+
+    async def held(pilot) -> None:
+        await hide_config(app, pilot)
+        await pilot.press("enter")
+
+        def at_buoy_3() -> bool:
+            row = tool_row(app, "survey_shore")
+            return row is not None and row.progress is not None and row.progress.progress == 2
+
+        await app.wait_until(at_buoy_3, timeout=60)
+        await app.wait_until(lambda: not app.bridge._buffer and not app.counts_pending)
+        app._refresh_counts()
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=held)
+
+
+def test_snapshot_server_question_form(snap_compare, tmp_path: Path, fixed_time) -> None:
+    app = gauges_app(tmp_path, fixed_time, "host", "A room for two nights, please")
+
+    async def asking(pilot) -> None:
+        await hide_config(app, pilot)
+        await pilot.press("enter")
+        await app.wait_until(lambda: isinstance(app.screen, ElicitationScreen), timeout=60)
+        await pilot.pause()
+        await pilot.press(*"Ada Lovelace")
+        await app.wait_until(lambda: not app.bridge._buffer and not app.counts_pending)
+        app._refresh_counts()
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=asking)

@@ -362,8 +362,10 @@ class Timeline(ScrollView, can_focus=True):
             background = Style(bgcolor=cursor.bgcolor)
             fill = base + background
             label_end = 3 + len(label_cells)
+            bar = self.get_component_rich_style("timeline--progress")
             cells = [
-                (text, style + (cursor if 3 <= index < label_end else background))
+                # A progress bar keeps its own colours on the highlighted line.
+                (text, style + (cursor if 3 <= index < label_end and style != bar else background))
                 for index, (text, style) in enumerate(cells)
             ]
         return Strip([Segment(text, style) for text, style in cells]).crop_extend(0, width, fill)

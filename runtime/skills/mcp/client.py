@@ -21,6 +21,7 @@ elicitation) is answered for the oldest call in flight, which needs one to run a
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from pathlib import Path
 from typing import Any
@@ -106,7 +107,9 @@ class InFlightCall:
             return await answer
         finally:
             if deadline is not None and when is not None and not deadline.expired():
-                deadline.reschedule(when + (loop.time() - started))
+                # The call may have ended meanwhile (cancelled): its deadline is gone.
+                with contextlib.suppress(RuntimeError):
+                    deadline.reschedule(when + (loop.time() - started))
 
 
 def _sampling_parts(content: Any) -> list[Any]:
