@@ -40,12 +40,11 @@ if TYPE_CHECKING:
     from textual.timer import Timer
 
     from runtime.cli.run import RunOptions
-    from runtime.engine.skill_services import ElicitationQuestion
     from runtime.events import BaseEvent
     from runtime.model import Checkpoint
     from runtime.providers.base import Provider
     from runtime.settings import RunSetting
-    from runtime.skills.calls import ElicitationAnswer
+    from runtime.skills.calls import ElicitationAnswer, ElicitationQuestion
 
 __all__ = ["RunBridge", "ProviderFactory"]
 

@@ -23,7 +23,7 @@ from runtime.settings import RunSetting
 if TYPE_CHECKING:
     from runtime.config.models import ExpertConfig, PerstackConfig
     from runtime.engine.event_format import EventFormat
-    from runtime.engine.skill_services import ElicitationHandler
+    from runtime.skills.calls import ElicitationHandler
     from runtime.storage import Storage
 
 __all__ = ["run", "settings_from_config"]

@@ -42,7 +42,7 @@ from runtime.skills.skillset import SkillSet
 
 if TYPE_CHECKING:
     from runtime.config.models import ExpertConfig
-    from runtime.engine.skill_services import ElicitationHandler
+    from runtime.skills.calls import ElicitationHandler
 
 __all__ = ["JobRunner"]
 

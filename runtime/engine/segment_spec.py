@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from runtime.engine.bus import EventBus
-    from runtime.engine.skill_services import ElicitationHandler
     from runtime.model import ExpertRef, InstructionMessage
     from runtime.providers.base import Provider
     from runtime.settings import RunSetting
+    from runtime.skills.calls import ElicitationHandler
     from runtime.skills.skillset import SkillSet
 
 __all__ = ["SegmentSpec"]

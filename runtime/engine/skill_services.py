@@ -22,8 +22,7 @@ question, answers already given) so a stored job says what it waits for.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from runtime.events import EVENT_CLASSES
@@ -31,6 +30,8 @@ from runtime.model import InstructionMessage, TextPart, Usage
 from runtime.providers.base import GenerationRequest, NullSink
 from runtime.skills.calls import (
     ElicitationAnswer,
+    ElicitationHandler,
+    ElicitationQuestion,
     ElicitationRequest,
     InputDeferred,
     SamplingAnswer,
@@ -39,7 +40,6 @@ from runtime.skills.calls import (
 )
 
 if TYPE_CHECKING:
-    from runtime.engine.segment_spec import SegmentSpec
     from runtime.model import Checkpoint, InteractiveToolCallResult, ToolCall
 
 __all__ = ["ElicitationQuestion", "ElicitationHandler", "SkillServices", "PENDING_KEY"]
@@ -48,29 +48,16 @@ __all__ = ["ElicitationQuestion", "ElicitationHandler", "SkillServices", "PENDIN
 PENDING_KEY = "elicitation"
 
 
-@dataclass(frozen=True, slots=True)
-class ElicitationQuestion:
-    """A server's question, with the call it came during (for a front end to ask)."""
-
-    expert_key: str
-    tool_call_id: str
-    tool_name: str
-    request: ElicitationRequest
-
-
-#: A front end's way to ask the person (the workbench's form); ``None``: nobody to ask.
-ElicitationHandler = Callable[[ElicitationQuestion], Awaitable[ElicitationAnswer]]
-
-
 class SkillServices:
     """The run's answers to MCP servers, for one run segment.
 
     Args:
-        spec: The segment's spec (provider, settings, bus, the front end's handler).
+        spec: The segment's ``SegmentSpec`` (provider, settings, bus, the front end's
+            handler, the skills' state).
         base: The current step's event fields (job, run, expert, step number).
     """
 
-    def __init__(self, spec: SegmentSpec, base: Callable[[], dict[str, Any]]) -> None:
+    def __init__(self, spec: Any, base: Callable[[], dict[str, Any]]) -> None:
         self.spec = spec
         self._base = base
         self._prepared: dict[str, list[ElicitationAnswer]] = {}

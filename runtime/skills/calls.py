@@ -24,6 +24,8 @@ __all__ = [
     "CURRENT_CALL",
     "CallResult",
     "ElicitationAnswer",
+    "ElicitationHandler",
+    "ElicitationQuestion",
     "ElicitationRequest",
     "InputDeferred",
     "SamplingAnswer",
@@ -119,6 +121,20 @@ class ElicitationAnswer:
             action=action if action in ("accept", "decline", "cancel") else "cancel",
             content=content if isinstance(content, dict) else None,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class ElicitationQuestion:
+    """A server's question, with the call it came during (for a front end to ask)."""
+
+    expert_key: str
+    tool_call_id: str
+    tool_name: str
+    request: ElicitationRequest
+
+
+#: A front end's way to ask the person (the workbench's form).
+ElicitationHandler = Callable[[ElicitationQuestion], Awaitable[ElicitationAnswer]]
 
 
 class InputDeferred(Exception):

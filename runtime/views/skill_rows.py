@@ -15,10 +15,11 @@ run never seen to start) changes no row; ``perstack log`` still shows it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from runtime.views.activity import ActivityLog, ActivityRow
+# The rows and the log are runtime.views.activity's (typed loosely: it imports this module).
+ActivityLog = Any
+ActivityRow = Any
 
 __all__ = ["Progress", "SKILL_HANDLERS", "progress_text"]
 

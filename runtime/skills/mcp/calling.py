@@ -17,7 +17,7 @@ naming the skill (and its endpoint, for a remote one) when the server is gone.
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from runtime.skills.calls import CURRENT_CALL, CallResult, InputDeferred, ToolCallContext
 from runtime.skills.mcp.client import InFlightCall
@@ -25,10 +25,28 @@ from runtime.skills.mcp.connection import describe_error, is_connection_closed
 from runtime.skills.mcp.results import call_result, error_result
 
 if TYPE_CHECKING:
+    from runtime.providers.base import ToolDefinition
+    from runtime.skills.mcp.client import ClientFeatures
     from runtime.skills.mcp.connection import McpConnection
-    from runtime.skills.mcp.skill import McpSkill
 
 __all__ = ["call_tool"]
+
+
+class McpSkill(Protocol):
+    """What a call needs of its skill (``runtime.skills.mcp.skill.McpSkill``)."""
+
+    name: str
+    transport: str
+    call_timeout: float
+    where: str
+    closed: bool
+    connection: McpConnection | None
+    features: ClientFeatures | None
+    session_watch: Any
+
+    async def ensure_connected(self) -> str | None: ...
+    async def reconnect(self) -> str | None: ...
+    def tool(self, name: str) -> ToolDefinition | None: ...
 
 
 def _safe_to_retry(skill: McpSkill, tool_name: str) -> bool:
