@@ -18,7 +18,7 @@ from runtime._version import __version__
 
 if TYPE_CHECKING:
     from runtime.config import ConfigError, load_config, parse_config_text
-    from runtime.engine.api import run, settings_from_config
+    from runtime.engine.api import fork, run, settings_from_config
     from runtime.errors import PerstackError
     from runtime.events import BaseEvent, parse_event
     from runtime.model import Checkpoint
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 __all__ = [
     "__version__",
     "run",
+    "fork",
     "settings_from_config",
     "load_config",
     "parse_config_text",
@@ -46,6 +47,7 @@ __all__ = [
 
 _LAZY = {
     "run": "runtime.engine.api",
+    "fork": "runtime.engine.api",
     "settings_from_config": "runtime.engine.api",
     "load_config": "runtime.config",
     "parse_config_text": "runtime.config",

@@ -234,6 +234,9 @@ class InitializeRuntime(RuntimeEvent):
     expert_name: str
     experts: list[str]
     model: str
+    #: Our addition: the ``providerName`` the run uses, so a viewer can price its tokens
+    #: (``model`` alone is ambiguous: offline providers cost nothing).
+    provider_name: str | None = None
     max_steps: int | None = None
     max_retries: int
     timeout: int

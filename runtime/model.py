@@ -45,6 +45,7 @@ __all__ = [
     "CheckpointError",
     "Checkpoint",
     "Step",
+    "ForkedFrom",
     "Job",
     "InteractiveToolCallResult",
     "RunInput",
@@ -368,6 +369,15 @@ class Step(WireModel):
     finished_at: int | None = None
 
 
+class ForkedFrom(WireModel):
+    """Where a forked job came from (our addition): the job, run and checkpoint it was
+    started from by ``perstack fork``."""
+
+    job_id: str
+    run_id: str
+    checkpoint_id: str
+
+
 class Job(WireModel):
     id: str
     status: JobStatus
@@ -377,6 +387,8 @@ class Job(WireModel):
     usage: Usage = Field(default_factory=Usage)
     started_at: int
     finished_at: int | None = None
+    #: Our addition: set on a job made by ``perstack fork``.
+    forked_from: ForkedFrom | None = None
 
 
 class InteractiveToolCallResult(WireModel):

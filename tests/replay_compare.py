@@ -7,10 +7,14 @@ from typing import Any
 
 import orjson
 
-#: Fields that differ between any two runs of the same job.
+#: Fields that differ between any two runs of the same job (``providerName``: a replay, or
+#: the same script through another provider, runs the same job on another provider).
 VOLATILE_KEYS = frozenset(
-    {"id", "timestamp", "jobId", "runId", "checkpointId", "startedAt", "finishedAt", "updatedAt"}
-)
+    {
+        "id", "timestamp", "jobId", "runId", "checkpointId", "startedAt", "finishedAt",
+        "updatedAt", "providerName",
+    }
+)  # fmt: skip
 _CURRENT_TIME = re.compile(r"^- Current time: .*$", re.M)
 _WORKING_DIRECTORY = re.compile(r"^- Working directory: .*$", re.M)
 

@@ -1,10 +1,9 @@
 """The Perstack workbench: run an Expert and watch every step, delegation and tool call.
 
 Layout: a header (project, Expert picker, model, run status); the ``perstack.toml`` editor
-(left, see :mod:`workbench.editing` for the edit, reload and re-run loop); the step
-timeline with the live stream panel (centre); the delegation tree
-(right); the filter bar, the query box and the footer (bottom). ``app.tcss`` holds the
-layout; each widget styles itself with theme variables.
+(left, see :mod:`workbench.editing` for the edit, reload and re-run loop); the step timeline
+with the live stream panel (centre); the delegation tree (right); the filter bar, the query
+box and the footer (bottom). ``app.tcss`` holds the layout; widgets style themselves.
 
 The app owns the job on screen (a :class:`~workbench.jobview.JobView`) and the
 :class:`~workbench.bridge.RunBridge` that runs jobs; everything it shows is derived by
@@ -15,7 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 import gc
-import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -28,18 +26,22 @@ from textual.widgets import Footer
 from runtime.views.timeline_filter import RowFilter
 from workbench.bridge import ProviderFactory, RunBridge
 from workbench.commands import bindings, palette_provider
+from workbench.create_expert import CreateExpertControl
 from workbench.editing import EditingControl
 from workbench.jobview import JobUpdate, JobView
+from workbench.panes import PaneActions, PaneControl
 from workbench.questions import ask_live
 from workbench.runs import RunControl
-from workbench.status_line import status_line
+from workbench.status_line import now_ms, status_line
 from workbench.waiters import StateWaiters
+from workbench.widgets.answer_panel import AnswerPanel
 from workbench.widgets.config_pane import ConfigPane
 from workbench.widgets.filter_bar import FilterBar
 from workbench.widgets.header_bar import HeaderBar
 from workbench.widgets.notice import Notice
 from workbench.widgets.query_bar import QueryBar
 from workbench.widgets.run_tree import RunTreePanel
+from workbench.widgets.splitter import Splitter
 from workbench.widgets.stream_panel import StreamPanel
 from workbench.widgets.timeline import Timeline
 
@@ -53,12 +55,7 @@ if TYPE_CHECKING:
 __all__ = ["WorkbenchApp"]
 
 
-def now_ms() -> int:
-    """Wall-clock milliseconds, the unit of event timestamps."""
-    return time.time_ns() // 1_000_000
-
-
-class WorkbenchApp(App[None]):
+class WorkbenchApp(PaneActions, App[None]):
     """The workbench for one project.
 
     Args:
@@ -95,7 +92,7 @@ class WorkbenchApp(App[None]):
         self.session = session
         self.clock = clock or now_ms
         self.preflight = session.preflight(check_provider=False)
-        self.view = JobView()
+        self.view = JobView.priced(self.preflight.config)
         self.bridge: RunBridge
         if session.remote is not None:
             from workbench.remote import RemoteBridge
@@ -107,6 +104,8 @@ class WorkbenchApp(App[None]):
             )
         self.runs = RunControl(self)
         self.editing = EditingControl(self)
+        self.create = CreateExpertControl(self)
+        self.panes = PaneControl(self)
         self.themes: Any = None  # the ThemeManager, from on_mount
         self._debounce = debounce
         self._reload_step_ms = reload_step_ms
@@ -139,10 +138,13 @@ class WorkbenchApp(App[None]):
         yield HeaderBar(title, experts, expert, model, id="header")
         with Horizontal(id="main"):
             yield ConfigPane(project.config_path, id="config", **self._editor_options())
+            yield Splitter(id="split-config")
             with Vertical(id="centre"):
                 yield Notice(id="notice")
                 yield Timeline(self.view, clock=self.clock, id="timeline")
                 yield StreamPanel(id="stream")
+                yield AnswerPanel(id="answer")
+            yield Splitter(id="split-tree")
             yield RunTreePanel(id="run-tree")
         yield FilterBar(id="filter")
         yield QueryBar(value=query, id="query")
@@ -158,6 +160,7 @@ class WorkbenchApp(App[None]):
         self.themes = ThemeManager(self)
         self.themes.install()
         self.themes.start_watching()
+        self.panes.restore_saved()  # the pane sizes kept in workbench.toml
         self._show_preflight()
         if not self.preflight.problems and self.session.remote is None:
             self.check_provider()  # a server's jobs use the server's provider
@@ -259,6 +262,7 @@ class WorkbenchApp(App[None]):
         """Rewrite the header's status line."""
         status = status_line(self.state, self.view, self.clock())
         self.query_one(HeaderBar).set_status(status)
+        self.panes.follow_answer(self.view, self.state)
         self.state_changed()
 
     def _tick(self) -> None:
@@ -330,6 +334,7 @@ class WorkbenchApp(App[None]):
         self._refresh_counts()
         self.runs.finished(message)
         self.editing.run_finished()
+        self.create.finished(message)
 
     # --- the editor and the hot reload ------------------------------------------------
 
@@ -346,6 +351,7 @@ class WorkbenchApp(App[None]):
         self.editing.invalid(message)
 
     def on_descendant_focus(self, event: Any) -> None:
+        self.panes.focus_moved(event.widget)
         if self.still and hasattr(event.widget, "cursor_blink"):
             event.widget.cursor_blink = False
 
@@ -410,6 +416,10 @@ class WorkbenchApp(App[None]):
         """List the stored jobs; the one chosen goes on screen."""
         self.runs.choose_stored()
 
+    def action_create_expert(self) -> None:
+        """Open "New Expert from a description" (create-expert as a job on screen)."""
+        self.create.open()
+
     def action_answer(self) -> None:
         """Reopen the pending interactive question."""
         self.runs.ask()
@@ -455,19 +465,15 @@ class WorkbenchApp(App[None]):
 
     def action_filter_or_find(self) -> None:
         """Ctrl+F: find in perstack.toml while typing there, else filter the timeline."""
-        editor = self.query_one(ConfigPane)
-        focused = self.focused
-        if focused is not None and editor in focused.ancestors_with_self:
-            editor.action_find()
+        if self.panes.focused_pane() == "config":
+            self.query_one(ConfigPane).action_find()
         else:
             self.set_focus(self.query_one("#filter-expression"))
 
     def action_tree_or_redo(self) -> None:
         """Ctrl+Y: redo while typing in perstack.toml, else go to the delegation tree."""
-        editor = self.query_one(ConfigPane)
-        focused = self.focused
-        if focused is not None and editor in focused.ancestors_with_self:
-            editor.text_area.redo()
+        if self.panes.focused_pane() == "config":
+            self.query_one(ConfigPane).text_area.redo()
         else:
             self.set_focus(self.query_one("#run-tree"))
 
@@ -482,13 +488,6 @@ class WorkbenchApp(App[None]):
     def action_toggle_auto_rerun(self) -> None:
         """Flip auto re-run."""
         self.editing.toggle_auto_rerun()
-
-    def action_toggle_config(self) -> None:
-        """Show or hide the perstack.toml pane."""
-        screen = self.screen
-        shown = self.query_one(ConfigPane).display
-        screen.set_class(shown, "-hide-config")
-        screen.set_class(not shown, "-show-config")
 
     def action_help(self) -> None:
         """Show every key."""

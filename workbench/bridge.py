@@ -27,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from textual.message import Message
@@ -46,7 +46,7 @@ if TYPE_CHECKING:
     from runtime.settings import RunSetting
     from runtime.skills.calls import ElicitationAnswer, ElicitationQuestion
 
-__all__ = ["RunBridge", "ProviderFactory"]
+__all__ = ["RunBridge", "ProviderFactory", "JobStarter"]
 
 #: Seconds a thread may hold the GIL while another waits (Python's default: 0.005).
 _SWITCH_INTERVAL = 0.0005
@@ -54,6 +54,8 @@ _SWITCH_INTERVAL = 0.0005
 _TEXT_DELTAS = frozenset({"streamReasoning", "streamRunResult"})
 #: Builds the provider of a run instead of ``[provider]`` (tests, the benchmark).
 ProviderFactory = Callable[["RunSetting"], "Provider"]
+#: Prepares a job of more than one run: ``on_event -> (job id, coordinator, coroutine)``.
+JobStarter = Callable[[Callable[["BaseEvent"], None]], tuple[str, str, Awaitable[Any]]]
 
 
 class RunBridge:
@@ -97,15 +99,24 @@ class RunBridge:
             self.reply = reply
 
     class Finished(Message):
-        """The run ended: with a final checkpoint, cancelled, or with an error."""
+        """The run ended: with a final checkpoint, cancelled, or with an error.
+
+        ``result`` is what a job started with :meth:`RunBridge.start_job` returned.
+        """
 
         def __init__(
-            self, checkpoint: Checkpoint | None, *, cancelled: bool = False, error: str | None = None
+            self,
+            checkpoint: Checkpoint | None,
+            *,
+            cancelled: bool = False,
+            error: str | None = None,
+            result: Any = None,
         ) -> None:
             super().__init__()
             self.checkpoint = checkpoint
             self.cancelled = cancelled
             self.error = error
+            self.result = result
 
     def __init__(
         self,
@@ -138,6 +149,16 @@ class RunBridge:
     def start(self, options: RunOptions) -> None:
         """Prepare and run ``options`` in a worker thread (one run at a time)."""
         self._begin(lambda: self._work(options))
+
+    def start_job(self, prepare: JobStarter) -> None:
+        """Run a job that is more than one run (``perstack create-expert``'s session).
+
+        ``prepare(on_event)`` is called in the worker thread: it resolves what it needs
+        (errors are reported like a run's) and returns the job's id, its coordinator and
+        the coroutine that runs it, which hands its events to ``on_event``. What the
+        coroutine returns arrives as :attr:`Finished.result`.
+        """
+        self._begin(lambda: self._work_job(prepare))
 
     def _begin(self, work: Callable[[], None]) -> None:
         """Run ``work`` in a worker thread, relaying what it buffers (one at a time)."""
@@ -221,40 +242,65 @@ class RunBridge:
         self.app.post_message(
             self.Started(prepared.setting.job_id, prepared.setting.expert_key, prepared.checkpoint)
         )
+        self._until_done(lambda: self._run(prepared))
+
+    def _work_job(self, prepare: JobStarter) -> None:
+        try:
+            job_id, expert_key, work = prepare(self._on_event)
+        except ConfigError as error:
+            self._done(self.Finished(None, error="\n".join(error.problems)))
+            return
+        except PerstackError as error:
+            self._done(self.Finished(None, error=str(error)))
+            return
+        self.app.post_message(self.Started(job_id, expert_key, None))
+        self._until_done(lambda: work)
+
+    def _until_done(self, work: Callable[[], Awaitable[Any]]) -> None:
+        """Run ``work()`` on a loop of this thread; post how it finished."""
         loop = asyncio.new_event_loop()
         self._loop = loop
         try:
-            final, cancelled, error = loop.run_until_complete(self._run(prepared))
+            message = loop.run_until_complete(self._guard(work))
         finally:
             self._loop = self._task = None
             loop.run_until_complete(loop.shutdown_asyncgens())
             loop.close()
-        self._done(self.Finished(final, cancelled=cancelled, error=error))
+        self._done(message)
 
-    async def _run(self, prepared: Any) -> tuple[Checkpoint | None, bool, str | None]:
+    async def _guard(self, work: Callable[[], Awaitable[Any]]) -> Finished:
+        self._task = asyncio.current_task()
+        awaitable = work()
+        if self._stop_requested:
+            if hasattr(awaitable, "close"):
+                awaitable.close()  # never started: no "was never awaited" warning
+            return self.Finished(None, cancelled=True)
+        try:
+            result = await awaitable
+        except asyncio.CancelledError:
+            return self.Finished(None, cancelled=True)
+        except PerstackError as error:
+            return self.Finished(None, error=str(error))
+        except Exception as error:  # a bug or an unexpected failure: say so, keep the UI
+            return self.Finished(None, error=f"{type(error).__name__}: {error}")
+        if isinstance(result, RunBridge.Finished):
+            return result
+        return self.Finished(None, result=result)
+
+    async def _run(self, prepared: Any) -> Finished:
         from runtime.engine.api import run
 
         provider = self.provider_factory(prepared.setting) if self.provider_factory else None
-        self._task = asyncio.current_task()
-        if self._stop_requested:
-            return None, True, None
-        try:
-            final = await run(
-                prepared.setting,
-                self._on_event,
-                storage=prepared.storage,
-                checkpoint=prepared.checkpoint,
-                provider=provider,
-                locked_tools=prepared.locked_tools,
-                elicitation_handler=self._ask,
-            )
-        except asyncio.CancelledError:
-            return None, True, None
-        except PerstackError as error:
-            return None, False, str(error)
-        except Exception as error:  # a bug or an unexpected failure: say so, keep the UI
-            return None, False, f"{type(error).__name__}: {error}"
-        return final, False, None
+        final = await run(
+            prepared.setting,
+            self._on_event,
+            storage=prepared.storage,
+            checkpoint=prepared.checkpoint,
+            provider=provider,
+            locked_tools=prepared.locked_tools,
+            elicitation_handler=self._ask,
+        )
+        return self.Finished(final)
 
     async def _ask(self, question: ElicitationQuestion) -> ElicitationAnswer:
         """Ask the person (in the UI) and wait for the answer (in the run's loop)."""

@@ -36,14 +36,32 @@ def is_headless(json_output: bool) -> bool:
     help="Do not open the workbench: print JSON events like `perstack run`.",
 )
 @click.option(
+    "--open",
+    "open_name",
+    metavar="JOB",
+    help="Open a job on screen: a job id, a job folder or a .jsonl capture of `perstack run`.",
+)
+@click.option(
     "--remote",
     metavar="URL",
     help="Drive a `perstack serve` at URL: jobs run there (key from PERSTACK_API_KEY).",
 )
-def start_command(json_output: bool, remote: str | None, **kwargs: Any) -> int:
+def start_command(
+    json_output: bool, remote: str | None, open_name: str | None, **kwargs: Any
+) -> int:
     """Open the workbench: pick an Expert, run it, watch every step live."""
     kwargs.pop("run_id", None)
     expert_key, query = kwargs.pop("expert_key"), kwargs.pop("query")
+    if open_name is not None:
+        if is_headless(json_output) or remote is not None:
+            raise PerstackError(
+                "--open shows a job in the workbench (not with --json or --remote); "
+                "headless, read it with `perstack log --job`"
+            )
+        if kwargs.get("continue_latest") or kwargs.get("continue_job"):
+            raise PerstackError("--open and --continue/--continue-job cannot be used together")
+        options = RunOptions(expert_key or "", query or "", **kwargs)
+        return open_workbench(options, open_name=open_name)
     if remote is not None:
         if is_headless(json_output):
             raise PerstackError(
@@ -60,7 +78,12 @@ def start_command(json_output: bool, remote: str | None, **kwargs: Any) -> int:
     return open_workbench(RunOptions(expert_key or "", query or "", **kwargs))
 
 
-def open_workbench(options: RunOptions, cwd: Path | None = None, remote: str | None = None) -> int:
+def open_workbench(
+    options: RunOptions,
+    cwd: Path | None = None,
+    remote: str | None = None,
+    open_name: str | None = None,
+) -> int:
     """Find the project (or install the demo) and run the workbench until it quits.
 
     With ``remote``, the server is asked first which application its key opens (a server
@@ -76,7 +99,7 @@ def open_workbench(options: RunOptions, cwd: Path | None = None, remote: str | N
         from workbench.remote import connect
 
         target = connect(remote, os.environ.get("PERSTACK_API_KEY") or None)
-    session = Session(find_project(cwd, options.config), options, target)
+    session = Session(find_project(cwd, options.config), options, target, open_job=open_name)
     from workbench.app import WorkbenchApp
 
     WorkbenchApp(session).run()

@@ -46,7 +46,10 @@ class WorkbenchAction:
         return " / ".join(key_name(key) for key in self.keys.split(","))
 
 
-_KEY_NAMES = {"question_mark": "?", "slash": "/", "enter": "Enter", "escape": "Esc"}
+_KEY_NAMES = {
+    "question_mark": "?", "slash": "/", "enter": "Enter", "escape": "Esc",
+    "left": "←", "right": "→", "up": "↑", "down": "↓",
+}  # fmt: skip
 
 
 def key_name(key: str) -> str:
@@ -70,6 +73,7 @@ ACTIONS: tuple[WorkbenchAction, ...] = (
     WorkbenchAction("run", "Run", "Run the query: a new job, or a follow-up on the job shown", "ctrl+r", footer=True),
     WorkbenchAction("stop", "Stop the run", "Cancel the run; the job stays resumable", "ctrl+t", footer=True),
     WorkbenchAction("new_job", "New job", "Clear the screen; the next run starts a fresh job", "ctrl+n", footer=True),
+    WorkbenchAction("create_expert", "New Expert from a description", "create-expert designs, tests and iterates Experts; you review the change before it is written", "f3"),
     WorkbenchAction("open_job", "Open a stored job", "Show a job run earlier, step by step; a query continues it", "f2"),
     WorkbenchAction("choose_expert", "Choose the Expert", "Open the Expert picker", "ctrl+o"),
     WorkbenchAction("focus('query-input')", "Type a query", "Put the cursor in the query box", "ctrl+g"),
@@ -86,6 +90,11 @@ ACTIONS: tuple[WorkbenchAction, ...] = (
     WorkbenchAction("save_config", "Save perstack.toml", "Write the editor's text; the Experts reload", "ctrl+s"),
     WorkbenchAction("load_config", "Load perstack.toml from disk", "Take the file's text (drops unsaved edits after a change elsewhere)", "f4"),
     WorkbenchAction("toggle_auto_rerun", "Auto re-run", "Toggle: a valid save runs the last query again as a new job", "f5"),
+    WorkbenchAction("maximise", "Maximise or restore the pane", "The focused pane fills the screen (the editor, timeline, answer or tree); again: back", "f7"),
+    WorkbenchAction("move_split('left')", "Move the divider left", "Beside the focused pane: the editor narrows, or the tree widens; kept in workbench.toml", "alt+left"),
+    WorkbenchAction("move_split('right')", "Move the divider right", "Beside the focused pane: the editor widens, or the tree narrows; kept in workbench.toml", "alt+right"),
+    WorkbenchAction("move_split('up')", "Move the divider up", "Above the final answer: the answer gets more room; kept in workbench.toml", "alt+up"),
+    WorkbenchAction("move_split('down')", "Move the divider down", "Above the final answer: the timeline gets more room; kept in workbench.toml", "alt+down"),
     WorkbenchAction("change_theme", "Switch theme", "Pick a theme; the choice is remembered", "f6"),
     WorkbenchAction("help", "Help", "Every key and what it does", "f1,question_mark", footer=True),
 )
@@ -171,6 +180,8 @@ CONTEXT_KEYS: tuple[tuple[str, str, str], ...] = (
     ("Delegation tree", "Esc", "Show every run again"),
     ("Filter bar", "Esc, Enter", "Back to the timeline"),
     ("Query box", "Enter", "Run the query"),
+    ("Final answer", "↑ ↓ / j k, PgUp PgDn, Home End", "Scroll the answer (click it or Tab to it first)"),
+    ("Dividers", "drag with the mouse", "Resize the editor, the tree or the final answer (kept in workbench.toml)"),
     ("Details", "1 2 3", "Call, Messages sent, Events tabs"),
     ("Details", "[ ]", "Previous / next row"),
     ("Details, dialogs", "Esc", "Close (a question stays pending)"),

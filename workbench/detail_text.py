@@ -9,7 +9,7 @@ import orjson
 if TYPE_CHECKING:
     from runtime.views.activity import ActivityRow
 
-__all__ = ["row_title", "call_text", "messages_text", "events_text", "server_text"]
+__all__ = ["row_title", "call_text", "generation_line", "messages_text", "events_text", "server_text"]
 
 _ROLE = {
     "instructionMessage": "instruction (system)",
@@ -28,11 +28,28 @@ def row_title(row: ActivityRow) -> str:
     """``Step 3 · researcher · tool readTextFile``."""
     what = row.tool_name or row.kind
     kind = row.kind if row.tool_name else ""
-    return " · ".join(part for part in (f"Step {row.step}", row.expert_key, f"{kind} {what}".strip()) if part)
+    return " · ".join(part for part in (f"Step {row.step}", row.actor, f"{kind} {what}".strip()) if part)
+
+
+def generation_line(row: ActivityRow) -> str | None:
+    """``generation: 1,234 tokens · cost $0.0042 (how priced)`` for rows that start one.
+
+    An unknown cost reads ``—`` with the reason (no price for the model, …).
+    """
+    if not row.tokens:
+        return None
+    cost = "not priced" if row.cost is None else row.cost.describe()
+    return f"generation: {row.tokens:,} tokens · cost {cost}"
 
 
 def call_text(row: ActivityRow) -> str:
-    """What the row did, in full: the call's arguments and result, or the whole text."""
+    """What the row did, in full, after its generation's tokens and cost (when it has one)."""
+    text = _call_text(row)
+    line = generation_line(row)
+    return text if line is None else f"{line}\n\n{text}"
+
+
+def _call_text(row: ActivityRow) -> str:
     if row.tool_name is not None:
         lines = [
             f"tool: {row.tool_name}    skill: {row.skill_name}    call id: {row.tool_call_id}",

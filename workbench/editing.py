@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING
 
+from runtime.views.cost import PriceBook
 from workbench.rerun import AutoRerun, RerunDecision
 from workbench.widgets.config_pane import ConfigPane
 from workbench.widgets.header_bar import HeaderBar
@@ -125,6 +126,8 @@ class EditingControl:
         old = app.preflight
         had_problems = bool(old.problems)
         app.preflight = app.session.preflight(check_provider=False, loaded=message.config)
+        # New [prices] price the generations still to come (shown ones keep theirs).
+        app.view.costs.prices = PriceBook.from_config(app.preflight.config)
         remote = app.session.remote is not None  # the server runs its own perstack.toml
         if not remote:
             model = app.preflight.config.model if app.preflight.config else ""

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from workbench.rerun import AutoRerun
     from workbench.session import Preflight, Session
 
-__all__ = ["EditingHooks", "RunHooks", "WorkbenchHost"]
+__all__ = ["EditingHooks", "PaneHost", "RunHooks", "WorkbenchHost"]
 
 
 class RunHooks(Protocol):
@@ -30,6 +30,9 @@ class RunHooks(Protocol):
     def stop(self) -> None:
         """Cancel the run in progress."""
 
+    def new_job(self) -> None:
+        """Clear the screen: the next run starts a fresh job."""
+
 
 class EditingHooks(Protocol):
     """What the run controller tells the editing controller."""
@@ -37,6 +40,9 @@ class EditingHooks(Protocol):
     @property
     def auto_rerun(self) -> AutoRerun:
         """The auto re-run rule: told each query run, so a save can run it again."""
+
+    def saved(self) -> None:
+        """``perstack.toml`` was written: reload it now."""
 
 
 class WorkbenchHost(Protocol):
@@ -77,3 +83,18 @@ class WorkbenchHost(Protocol):
     def run_worker(self, work: Any, **kwargs: Any) -> Any: ...
     def call_from_thread(self, callback: Callable[..., Any], *args: Any, **kwargs: Any) -> Any: ...
     def push_screen(self, screen: Any, callback: Any = None, **kwargs: Any) -> Any: ...
+
+
+class PaneHost(Protocol):
+    """The app as the pane controller (:class:`~workbench.panes.PaneControl`) sees it.
+
+    Attributes:
+        focused: The widget with the focus, if any.
+        screen: The screen on top (its classes say which pane is maximised).
+    """
+
+    focused: Any
+    screen: Any
+
+    def query_one(self, selector: Any, expect_type: Any = None) -> Any: ...
+    def notify(self, message: str, **kwargs: Any) -> None: ...

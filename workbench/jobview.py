@@ -12,10 +12,18 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from runtime.views.activity import ActivityLog, ActivityRow
+from runtime.views.cost import (
+    FREE_PROVIDERS,
+    Cost,
+    CostMeter,
+    PriceBook,
+    preload_in_background,
+)
 from runtime.views.runtree import RunTree
 from runtime.views.timeline_filter import FilteredRows, RowFilter
 
 if TYPE_CHECKING:
+    from runtime.config.models import PerstackConfig
     from runtime.events import BaseEvent
 
 __all__ = ["JobView", "JobUpdate"]
@@ -37,17 +45,35 @@ class JobUpdate:
 
 
 class JobView:
-    """One job's timeline rows, delegation tree and filter."""
+    """One job's timeline rows, delegation tree and filter.
 
-    def __init__(self) -> None:
-        self.activity = ActivityLog()
-        self.tree = RunTree()
+    Args:
+        prices: Where money figures come from (``perstack.toml``'s ``[prices]``, the price
+            library); the default knows the library's prices only.
+    """
+
+    def __init__(self, prices: PriceBook | None = None) -> None:
+        #: Prices each generation once, for the rows and the tree alike.
+        self.costs = CostMeter(prices)
+        self.activity = ActivityLog(self.costs)
+        self.tree = RunTree(self.costs)
         self.shown = FilteredRows(self.activity)
         self.job_id: str | None = None
         self.events = 0
         self.max_step = 0
         #: The most recent row still streaming text (what the live panel shows).
         self.live: ActivityRow | None = None
+
+    @classmethod
+    def priced(cls, config: PerstackConfig | None) -> JobView:
+        """A view whose money figures use ``config``'s ``[prices]`` (``None``: the library's).
+
+        Unless the project runs offline, the price library's table starts loading in the
+        background now, so pricing the first generation does not stall the screen.
+        """
+        if config is None or config.provider.provider_name not in FREE_PROVIDERS:
+            preload_in_background()
+        return cls(PriceBook.from_config(config))
 
     @property
     def rows(self) -> list[ActivityRow]:
@@ -58,6 +84,11 @@ class JobView:
     def tokens(self) -> int:
         """Tokens of the whole job so far."""
         return sum(self.tree.nodes[node].total_tokens for node in self.tree.root_ids)
+
+    @property
+    def cost(self) -> Cost:
+        """What the whole job's generations cost so far."""
+        return sum((self.tree.nodes[node].total_cost for node in self.tree.root_ids), Cost())
 
     def elapsed_ms(self, now_ms: int) -> int:
         """Active time of the job (its coordinator's)."""

@@ -66,6 +66,8 @@ class RunControl:
         self._then_run = ""
         #: The checkpoint the next follow-up resumes from, when not the job's latest.
         self._resume_from: str | None = None
+        #: Where the job on screen was read from, when not this project's storage.
+        self._foreign: str | None = None
 
     @property
     def bridge(self) -> RunBridge:
@@ -94,7 +96,10 @@ class RunControl:
         ``perstack start <expert> <query>`` was given both."""
         options = self.app.session.options
         query = options.query if options.expert_key and not self.app.preflight.problems else ""
-        if options.continue_latest or options.continue_job:
+        if self.app.session.open_job:
+            self._first = False
+            self.open_stored(named=self.app.session.open_job, then_run=query)
+        elif options.continue_latest or options.continue_job:
             self._first = False  # the options are spent here, whatever the outcome
             self.open_stored(
                 continue_latest=options.continue_latest,
@@ -130,7 +135,7 @@ class RunControl:
         if expert is None:
             app.notify("perstack.toml defines no Expert to run.", severity="error")
             return
-        if self.job_id is not None and expert == self.coordinator:
+        if self.job_id is not None and expert == self.coordinator and self._foreign is None:
             options = self._follow_up(text)
             if options is None:
                 return
@@ -201,10 +206,10 @@ class RunControl:
         self.update_prompt()
 
     def _clear(self, expert: str | None) -> None:
-        self.job_id = self.last = self.pending = self._resume_from = None
+        self.job_id = self.last = self.pending = self._resume_from = self._foreign = None
         self.coordinator = expert
         self.app.node_filter = None
-        self.app.show_job(JobView(), "No job yet")
+        self.app.show_job(JobView.priced(self.app.preflight.config), "No job yet")
         self.app.set_state("ready")
 
     def _follow_up(self, text: str, *, interactive: bool = False) -> Any:
@@ -270,12 +275,18 @@ class RunControl:
                 title="Server jobs",
             )
         else:
-            from workbench.stored_jobs import list_stored_jobs
+            from runtime.views.cost import PriceBook
+            from workbench.stored_jobs import list_stored_jobs, price_jobs
 
             storage = self.storage()
             where = f"Kept in {_display_path(self.app.session.storage_root())}"
+            prices = PriceBook.from_config(self.app.preflight.config)
             screen = JobsScreen(
-                lambda: list_stored_jobs(storage), self.app.clock(), self.job_id, where=where
+                lambda: list_stored_jobs(storage),
+                self.app.clock(),
+                self.job_id,
+                where=where,
+                price_jobs=lambda ids: price_jobs(storage, ids, prices),
             )
         self.app.push_screen(screen, chosen)
 
@@ -286,13 +297,15 @@ class RunControl:
         continue_job: str | None = None,
         resume_from: str | None = None,
         then_run: str = "",
+        named: str | None = None,
     ) -> None:
         """Read a stored job onto the screen (in a thread); then follow up with ``then_run``.
 
         The options mean what they mean to ``perstack run``; ``resume_from`` shows the job
-        as far as that checkpoint, and the next query continues from there.
+        as far as that checkpoint, and the next query continues from there. ``named`` is
+        ``perstack start --open``'s job: an id, a job folder or a capture.
         """
-        from workbench.stored_jobs import load_stored_job
+        from workbench.stored_jobs import load_named_job, load_stored_job
 
         app = self.app
         if self.bridge.running:
@@ -305,12 +318,16 @@ class RunControl:
 
         def load() -> None:
             try:
-                job = load_stored_job(
-                    self.storage(),
-                    continue_latest=continue_latest,
-                    continue_job=continue_job,
-                    resume_from=resume_from,
-                )
+                if named is not None:
+                    session = app.session
+                    job = load_named_job(named, session.cwd, session.storage_root())
+                else:
+                    job = load_stored_job(
+                        self.storage(),
+                        continue_latest=continue_latest,
+                        continue_job=continue_job,
+                        resume_from=resume_from,
+                    )
             except PerstackError as error:
                 app.call_from_thread(self._not_loaded, str(error))
                 return
@@ -359,7 +376,8 @@ class RunControl:
 
     def _show_stored(self, job: StoredJob, resumed_earlier: bool, then_run: str) -> None:
         app = self.app
-        view = JobView()
+        view = JobView.priced(app.preflight.config)
+        view.costs.set_run_models(job.runs)  # stored jobs have no initializeRuntime events
         view.apply(job.events)
         checkpoint = job.checkpoint
         if any(row.is_open for row in view.rows):
@@ -368,15 +386,21 @@ class RunControl:
         self.job_id = job.job_id
         self.coordinator = job.coordinator
         self._resume_from = checkpoint.id if resumed_earlier else None
+        self._foreign = job.foreign
         app.node_filter = None
         app.query_one(HeaderBar).pick(job.coordinator)
         app.show_job(view, f"job {job.job_id[:8]}")
         self._rest_on(checkpoint, otherwise="stopped")  # e.g. cut short mid-step
         app.query_one(QueryBar).input.value = ""  # a prefilled query was for a new job
         self.update_prompt()
+        follow = (
+            "a query continues it, Ctrl+N starts a new one."
+            if job.foreign is None
+            else f"read from {job.foreign}; a query starts a new job here."
+        )
         app.notify(
             f"Job {job.job_id} of {job.coordinator}, as far as step {checkpoint.step_number}: "
-            "a query continues it, Ctrl+N starts a new one.",
+            + follow,
             title="Stored job",
         )
         if then_run:

@@ -5,8 +5,10 @@ Run: ``uv run python -m workbench.screenshots`` (``--out DIR`` to write elsewher
 Each picture is the app in one state: before a run, mid-run while text streams, a
 finished run with its parallel delegation, a step's details, a filter applied, an
 invalid filter, the interactive question, the demo at 80x24, the finished run in the light
-and high-contrast themes, and the perstack.toml editor showing problems typed into it
-(dark is the default theme of every other picture). The demo's script runs
+and high-contrast themes, the perstack.toml editor showing problems typed into it, the
+stored jobs, create-expert's flow (F3: the dialog, the proposed change, the report, the
+team's job), a finished job with its final answer on a wide terminal and the editor
+maximised (dark is the default theme of every other picture). The demo's script runs
 without its delays, event timestamps come from a counter and the clock is fixed, so the
 pictures come out the same every time. Jobs and the demo copy go to a temporary
 directory, never to your cache, your theme choice or the repository.
@@ -145,6 +147,17 @@ async def _stored_jobs(app: Any, pilot: Any) -> None:
     await _finished(app, pilot)
     await pilot.press("f2")
     await app.wait_until(lambda: isinstance(app.screen, JobsScreen) and bool(app.screen.jobs))
+    await app.wait_until(lambda: app.screen.priced == len(app.screen.jobs))
+    await pilot.pause()
+
+
+async def _maximised_editor(app: Any, pilot: Any) -> None:
+    from workbench.widgets.config_pane import ConfigPane
+
+    await _finished(app, pilot)
+    app.query_one(ConfigPane).text_area.focus()
+    await pilot.press("f7")
+    app.clear_notifications()  # "perstack.toml fills the screen: F7 puts it back."
     await pilot.pause()
 
 
@@ -199,14 +212,92 @@ SHOTS: dict[
     "10-finished-high-contrast-theme": ((120, 36), "coordinator", None, _finished),
     "11-editor-problems": ((120, 36), "coordinator", None, _editor_problems),
     "12-stored-jobs": ((120, 36), "coordinator", None, _stored_jobs),
-    "13-tool-progress": ((120, 36), "surveyor", None, _progress),
-    "14-server-question": ((120, 36), "host", None, _server_question),
+    "17-final-answer-wide": ((160, 42), "coordinator", None, _finished),
+    "18-maximised-editor": ((120, 36), "coordinator", None, _maximised_editor),
+    "19-tool-progress": ((120, 36), "surveyor", None, _progress),
+    "20-server-question": ((120, 36), "host", None, _server_question),
 }
+
+
+async def _describe(app: Any, pilot: Any) -> None:
+    from runtime.create_expert.demo import DEMO_DESCRIPTION
+    from workbench.screens.describe import DescribeScreen
+
+    await pilot.press("f3")
+    await app.wait_until(lambda: isinstance(app.screen, DescribeScreen))
+    app.screen.query_one("#describe-input").value = DEMO_DESCRIPTION
+    await pilot.pause()
+
+
+async def _proposal(app: Any, pilot: Any) -> None:
+    from workbench.screens.proposal import ProposalScreen
+
+    await _describe(app, pilot)
+    await pilot.press("enter")
+    await app.wait_until(lambda: isinstance(app.screen, ProposalScreen), timeout=120)
+    await pilot.pause()
+
+
+async def _report(app: Any, pilot: Any) -> None:
+    from workbench.screens.report import ReportScreen
+
+    await _proposal(app, pilot)
+    await pilot.press("a")
+    await app.wait_until(lambda: isinstance(app.screen, ReportScreen))
+    await app.wait_until(lambda: "fitness-assistant" in app.preflight.experts)
+    app.clear_notifications()
+    await pilot.pause()
+
+
+async def _create_job(app: Any, pilot: Any) -> None:
+    from workbench.widgets.run_tree import RunTreePanel
+
+    await _report(app, pilot)
+    await pilot.press("escape")
+    app.query_one(RunTreePanel).root.expand_all()
+    await pilot.pause()
+
+
+#: create-expert in the workbench (F3), on the create-expert demo project.
+CREATE_SHOTS: dict[str, Callable[..., Awaitable[None]]] = {
+    "13-create-expert-describe": _describe,
+    "14-create-expert-proposed-change": _proposal,
+    "15-create-expert-report": _report,
+    "16-create-expert-job": _create_job,
+}
+
 #: The theme of a picture when not the default (perstack-dark).
 THEMES: dict[str, str] = {
     "09-finished-light-theme": "perstack-light",
     "10-finished-high-contrast-theme": "perstack-high-contrast",
 }
+
+
+async def _shoot_create(name: str, out: Path, work: Path) -> Path:
+    """A picture of create-expert in the workbench: ids from a counter, a fixed clock."""
+    from runtime.cli.run import RunOptions
+    from runtime.create_expert.demo import install_demo
+    from workbench.app import WorkbenchApp
+    from workbench.session import Session, find_project
+    from workbench.theming import DEFAULT_THEME, save_theme_name, settings_path
+
+    save_theme_name(DEFAULT_THEME, settings_path())
+    counter = itertools.count(_NOW_MS - 20_000, 30)
+    ids = itertools.count()
+    fixed_os = mock.Mock(urandom=lambda n: hashlib.sha256(str(next(ids)).encode()).digest()[:n])
+    project = install_demo(work / name / "fitness")
+    with (
+        mock.patch("runtime.engine.bus.now_ms", lambda: next(counter)),
+        mock.patch("runtime.model.os", fixed_os),
+    ):
+        session = Session(find_project(project), RunOptions("", ""))
+        app = WorkbenchApp(session, clock=lambda: _NOW_MS, still=True)
+        async with app.run_test(size=(120, 36)) as pilot:
+            await CREATE_SHOTS[name](app, pilot)
+            svg = app.export_screenshot(title=f"perstack start: {name[3:].replace('-', ' ')}")
+    path = out / f"{name}.svg"
+    path.write_text(svg, encoding="utf-8")
+    return path
 
 
 async def _shoot(name: str, out: Path, work: Path) -> Path:
@@ -248,7 +339,9 @@ def main(argv: list[str] | None = None) -> None:
     """Write every screenshot (or those named) to ``--out``."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("screenshots"))
-    parser.add_argument("names", nargs="*", choices=[[], *SHOTS], help="only these")
+    parser.add_argument(
+        "names", nargs="*", choices=[[], *SHOTS, *CREATE_SHOTS], help="only these"
+    )
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="perstack-shots-") as temp:
@@ -259,8 +352,9 @@ def main(argv: list[str] | None = None) -> None:
         os.environ.pop("PERSTACK_STORAGE_PATH", None)
         os.environ["XDG_CACHE_HOME"] = str(work / ".cache")
         os.environ["XDG_CONFIG_HOME"] = str(work / "config")
-        for name in args.names or SHOTS:
-            print(asyncio.run(_shoot(name, args.out, work)))
+        for name in args.names or [*SHOTS, *CREATE_SHOTS]:
+            shoot = _shoot_create if name in CREATE_SHOTS else _shoot
+            print(asyncio.run(shoot(name, args.out, work)))
 
 
 if __name__ == "__main__":

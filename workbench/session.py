@@ -116,11 +116,17 @@ class Session:
     """
 
     def __init__(
-        self, project: Project, options: RunOptions, remote: RemoteTarget | None = None
+        self,
+        project: Project,
+        options: RunOptions,
+        remote: RemoteTarget | None = None,
+        open_job: str | None = None,
     ) -> None:
         self.project = project
         #: The server runs go to (``perstack start --remote``), or ``None``: runs are local.
         self.remote = remote
+        #: The job ``perstack start --open`` names (an id, a job folder, a capture).
+        self.open_job = open_job
         self.options = dataclasses.replace(
             options,
             config=str(project.config_path),

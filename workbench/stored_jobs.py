@@ -6,19 +6,29 @@ takes a while) and puts the result on screen.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from runtime.errors import PerstackError
 from runtime.storage import select_checkpoint
 from runtime.views.activity import slim_event
+from runtime.views.cost import Cost, PriceBook, RunModel, run_models, stored_cost
 
 if TYPE_CHECKING:
     from runtime.events import BaseEvent
     from runtime.model import Checkpoint
     from runtime.storage.base import Storage
 
-__all__ = ["JobSummary", "StoredJob", "list_stored_jobs", "load_stored_job"]
+__all__ = [
+    "JobSummary",
+    "StoredJob",
+    "list_stored_jobs",
+    "load_named_job",
+    "load_stored_job",
+    "price_jobs",
+]
 
 
 @dataclass(frozen=True)
@@ -33,6 +43,8 @@ class JobSummary:
         tokens: Tokens used (the usage's total, as the timeline counts them).
         started_at: When it started, in milliseconds.
         query: The query that started it ("" when no run setting says).
+        cost: What its generations cost (``None`` until priced, see :func:`price_jobs`).
+        forked_from: The job it was forked from (``perstack fork``), or ``None``.
     """
 
     job_id: str
@@ -42,6 +54,8 @@ class JobSummary:
     tokens: int
     started_at: int
     query: str
+    cost: Cost | None = None
+    forked_from: str | None = None
 
 
 @dataclass(frozen=True)
@@ -53,12 +67,17 @@ class StoredJob:
         coordinator: The Expert that started it.
         checkpoint: Where a follow-up continues (the latest, or ``--resume-from``'s).
         events: The job's stored events up to that checkpoint's step, without histories.
+        runs: The provider and model of each run, from the run settings (for costs).
     """
 
     job_id: str
     coordinator: str
     checkpoint: Checkpoint
     events: list[BaseEvent]
+    runs: dict[str, RunModel] = field(default_factory=dict)
+    #: Where the job was read from when it is not in the project's storage (a job
+    #: folder elsewhere, a capture); ``None`` for the project's own jobs.
+    foreign: str | None = None
 
 
 def list_stored_jobs(storage: Storage, limit: int = 200) -> list[JobSummary]:
@@ -74,9 +93,18 @@ def list_stored_jobs(storage: Storage, limit: int = 200) -> list[JobSummary]:
                 tokens=job.usage.total_tokens,
                 started_at=job.started_at,
                 query=_first_query(storage, job.id, job.coordinator_expert_key),
+                forked_from=job.forked_from.job_id if job.forked_from else None,
             )
         )
     return summaries
+
+
+def price_jobs(
+    storage: Storage, job_ids: Iterable[str], prices: PriceBook | None = None
+) -> Iterator[tuple[str, Cost]]:
+    """``(job id, cost)`` of each job, in order, priced from its stored events."""
+    for job_id in job_ids:
+        yield job_id, stored_cost(storage, job_id, prices=prices).cost
 
 
 def load_stored_job(
@@ -100,7 +128,25 @@ def load_stored_job(
     job = storage.retrieve_job(job_id)
     coordinator = job.coordinator_expert_key if job is not None else checkpoint.expert.key
     events = storage.list_events(job_id, max_step=checkpoint.step_number)
-    return StoredJob(job_id, coordinator, checkpoint, [slim_event(event) for event in events])
+    runs = run_models(storage.list_runs(job_id))
+    return StoredJob(job_id, coordinator, checkpoint, [slim_event(e) for e in events], runs)
+
+
+def load_named_job(name: str, cwd: Path, storage_root: Path) -> StoredJob:
+    """The job ``perstack start --open <name>`` names: a job id of the project's storage,
+    a job folder or a ``.jsonl`` capture (see :mod:`runtime.storage.sources`).
+
+    Raises:
+        PerstackError: nothing by that name, or nothing in it to show.
+    """
+    from runtime.storage.sources import open_job
+
+    source = open_job(name, cwd=cwd, storage_root=storage_root)
+    job = load_stored_job(source.storage, continue_job=source.job_id)
+    in_project = source.kind == "stored" or (
+        source.kind == "folder" and Path(source.location).parent == storage_root / "jobs"
+    )
+    return job if in_project else replace(job, foreign=source.location)
 
 
 def _first_query(storage: Storage, job_id: str, coordinator: str) -> str:

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from runtime.errors import PerstackError
+from workbench.settings_file import read_settings, update_settings
 
 if TYPE_CHECKING:
     from textual.theme import Theme
@@ -252,14 +253,7 @@ def read_saved_theme(path: Path | None = None) -> str | None:
     Raises:
         PerstackError: The file exists but is not valid TOML.
     """
-    path = settings_path() if path is None else path
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8-sig"))
-    except FileNotFoundError:
-        return None
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
-        raise PerstackError(f"{path}: cannot read the workbench settings: {error}") from None
-    theme = data.get("theme")
+    theme = read_settings(settings_path() if path is None else path).get("theme")
     return theme if isinstance(theme, str) else None
 
 
@@ -269,21 +263,4 @@ def save_theme_name(name: str, path: Path | None = None) -> None:
     Raises:
         PerstackError: The file is not valid TOML (it is left alone) or cannot be written.
     """
-    import tomlkit
-
-    from workbench.atomic import write_text_atomic
-
-    path = settings_path() if path is None else path
-    try:
-        document = tomlkit.parse(path.read_text(encoding="utf-8-sig"))
-    except FileNotFoundError:
-        document = tomlkit.document()
-        document.add(tomlkit.comment("Perstack workbench settings (written by the workbench)."))
-    except (OSError, UnicodeDecodeError, tomlkit.exceptions.ParseError) as error:
-        raise PerstackError(f"{path}: cannot update the workbench settings: {error}") from None
-    document["theme"] = name
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        write_text_atomic(path, tomlkit.dumps(document))
-    except OSError as error:
-        raise PerstackError(f"{path}: cannot save the workbench settings: {error}") from None
+    update_settings(settings_path() if path is None else path, {"theme": name})

@@ -23,6 +23,9 @@ HEADLESS_COMMANDS: dict[str, str] = {
     "log": "runtime.cli.log:log_command",
     "install": "runtime.cli.install:install_command",
     "serve": "runtime.cli.serve:serve_command",
+    "create-expert": "runtime.cli.create_expert:create_expert_command",
+    "fork": "runtime.cli.fork:fork_command",
+    "diff": "runtime.cli.diff:diff_command",
 }
 #: Upstream registry commands we do not support yet (D11).
 UNSUPPORTED_COMMANDS = ("publish", "unpublish", "tag", "status")

@@ -5,11 +5,13 @@ from __future__ import annotations
 import os
 import re
 import sys
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import click
 
-from runtime.errors import PerstackError
+from runtime.errors import ConfigError, PerstackError
 
 __all__ = ["log_command", "parse_count"]
 
@@ -38,7 +40,12 @@ def parse_count(value: str | None, option: str, default: int) -> int:
     help="View execution history and events for debugging",
     context_settings={"max_content_width": 100},
 )
-@click.option("--job", "job_id", metavar="<jobId>", help="Show events for a specific job")
+@click.option(
+    "--job",
+    "job_id",
+    metavar="<job>",
+    help="Show events for a specific job: its id, a job folder or a .jsonl capture",
+)
 @click.option("--run", "run_id", metavar="<runId>", help="Show events for a specific run")
 @click.option(
     "--checkpoint", "checkpoint_id", metavar="<checkpointId>", help="Show checkpoint details"
@@ -84,7 +91,7 @@ def log_command(
     summary: bool,
 ) -> None:
     """Print a stored job's events: the latest job unless told otherwise."""
-    from runtime.storage import FileStorage, default_storage_root
+    from runtime.storage import FileStorage, Storage, default_storage_root
     from runtime.views.filtering import parse_filter, parse_step_range
     from runtime.views.logview import DEFAULT_TAKE, LogQuery, select_log
 
@@ -104,15 +111,23 @@ def log_command(
             context=parse_count(context, "--context", 0),
         )
         root = default_storage_root(Path.cwd(), os.environ)
-        storage = FileStorage(root)
-        selection = select_log(storage, query, str(root))
+        storage: Storage = FileStorage(root)
+        location = str(root)
+        if job_id is not None and _names_a_path(job_id, root):  # a job folder or a capture
+            from runtime.storage.sources import open_job
+
+            source = open_job(job_id, storage_root=root)
+            storage, location = source.storage, source.location
+            query = replace(query, job=source.job_id)
+        selection = select_log(storage, query, location)
         if selection is None:
             click.echo("No data found")
             return
+        cost = _summary_cost(storage, selection) if summary else None
         if as_json:
             from runtime.views.logview import write_json
 
-            write_json(storage, selection, sys.stdout.buffer, pretty=pretty)
+            write_json(storage, selection, sys.stdout.buffer, pretty=pretty, cost=cost)
         else:
             from runtime.views.logview_text import render_text
 
@@ -123,7 +138,11 @@ def log_command(
                 verbose=verbose,
                 messages=messages,
                 summary=summary,
+                cost=cost,
             )
+    except ConfigError as error:
+        click.echo("\n".join(error.problems), err=True)
+        sys.exit(1)
     except PerstackError as error:
         click.echo(f"Error: {error}", err=True)
         sys.exit(1)
@@ -137,6 +156,36 @@ def log_command(
         where = f": {error.filename}" if error.filename else ""
         click.echo(f"Error: {error.strerror or error}{where}", err=True)
         sys.exit(1)
+
+
+def _summary_cost(storage: Any, selection: Any) -> Any:
+    """The tokens and cost of the job (or ``--run``) shown, priced with the prices of the
+    ``perstack.toml`` found from the current directory, if any.
+
+    Raises:
+        ConfigError: That ``perstack.toml`` is not valid (its ``[prices]`` may matter).
+    """
+    from runtime.config import find_config, load_config
+    from runtime.views.cost import PriceBook, stored_cost
+
+    try:
+        config_path = find_config(Path.cwd())
+    except PerstackError:
+        config = None  # no perstack.toml: the price library's prices alone
+    else:
+        config = load_config(config_path)
+    prices = PriceBook.from_config(config)
+    return stored_cost(storage, str(selection.job["id"]), selection.run_id, prices)
+
+
+def _names_a_path(name: str, root: Path) -> bool:
+    """``--job`` names a folder or a capture, not a job id of the storage (an id that is
+    nowhere keeps upstream's answer, "No data found")."""
+    from runtime.storage.sources import looks_like_path
+
+    if looks_like_path(name):
+        return True
+    return not (root / "jobs" / name).is_dir() and Path(name).exists()
 
 
 if __name__ == "__main__":  # `python -m runtime.cli.log`, before `perstack` mounts it

@@ -13,6 +13,7 @@ import json
 import os
 import signal
 import sys
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,12 +24,20 @@ from runtime.errors import PerstackError
 
 if TYPE_CHECKING:
     from runtime.config.models import PerstackConfig
+    from runtime.engine.bus import RawEventListener
     from runtime.events import BaseEvent
     from runtime.model import Checkpoint, InteractiveToolCallResult
     from runtime.settings import RunSetting
     from runtime.storage import Storage
 
-__all__ = ["run_command", "RunOptions", "prepare_run", "execute_run", "run_options"]
+__all__ = [
+    "run_command",
+    "RunOptions",
+    "prepare_run",
+    "execute_run",
+    "print_events",
+    "run_options",
+]
 
 
 @dataclass
@@ -292,6 +301,24 @@ def execute_run(prepared: PreparedRun) -> int:
     """Run the prepared job, printing each event as one JSON line on stdout."""
     from runtime.engine.api import run
 
+    return print_events(
+        lambda print_event: run(
+            prepared.setting,
+            storage=prepared.storage,
+            checkpoint=prepared.checkpoint,
+            raw_event_listener=print_event,
+            locked_tools=prepared.locked_tools,
+            event_format=prepared.event_format,  # type: ignore[arg-type]
+        )
+    )
+
+
+def print_events(start: Callable[[RawEventListener], Awaitable[Any]]) -> int:
+    """Run ``start(print_event)`` (a job), printing each event as one JSON line on stdout.
+
+    Returns the exit code: 0 whatever the job's outcome, 143 when SIGTERM (or Ctrl+C's
+    cancellation) stopped it.
+    """
     out = sys.stdout.buffer
 
     def print_event(event: BaseEvent, data: bytes) -> None:
@@ -306,14 +333,7 @@ def execute_run(prepared: PreparedRun) -> int:
         assert task is not None
         # SIGTERM cancels the run like Ctrl+C does: skills close, files stay whole.
         loop.add_signal_handler(signal.SIGTERM, task.cancel)
-        await run(
-            prepared.setting,
-            storage=prepared.storage,
-            checkpoint=prepared.checkpoint,
-            raw_event_listener=print_event,
-            locked_tools=prepared.locked_tools,
-            event_format=prepared.event_format,  # type: ignore[arg-type]
-        )
+        await start(print_event)
 
     # Everything imported so far lives as long as the process: keep it out of the
     # collector's full passes, which otherwise grow with every module and SDK loaded.

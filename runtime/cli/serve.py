@@ -69,8 +69,13 @@ def _serve(settings: Any, host: str, port: int) -> int:
 
     server = Server(
         uvicorn.Config(
-            app, host=host, port=port, log_level="warning", access_log=False,
-            timeout_graceful_shutdown=10, lifespan="on",
+            app,
+            host=host,
+            port=port,
+            log_level="warning",
+            access_log=False,
+            timeout_graceful_shutdown=10,
+            lifespan="on",
         )  # fmt: skip
     )
 

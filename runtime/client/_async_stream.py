@@ -178,4 +178,3 @@ class AsyncJobStream:
                 return Result.failure(gave_up(failure, config.stream_retries))
             state.reconnects += 1
             await asyncio.sleep(backoff_delay(config.stream_backoff, failures))
-

@@ -36,7 +36,11 @@ def get_application() -> Call:
 def start_job(
     application_id: str, expert_key: str, query: str, provider: str | None, model: str | None
 ) -> Call:
-    body: dict[str, Any] = {"applicationId": application_id, "expertKey": expert_key, "query": query}
+    body: dict[str, Any] = {
+        "applicationId": application_id,
+        "expertKey": expert_key,
+        "query": query,
+    }
     if provider is not None:
         body["provider"] = provider
     if model is not None:

@@ -183,11 +183,15 @@ class SyncJobs:
         """One checkpoint of a job, as the JSON object the server sends."""
         return self._send(routes.get_checkpoint(job_id, checkpoint_id), signal)
 
-    def files(self, job_id: str, *, signal: threading.Event | None = None) -> Result[list[FileInfo]]:
+    def files(
+        self, job_id: str, *, signal: threading.Event | None = None
+    ) -> Result[list[FileInfo]]:
         """The files of a job's workspace."""
         return self._send(routes.list_files(job_id), signal)
 
-    def file(self, job_id: str, path: str, *, signal: threading.Event | None = None) -> Result[bytes]:
+    def file(
+        self, job_id: str, path: str, *, signal: threading.Event | None = None
+    ) -> Result[bytes]:
         """The content of one file of a job's workspace."""
         return self._send(routes.get_file(job_id, path), signal)
 

@@ -21,7 +21,10 @@ from runtime.config.problems import Problem
 from runtime.config.rules import BASE_SKILL_NAME, expert_key_problem
 
 __all__ = [
-    "delegate_problems", "duplicate_tool_problems", "delegate_tool_name", "base_skill_warnings",
+    "delegate_problems",
+    "duplicate_tool_problems",
+    "delegate_tool_name",
+    "base_skill_warnings",
 ]
 
 
@@ -54,10 +57,15 @@ def delegate_problems(
         if delegate == expert_key:
             problems.append(Problem(loc, f'expert "{expert_key}" cannot delegate to itself'))
         elif delegate not in defined_keys:
-            problems.append(Problem(loc, (
-                f'delegate "{delegate}" is not defined in {file_name}; '
-                "registry look-ups are not supported yet"
-            )))
+            problems.append(
+                Problem(
+                    loc,
+                    (
+                        f'delegate "{delegate}" is not defined in {file_name}; '
+                        "registry look-ups are not supported yet"
+                    ),
+                )
+            )
     return problems
 
 
@@ -80,10 +88,13 @@ def duplicate_tool_problems(expert: ExpertConfig) -> list[Problem]:
                 for tool in skill.tools
             ]
     for index, delegate in enumerate(expert.delegates):
-        offers.append((
-            delegate_tool_name(delegate), f'delegate "{delegate}"',
-            expert_loc + ("delegates", index),
-        ))
+        offers.append(
+            (
+                delegate_tool_name(delegate),
+                f'delegate "{delegate}"',
+                expert_loc + ("delegates", index),
+            )
+        )
 
     first_owner: dict[str, str] = {}
     problems = []
@@ -106,32 +117,48 @@ def base_skill_warnings(config: PerstackConfig) -> list[Problem]:
     """What D7 accepts but ignores: the bundled base skill always runs in-process."""
     warnings = []
     if config.perstack_base_skill_command is not None:
-        warnings.append(Problem(("perstackBaseSkillCommand",), (
-            "ignored: the base skill is bundled and always runs in-process"
-        )))
+        warnings.append(
+            Problem(
+                ("perstackBaseSkillCommand",),
+                ("ignored: the base skill is bundled and always runs in-process"),
+            )
+        )
     for expert in config.experts.values():
         entry = expert.base_skill_entry()
         if entry is None:
             continue
         loc = ("experts", expert.key, "skills", entry.name)
         if not isinstance(entry, McpStdioSkillConfig):
-            warnings.append(Problem(loc + ("type",), (
-                f"{entry.type} is ignored for the base skill: the bundled base skill is "
-                "always used (only pick/omit narrow it)"
-            )))
+            warnings.append(
+                Problem(
+                    loc + ("type",),
+                    (
+                        f"{entry.type} is ignored for the base skill: the bundled base skill is "
+                        "always used (only pick/omit narrow it)"
+                    ),
+                )
+            )
             continue
         if _pinned(entry.package_name):
-            warnings.append(Problem(loc + ("packageName",), (
-                f'pinned version "{entry.package_name}" is ignored: '
-                "the bundled base skill is always used"
-            )))
+            warnings.append(
+                Problem(
+                    loc + ("packageName",),
+                    (
+                        f'pinned version "{entry.package_name}" is ignored: '
+                        "the bundled base skill is always used"
+                    ),
+                )
+            )
         for index, arg in enumerate(entry.args):
             if _pinned(arg):
-                warnings.append(Problem(loc + ("args", index), (
-                    f'pinned version "{arg}" is ignored: the bundled base skill is always used'
-                )))
+                warnings.append(
+                    Problem(
+                        loc + ("args", index),
+                        (
+                            f'pinned version "{arg}" is ignored: the bundled base skill is always used'
+                        ),
+                    )
+                )
         if entry.required_env:
-            warnings.append(Problem(loc + ("requiredEnv",), (
-                "ignored for the bundled base skill"
-            )))
+            warnings.append(Problem(loc + ("requiredEnv",), ("ignored for the bundled base skill")))
     return warnings

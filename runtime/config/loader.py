@@ -219,8 +219,10 @@ def with_overrides(
     update: dict[str, Any] = {}
     if provider is not None:
         if rules.provider_name_problem(provider) is not None:
-            raise PerstackError(f"--provider {provider}: unknown provider; expected one of "
-                                f"{', '.join(rules.PROVIDER_NAMES)}")
+            raise PerstackError(
+                f"--provider {provider}: unknown provider; expected one of "
+                f"{', '.join(rules.PROVIDER_NAMES)}"
+            )
         if provider != config.provider.provider_name:
             update["provider"] = ProviderTable(provider_name=provider)
     if model is not None:
@@ -238,8 +240,10 @@ def with_overrides(
             update[name] = _int_option(option, value, minimum)
     if runtime is not None:
         if rules.runtime_problem(runtime) is not None:
-            raise PerstackError(f"--runtime {runtime}: unsupported runtime; "
-                                f"supported: {', '.join(rules.SUPPORTED_RUNTIMES)}")
+            raise PerstackError(
+                f"--runtime {runtime}: unsupported runtime; "
+                f"supported: {', '.join(rules.SUPPORTED_RUNTIMES)}"
+            )
         update["runtime"] = runtime
     return config.model_copy(update=update)
 
@@ -249,8 +253,10 @@ def _budget_option(value: str | int) -> str | int:
     if isinstance(value, str) and value.strip().isdigit():
         budget = int(value)
     if rules.reasoning_budget_problem(budget) is not None:
-        raise PerstackError(f"--reasoning-budget {value}: expected one of "
-                            f"{', '.join(rules.REASONING_LEVELS)} or an integer >= 0")
+        raise PerstackError(
+            f"--reasoning-budget {value}: expected one of "
+            f"{', '.join(rules.REASONING_LEVELS)} or an integer >= 0"
+        )
     return rules.normalize_reasoning_budget(budget)
 
 

@@ -38,6 +38,7 @@ __all__ = [
     "SkillConfig",
     "ExpertConfig",
     "PerstackConfig",
+    "ModelPriceConfig",
     "RULE_ERROR",
     "is_base_skill",
 ]
@@ -90,6 +91,7 @@ ReasoningBudget = Annotated[
 Runtime = Annotated[Literal["local"], _plain(rules.runtime_problem)]
 ProviderName = Annotated[str, _plain(rules.provider_name_problem)]
 ApiBaseUrl = Annotated[str, _plain(_https_api_url)]
+PriceKey = Annotated[str, _rule(rules.price_key_problem)]
 
 
 def _with_table_keys(data: Any, field: str, *names: str) -> Any:
@@ -110,7 +112,10 @@ class _ConfigModel(BaseModel):
     # defer_build: schemas are built on first validation, so importing is cheap for
     # commands that never load a config (and for modules importing these for typing).
     model_config = ConfigDict(
-        alias_generator=to_camel, populate_by_name=True, extra="ignore", strict=True,
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="ignore",
+        strict=True,
         defer_build=True,
     )
 
@@ -130,11 +135,14 @@ class ProviderTable(_ConfigModel):
         if base_url is None or exempt:
             return self
         if not isinstance(base_url, str):
-            raise _fail(f"expected a string, got {rules.describe_value(base_url)}",
-                        ("setting", "baseUrl"))
+            raise _fail(
+                f"expected a string, got {rules.describe_value(base_url)}", ("setting", "baseUrl")
+            )
         if not base_url.startswith("https://"):
-            raise _fail(f'URL must use HTTPS, got "{base_url}" (only ollama may use http)',
-                        ("setting", "baseUrl"))
+            raise _fail(
+                f'URL must use HTTPS, got "{base_url}" (only ollama may use http)',
+                ("setting", "baseUrl"),
+            )
         return self
 
 
@@ -185,11 +193,13 @@ class McpStdioSkillConfig(_McpSkillBase):
         if self.name == rules.BASE_SKILL_NAME:
             return self
         if self.package_name is None and not self.args:
-            raise _fail(f"Skill {self.name} has no packageName or args. "
-                        "Please provide one of them.")
+            raise _fail(
+                f"Skill {self.name} has no packageName or args. Please provide one of them."
+            )
         if self.package_name is not None and self.args:
-            raise _fail(f"Skill {self.name} has both packageName and args. "
-                        "Please provide only one of them.")
+            raise _fail(
+                f"Skill {self.name} has both packageName and args. Please provide only one of them."
+            )
         return self
 
 
@@ -251,7 +261,9 @@ class InteractiveSkillConfig(_SkillBase):
 
 SkillConfig = Annotated[
     Union[
-        McpStdioSkillConfig, McpSseSkillConfig, McpStreamableHttpSkillConfig,
+        McpStdioSkillConfig,
+        McpSseSkillConfig,
+        McpStreamableHttpSkillConfig,
         InteractiveSkillConfig,
     ],
     Field(discriminator="type"),
@@ -324,6 +336,23 @@ class ExpertConfig(_ConfigModel):
         return {name: skill for name, skill in self.skills.items() if skill is not base}
 
 
+#: A price in USD per million tokens: a finite number >= 0 (TOML's inf and nan are refused).
+PerMillion = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+
+
+class ModelPriceConfig(_ConfigModel):
+    """``[prices."<provider>:<model>"]`` or ``[prices."<model>"]``: a model's own prices.
+
+    For private or new models the price library does not know, or to override it. Figures
+    are USD per million tokens; cached input tokens cost ``inputPerMillion`` unless
+    ``cachedPerMillion`` says otherwise, and reasoning tokens are output tokens.
+    """
+
+    input_per_million: PerMillion
+    output_per_million: PerMillion
+    cached_per_million: PerMillion | None = None
+
+
 class PerstackConfig(_ConfigModel):
     """A loaded ``perstack.toml`` with the defaults of D9 filled in.
 
@@ -346,6 +375,7 @@ class PerstackConfig(_ConfigModel):
     perstack_api_base_url: ApiBaseUrl = "https://api.perstack.ai"
     perstack_base_skill_command: list[str] | None = None
     env_path: list[str] | None = None
+    prices: dict[PriceKey, ModelPriceConfig] = Field(default_factory=dict)
     path: Path = Field(default=Path("perstack.toml"), exclude=True, strict=False)
     warnings: list[str] = Field(default_factory=list, exclude=True)
 

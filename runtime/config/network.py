@@ -20,8 +20,14 @@ __all__ = [
 # Spec §2.5's private and local ranges; 0.0.0.0/8 is "this network", as unroutable as 0.0.0.0.
 _PRIVATE_V4 = tuple(
     ipaddress.IPv4Network(net)
-    for net in ("0.0.0.0/8", "10.0.0.0/8", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12",
-                "192.168.0.0/16")
+    for net in (
+        "0.0.0.0/8",
+        "10.0.0.0/8",
+        "127.0.0.0/8",
+        "169.254.0.0/16",
+        "172.16.0.0/12",
+        "192.168.0.0/16",
+    )
 )
 _PRIVATE_V6 = tuple(
     ipaddress.IPv6Network(net) for net in ("::/128", "::1/128", "fe80::/10", "fc00::/7")

@@ -79,10 +79,16 @@ def _message(error: Any) -> str:
     if kind in _EXPECTED:
         return f"expected {_EXPECTED[kind]}, got {describe_value(value)}"
     if kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
-        sign = {"greater_than_equal": ">=", "greater_than": ">",
-                "less_than_equal": "<=", "less_than": "<"}[kind]
+        sign = {
+            "greater_than_equal": ">=",
+            "greater_than": ">",
+            "less_than_equal": "<=",
+            "less_than": "<",
+        }[kind]
         bound = next(iter(ctx.values()))
         return f"must be {sign} {bound}, got {describe_value(value)}"
+    if kind == "finite_number":
+        return f"expected a finite number, got {describe_value(value)}"
     if kind == "string_too_short":
         minimum = ctx.get("min_length", 1)
         return "must not be empty" if minimum == 1 else f"must be at least {minimum} characters"

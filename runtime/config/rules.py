@@ -27,6 +27,7 @@ __all__ = [
     "tag_problem",
     "expert_name_problem",
     "expert_key_problem",
+    "price_key_problem",
 ]
 
 #: The bundled base skill, always present (D7).
@@ -34,21 +35,45 @@ BASE_SKILL_NAME = "@perstack/base"
 
 #: The tools of the bundled base skill (spec §9), for static duplicate-name checks (D10).
 BASE_TOOL_NAMES: tuple[str, ...] = (
-    "attemptCompletion", "todo", "clearTodo", "healthCheck", "exec", "readTextFile",
-    "readImageFile", "readPdfFile", "writeTextFile", "appendTextFile", "editTextFile",
-    "moveFile", "deleteFile", "getFileInfo", "listDirectory", "createDirectory",
+    "attemptCompletion",
+    "todo",
+    "clearTodo",
+    "healthCheck",
+    "exec",
+    "readTextFile",
+    "readImageFile",
+    "readPdfFile",
+    "writeTextFile",
+    "appendTextFile",
+    "editTextFile",
+    "moveFile",
+    "deleteFile",
+    "getFileInfo",
+    "listDirectory",
+    "createDirectory",
     "deleteDirectory",
 )
 
 SKILL_TYPES: tuple[str, ...] = (
-    "mcpStdioSkill", "mcpSseSkill", "mcpStreamableHttpSkill", "interactiveSkill",
+    "mcpStdioSkill",
+    "mcpSseSkill",
+    "mcpStreamableHttpSkill",
+    "interactiveSkill",
 )
 
 #: Upstream's provider names (spec §2.3) plus our offline ones. google, google-vertex and
 #: amazon-bedrock load here; the provider layer reports them as not supported yet (D12).
 PROVIDER_NAMES: tuple[str, ...] = (
-    "anthropic", "google", "openai", "ollama", "azure-openai", "amazon-bedrock",
-    "google-vertex", "deepseek", "scripted", "replay",
+    "anthropic",
+    "google",
+    "openai",
+    "ollama",
+    "azure-openai",
+    "amazon-bedrock",
+    "google-vertex",
+    "deepseek",
+    "scripted",
+    "replay",
 )
 #: Providers whose ``[provider.setting]`` is their own business (e.g. ``script``).
 OFFLINE_PROVIDERS: frozenset[str] = frozenset({"scripted", "replay"})
@@ -151,3 +176,13 @@ def expert_key_problem(value: str) -> str | None:
         f'invalid expert key "{value}": use lowercase letters, digits, "-", "_" and ".", '
         'optionally "@scope/" before and "@version" after'
     )
+
+
+def price_key_problem(value: str) -> str | None:
+    """A ``[prices]`` key: ``"<model>"`` or ``"<provider>:<model>"`` (a known provider)."""
+    provider, colon, model = value.partition(":")
+    if not value.strip():
+        return "a model name must not be empty"
+    if colon and provider in PROVIDER_NAMES and not model.strip():
+        return f'"{value}" names no model after the provider'
+    return None

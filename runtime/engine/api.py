@@ -10,6 +10,7 @@ Example:
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -23,10 +24,14 @@ from runtime.settings import RunSetting
 if TYPE_CHECKING:
     from runtime.config.models import ExpertConfig, PerstackConfig
     from runtime.engine.event_format import EventFormat
+    from runtime.engine.fork_plan import ForkPlan
+    from runtime.events import BaseEvent
     from runtime.skills.calls import ElicitationHandler
+    from runtime.skills.factory import InProcessSkills
     from runtime.storage import Storage
+    from runtime.storage.sources import JobSource
 
-__all__ = ["run", "settings_from_config"]
+__all__ = ["fork", "run", "settings_from_config"]
 
 
 def settings_from_config(
@@ -107,6 +112,7 @@ async def run(
     on_provider: Callable[[Provider], None] | None = None,
     event_format: EventFormat = "compact",
     elicitation_handler: ElicitationHandler | None = None,
+    in_process_skills: InProcessSkills | None = None,
 ) -> Checkpoint:
     """Run an Expert to a stop and return the final checkpoint.
 
@@ -125,6 +131,9 @@ async def run(
         elicitation_handler: Asks the person when an MCP server asks a question during a
             tool call (returns their answer). Without one the run stops on the question,
             resumable with the answer (``--continue -i``).
+        in_process_skills: Skills this program provides in-process, by skill name: a
+            skill table of that name in ``perstack.toml`` is served by the factory's skill
+            instead of the server it describes (``perstack create-expert``'s lab).
 
     Returns:
         The last checkpoint of the job (``completed``, ``stoppedBy…``).
@@ -134,39 +143,193 @@ async def run(
     """
     from runtime.engine.jobs import JobRunner
 
-    workspace = Path(setting.workspace or Path.cwd()).resolve()
-    if storage is None:
-        from runtime.storage import FileStorage, default_storage_root
-
-        storage = FileStorage(default_storage_root(workspace, os.environ))
-    owns_provider = provider is None
-    if provider is None:
-        from runtime.providers.factory import create_provider
-
-        provider = create_provider(
-            setting.provider_name, setting.provider_setting, setting.env, setting.base_dir
-        )
-    if on_provider is not None:
-        on_provider(provider)
-    bus = EventBus(
-        storage,
-        listeners=[event_listener] if event_listener else [],
-        raw_listeners=[raw_event_listener] if raw_event_listener else [],
-        event_format=event_format,
+    parts = _JobParts(
+        setting, storage, provider, event_listener, raw_event_listener, on_provider, event_format
     )
     runner = JobRunner(
         setting=setting,
         experts=_experts(setting),
-        provider=provider,
-        bus=bus,
-        storage=storage,
-        workspace=workspace,
+        provider=parts.provider,
+        bus=parts.bus,
+        storage=parts.storage,
+        workspace=parts.workspace,
         env=setting.env,
         locked_tools=locked_tools,
         elicitation_handler=elicitation_handler,
+        in_process_skills=in_process_skills,
     )
     try:
         return await runner.run(checkpoint)
     finally:
-        if owns_provider:
-            await provider.aclose()
+        await parts.close()
+
+
+async def fork(
+    setting: RunSetting,
+    source: JobSource | str,
+    checkpoint_id: str,
+    query: str | None = None,
+    event_listener: EventListener | None = None,
+    *,
+    storage: Storage | None = None,
+    provider: Provider | None = None,
+    raw_event_listener: RawEventListener | None = None,
+    locked_tools: Mapping[str, Mapping[str, Any]] | None = None,
+    on_provider: Callable[[Provider], None] | None = None,
+    event_format: EventFormat = "compact",
+) -> Checkpoint:
+    """Fork a job: a new job that goes on from one of its checkpoints (``perstack fork``).
+
+    The new job (``setting.job_id``) starts with the forked job's history up to the
+    checkpoint, copied, and goes on from there with ``setting``'s provider, model, limits
+    and Experts (today's ``perstack.toml``). The forked Expert asks for its next step
+    again, with ``query`` as a new user message if given (for a run waiting on an
+    interactive tool: the answer). A checkpoint inside a delegate continues there, and its
+    answer goes back to the waiting parent as in the forked job. Nothing before the
+    checkpoint is sent to the model; the forked job is only read. See
+    :mod:`runtime.engine.fork`.
+
+    Args:
+        setting: The new job's settings (``expert_key`` and ``input`` are not used: the
+            checkpoint says which Expert goes on).
+        source: The job to fork: a :class:`~runtime.storage.sources.JobSource`, or its
+            name (an id in the storage, a job folder or a ``.jsonl`` capture).
+        checkpoint_id: The fork point: a stored checkpoint of any run of that job.
+        query: A new user message for the forked Expert, or ``None``.
+        event_listener, storage, provider, raw_event_listener, locked_tools, on_provider,
+            event_format: As for :func:`run`.
+
+    Returns:
+        The new job's last checkpoint.
+
+    Raises:
+        PerstackError: the job or checkpoint cannot be found, or cannot be continued the
+            way asked (one line saying why).
+    """
+    from runtime.engine.fork import ForkRunner
+    from runtime.engine.fork_plan import plan_fork
+    from runtime.model import RunInput
+
+    if isinstance(source, str):
+        from runtime.storage.sources import open_job
+
+        source = open_job(source, cwd=Path(setting.workspace or Path.cwd()), env=setting.env)
+    plan = plan_fork(source.storage, source.job_id, checkpoint_id, RunInput(text=query))
+    parts = _JobParts(
+        setting, storage, provider, event_listener, raw_event_listener, on_provider, event_format
+    )
+    runner = ForkRunner(
+        plan=plan,
+        setting=setting,
+        experts=_experts(setting),
+        provider=parts.provider,
+        bus=parts.bus,
+        storage=parts.storage,
+        workspace=parts.workspace,
+        env=setting.env,
+        locked_tools=locked_tools,
+    )
+    copier = _HistoryCopier(source, plan, parts.storage, setting.job_id)
+    parts.bus.listeners.append(copier.on_event)
+    try:
+        return await runner.run_fork()
+    finally:
+        await copier.wait()
+        await parts.close()
+
+
+class _JobParts:
+    """What running a job needs besides its runner: storage, provider and event bus."""
+
+    def __init__(
+        self,
+        setting: RunSetting,
+        storage: Storage | None,
+        provider: Provider | None,
+        event_listener: EventListener | None,
+        raw_event_listener: RawEventListener | None,
+        on_provider: Callable[[Provider], None] | None,
+        event_format: EventFormat,
+    ) -> None:
+        self.workspace = Path(setting.workspace or Path.cwd()).resolve()
+        if storage is None:
+            from runtime.storage import FileStorage, default_storage_root
+
+            storage = FileStorage(default_storage_root(self.workspace, os.environ))
+        self.storage: Storage = storage
+        self.owns_provider = provider is None
+        if provider is None:
+            from runtime.providers.factory import create_provider
+
+            provider = create_provider(
+                setting.provider_name, setting.provider_setting, setting.env, setting.base_dir
+            )
+        self.provider: Provider = provider
+        if on_provider is not None:
+            on_provider(provider)
+        self.bus = EventBus(
+            storage,
+            listeners=[event_listener] if event_listener else [],
+            raw_listeners=[raw_event_listener] if raw_event_listener else [],
+            event_format=event_format,
+        )
+
+    async def close(self) -> None:
+        if self.owns_provider:
+            await self.provider.aclose()
+
+
+class _HistoryCopier:
+    """Copies a fork's history into the new job, once the fork's first model request is
+    on its way.
+
+    Nothing the fork does reads the copy (it reads the forked job itself), so the model is
+    asked for the first step without waiting for thousands of files to be written, nor
+    sharing the interpreter with the copy while it gets there. Into files, the copy runs
+    on a thread with a store of its own; into memory, at once.
+    """
+
+    def __init__(self, source: JobSource, plan: ForkPlan, target: Storage, job_id: str) -> None:
+        self._source, self._plan, self._target, self._job_id = source, plan, target, job_id
+        self._thread: Any = None
+        self._started = False
+        self.error: BaseException | None = None
+
+    def on_event(self, event: BaseEvent) -> None:
+        """A bus listener: start copying when the first generation begins."""
+        if not self._started and event.type == "startGeneration":
+            self.start()
+
+    def start(self) -> None:
+        """Start the copy (once)."""
+        import threading
+
+        from runtime.storage import FileStorage
+        from runtime.storage.copying import copy_history
+
+        if self._started:
+            return
+        self._started = True
+        source, plan, target = self._source, self._plan, self._target
+        if not isinstance(target, FileStorage):
+            copy_history(source.storage, source.job_id, plan.history(), target, self._job_id)
+            return
+        own = FileStorage(target.root, on_warning=target._on_warning)
+
+        def copy() -> None:
+            try:
+                copy_history(source.storage, source.job_id, plan.history(), own, self._job_id)
+            except BaseException as error:  # reported by wait()
+                self.error = error
+
+        self._thread = threading.Thread(target=copy, name="fork-history", daemon=True)
+        self._thread.start()
+
+    async def wait(self) -> None:
+        """Copy now if the fork never got to ask the model; wait for the copy to be
+        complete (raising what stopped it, if anything)."""
+        self.start()
+        if self._thread is not None:
+            await asyncio.to_thread(self._thread.join)
+        if self.error is not None:
+            raise self.error

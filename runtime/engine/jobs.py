@@ -9,11 +9,13 @@ answers its parent with an error result instead of ending the job (D3).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from runtime._version import __version__
+from runtime.engine._messages import delegate_answer as _answer
+from runtime.engine._messages import interactive_payload as _interactive_payload
 from runtime.engine.bus import EventBus
 from runtime.engine.context_window import context_window_for
 from runtime.engine.loop import RunSegment, SegmentSpec
@@ -24,19 +26,16 @@ from runtime.model import (
     Checkpoint,
     DelegatedBy,
     DelegationTarget,
-    ExpertMessage,
     ExpertRef,
-    InteractiveToolCallResult,
     Job,
     RunInput,
-    TextPart,
     Usage,
     new_id,
     now_ms,
 )
 from runtime.providers.base import Provider
 from runtime.settings import RunSetting
-from runtime.skills.factory import build_skills
+from runtime.skills.factory import InProcessSkills, build_skills
 from runtime.skills.manager import Skill, SkillContext
 from runtime.skills.skillset import SkillSet
 
@@ -69,6 +68,7 @@ class JobRunner:
         locked_tools: Per Expert key, per skill name, tool definitions from the lockfile.
         elicitation_handler: Asks the person an MCP server's question (a front end's form);
             ``None``: the run stops on the question (headless).
+        in_process_skills: Skills the embedding program provides in-process, by name.
     """
 
     def __init__(
@@ -83,6 +83,7 @@ class JobRunner:
         env: Mapping[str, str],
         locked_tools: Mapping[str, Mapping[str, Any]] | None = None,
         elicitation_handler: ElicitationHandler | None = None,
+        in_process_skills: InProcessSkills | None = None,
     ) -> None:
         self.setting = setting
         self.elicitation_handler = elicitation_handler
@@ -93,6 +94,7 @@ class JobRunner:
         self.workspace = workspace
         self.env = dict(env)
         self.locked_tools = locked_tools or {}
+        self.in_process_skills = in_process_skills or {}
         self.context_window = context_window_for(setting.provider_name, setting.model)
         self.job: Job | None = None
 
@@ -182,14 +184,23 @@ class JobRunner:
 
     async def run(self, resume_from: Checkpoint | None = None) -> Checkpoint:
         """Run the job from a fresh start or from ``resume_from``; return the last checkpoint."""
-        self._open_job()
-        try:
+
+        async def body() -> Checkpoint:
             checkpoint = self.initial_checkpoint(resume_from)
             final = await self._drive(self.setting, checkpoint, parallel=False)
             # A job stopped inside a delegate resumes there; once that child completes,
             # its parents continue where they left off.
             while final.status == "completed" and final.delegated_by is not None:
                 final = await self._resume_parent(final)
+            return final
+
+        return await self._run_job(body)
+
+    async def _run_job(self, body: Callable[[], Awaitable[Checkpoint]]) -> Checkpoint:
+        """Open the job record, run ``body`` and close the record with its outcome."""
+        self._open_job()
+        try:
+            final = await body()
         except (asyncio.CancelledError, KeyboardInterrupt):
             raise  # the job stays "running": `--continue` resumes from the last checkpoint
         except BaseException:
@@ -252,40 +263,61 @@ class JobRunner:
                         *(self._child(setting, checkpoint, t, parallel=True) for t in targets)
                     )
                 )
-            stopped = next(
-                (c for c in children if c.status not in ("completed", "stoppedByError")), None
-            )
-            if stopped is not None:
-                return stopped  # e.g. the job's maxSteps reached inside a delegate
-            answers = [
-                _answer(child, target.tool_call_id, target.tool_name)
-                for child, target in zip(children, targets, strict=True)
-            ]
-            if len(children) == 1:
-                step, usage = children[0].step_number, children[0].usage
-            else:
-                step = max(c.step_number for c in children)
-                usage = sum((c.usage for c in children), checkpoint.usage)
-            run_id = new_id()
-            setting = setting.model_copy(
-                update={
-                    "run_id": run_id,
-                    "input": RunInput(interactive_tool_call_result=answers[0]),
-                    "updated_at": now_ms(),
-                }
-            )
-            partial = list(checkpoint.partial_tool_results or []) + [
-                a.as_tool_result() for a in answers[1:]
-            ]
-            checkpoint = checkpoint.model_copy(
-                update={
-                    "id": new_id(),
-                    "run_id": run_id,
-                    "step_number": step + 1,
-                    "usage": usage,
-                    "partial_tool_results": partial or None,
-                }
-            )
+            resumed = self._after_delegates(setting, checkpoint, children)
+            if isinstance(resumed, Checkpoint):
+                return resumed  # e.g. the job's maxSteps reached inside a delegate
+            setting, checkpoint = resumed
+
+    def _after_delegates(
+        self, setting: RunSetting, waiting: Checkpoint, children: list[Checkpoint]
+    ) -> Checkpoint | tuple[RunSetting, Checkpoint]:
+        """What comes after a delegation: the parent's next segment (its settings and
+        checkpoint, the delegates' answers as tool results), or the child that stopped the
+        job (one stopped for a reason other than completing or failing).
+
+        Args:
+            setting: The waiting parent's run setting.
+            waiting: Its ``stoppedByDelegate`` checkpoint.
+            children: Each delegate's last checkpoint, in ``waiting.delegate_to`` order.
+        """
+        targets = waiting.delegate_to or []
+        stopped = next(
+            (c for c in children if c.status not in ("completed", "stoppedByError")), None
+        )
+        if stopped is not None:
+            return stopped
+        answers = [
+            _answer(child, target.tool_call_id, target.tool_name)
+            for child, target in zip(children, targets, strict=True)
+        ]
+        if len(children) == 1:
+            step, usage = children[0].step_number, children[0].usage
+        else:
+            step = max(c.step_number for c in children)
+            usage = sum((c.usage for c in children), waiting.usage)
+        run_id = new_id()
+        setting = setting.model_copy(
+            update={
+                "run_id": run_id,
+                "expert_key": waiting.expert.key,
+                "input": RunInput(interactive_tool_call_result=answers[0]),
+                "updated_at": now_ms(),
+            }
+        )
+        partial = list(waiting.partial_tool_results or []) + [
+            a.as_tool_result()
+            for a in answers[1:]
+        ]
+        checkpoint = waiting.model_copy(
+            update={
+                "id": new_id(),
+                "run_id": run_id,
+                "step_number": step + 1,
+                "usage": usage,
+                "partial_tool_results": partial or None,
+            }
+        )
+        return setting, checkpoint
 
     async def _child(
         self,
@@ -343,6 +375,7 @@ class JobRunner:
             expert_name=expert.name,
             experts=list(self.experts),
             model=setting.model,
+            provider_name=setting.provider_name,
             max_steps=setting.max_steps,
             max_retries=setting.max_retries,
             timeout=setting.timeout,
@@ -357,6 +390,7 @@ class JobRunner:
                 delegated=delegated,
                 locked_tools=self.locked_tools.get(expert.key),
                 tool_timeout=setting.tool_timeout,
+                in_process=self.in_process_skills,
             ),
             on_connected=lambda skill: self._in_process_connected(skill, ids),
             on_closed=lambda skill: self._in_process_closed(skill, ids),
@@ -383,6 +417,7 @@ class JobRunner:
         )
         try:
             await skills.start(context)
+            checkpoint = self._prepare_segment(checkpoint, expert, setting, skills)
             segment = RunSegment(
                 SegmentSpec(
                     setting=setting,
@@ -401,26 +436,39 @@ class JobRunner:
         finally:
             await skills.close()
 
-    def _instruction(self, expert: ExpertConfig, setting: RunSetting, skills: SkillSet):
+    def _prepare_segment(
+        self, checkpoint: Checkpoint, expert: ExpertConfig, setting: RunSetting, skills: SkillSet
+    ) -> Checkpoint:
+        """The checkpoint a segment starts from, once its skills are ready (as given; a
+        fork brings the instruction up to date here)."""
+        return checkpoint
+
+    def _instruction(
+        self,
+        expert: ExpertConfig,
+        setting: RunSetting,
+        skills: SkillSet,
+        started_at_ms: int | None = None,
+    ):
         rules = [(s.name, s.rule) for s in skills.skills if s.rule and s.kind != "delegate"]
         delegates = [
             (self.experts[key].name, self.experts[key].description) for key in expert.delegates
         ]
         return build_instruction_message(
             instruction=expert.instruction,
-            started_at_ms=setting.started_at,
+            started_at_ms=setting.started_at if started_at_ms is None else started_at_ms,
             workspace=self.workspace,
             skill_rules=rules,
             delegates=delegates,
         )
 
     def _in_process_connected(self, skill: Skill, ids: dict[str, str]) -> None:
-        if skill.name == _BASE_SKILL:
+        if skill.name == _BASE_SKILL or skill.name in self.in_process_skills:
             self.bus.emit(
                 SkillConnected(
                     **ids,
                     skill_name=skill.name,
-                    server_info={"name": _BASE_SKILL, "version": __version__},
+                    server_info={"name": skill.name, "version": __version__},
                     spawn_duration_ms=0,
                     connect_duration_ms=0,
                     total_duration_ms=0,
@@ -428,32 +476,5 @@ class JobRunner:
             )
 
     def _in_process_closed(self, skill: Skill, ids: dict[str, str]) -> None:
-        if skill.name == _BASE_SKILL:
+        if skill.name == _BASE_SKILL or skill.name in self.in_process_skills:
             self.bus.emit(SkillDisconnected(**ids, skill_name=skill.name))
-
-
-def _answer(child: Checkpoint, tool_call_id: str, tool_name: str) -> InteractiveToolCallResult:
-    """What a finished child tells its parent: its final text, or why it failed (D3)."""
-    skill_name = f"delegate/{child.expert.key}"
-    if child.status == "stoppedByError":
-        reason = child.error.message if child.error else "the delegate stopped with an error"
-        return InteractiveToolCallResult(
-            tool_call_id=tool_call_id,
-            tool_name=tool_name,
-            skill_name=skill_name,
-            text=f"Delegation failed: {reason}",
-            is_error=True,
-        )
-    last = child.messages[-1] if child.messages else None
-    if not isinstance(last, ExpertMessage):
-        raise PerstackError("Delegation error: delegation result message is incorrect")
-    text = next((p.text for p in last.contents if isinstance(p, TextPart)), "")
-    return InteractiveToolCallResult(
-        tool_call_id=tool_call_id, tool_name=tool_name, skill_name=skill_name, text=text
-    )
-
-
-def _interactive_payload(answer: InteractiveToolCallResult | None) -> dict[str, Any] | None:
-    if answer is None:
-        return None
-    return {"toolName": answer.tool_name, "toolCallId": answer.tool_call_id, "text": answer.text}

@@ -45,6 +45,7 @@ from runtime.providers.base import GenerationRequest, GenerationResult, Provider
 
 __all__ = ["RunSegment", "SegmentSpec"]
 
+
 class RunSegment:
     """Runs one Expert from a checkpoint until it stops.
 

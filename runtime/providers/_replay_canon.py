@@ -128,8 +128,10 @@ def _part(part: Any) -> str:
         flag = " (error)" if part.is_error else ""
         body = "\n".join(_part(content) for content in part.contents)
         return f"(tool result) {part.tool_name}{flag}: {body}"
-    data = getattr(part, "url", None) or getattr(part, "encoded_data", None) or getattr(
-        part, "data", ""
+    data = (
+        getattr(part, "url", None)
+        or getattr(part, "encoded_data", None)
+        or getattr(part, "data", "")
     )
     return f"({kind} {getattr(part, 'mime_type', '')} sha256:{_digest(str(data))})"
 

@@ -170,9 +170,7 @@ class _RunReader:
         pending = self.pending
         if kind == "startGeneration":
             self.history = list(event.messages)  # type: ignore[attr-defined]
-            self.pending = _Pending(
-                "toolCall", self.history, event.expert_key, event.step_number
-            )
+            self.pending = _Pending("toolCall", self.history, event.expert_key, event.step_number)
         elif kind == "streamReasoning":
             if pending is not None:
                 pending.reasoning.append(event.delta)  # type: ignore[attr-defined]

@@ -84,6 +84,7 @@ class _RuleSpec(_Strict):
     turn: Any = None
     purpose: Literal["toolCall", "runResult", "sampling"] | None = None
     query_contains: str | None = None
+    instruction_contains: str | None = None
     times: int | None = Field(default=None, ge=1)
     delay_ms: int = Field(default=0, ge=0)
     chunk_delay_ms: int = Field(default=0, ge=0)
@@ -211,6 +212,7 @@ class Rule:
     turns: tuple[int, int] | frozenset[int] | None
     purpose: str | None
     query_contains: str | None
+    instruction_contains: str | None
     times: int | None
     delay: float
     chunk_delay: float
@@ -224,7 +226,14 @@ class Rule:
     tool_calls: tuple[ToolCallSpec, ...]
     error: ErrorSpec | None
 
-    def matches(self, expert_key: str, turn: int, purpose: str, query: str | None) -> bool:
+    def matches(
+        self,
+        expert_key: str,
+        turn: int,
+        purpose: str,
+        query: str | None,
+        instruction: str | None = None,
+    ) -> bool:
         """Whether this rule answers a request (``times`` is checked by the provider)."""
         if self.expert_exact is not None and expert_key != self.expert_exact:
             return False
@@ -243,6 +252,9 @@ class Rule:
             return False  # an MCP server's request is answered only by rules meant for it
         if self.query_contains is not None and (query is None or self.query_contains not in query):
             return False
+        wanted = self.instruction_contains
+        if wanted is not None and (instruction is None or wanted not in instruction):
+            return False
         return True
 
 
@@ -255,11 +267,13 @@ class Script:
         source: What to call the script in messages (its path, or the inline setting).
         needs_query: Whether any rule looks at the query (so the provider only finds the
             first user message when it has to).
+        needs_instruction: Whether any rule looks at the instruction message.
     """
 
     rules: tuple[Rule, ...]
     source: str
     needs_query: bool
+    needs_instruction: bool = False
 
 
 def _compile_rule(index: int, spec: _RuleSpec) -> Rule:
@@ -276,6 +290,7 @@ def _compile_rule(index: int, spec: _RuleSpec) -> Rule:
         turns=spec.turn,
         purpose=spec.purpose,
         query_contains=spec.query_contains,
+        instruction_contains=spec.instruction_contains,
         times=spec.times,
         delay=spec.delay_ms / 1000,
         chunk_delay=spec.chunk_delay_ms / 1000,
@@ -314,6 +329,7 @@ def parse_script(data: Any, source: str, text: str | None = None) -> Script:
         rules=rules,
         source=source,
         needs_query=any(rule.query_contains is not None for rule in rules),
+        needs_instruction=any(rule.instruction_contains is not None for rule in rules),
     )
 
 

@@ -58,9 +58,7 @@ def locate_line(text: str, loc: Sequence[str | int]) -> int | None:
     section: tuple[int, int] | None = None
     key: str | int | None = None
     if head == "toolCalls" and len(rest) >= 2 and isinstance(rest[1], int):
-        headers = [
-            n for n in range(rule_start, rule_stop) if _TOOL_CALL_HEADER.match(lines[n])
-        ]
+        headers = [n for n in range(rule_start, rule_stop) if _TOOL_CALL_HEADER.match(lines[n])]
         if rest[1] < len(headers):
             start = headers[rest[1]]
             section = (start, _section_end(lines, start, rule_stop))

@@ -58,7 +58,10 @@ def new_http_client(proxy: str | None) -> Any:
     for name, value in (("TCP_KEEPINTVL", 60), ("TCP_KEEPCNT", 5), ("TCP_KEEPIDLE", 60)):
         if hasattr(socket, name):
             options.append((socket.IPPROTO_TCP, getattr(socket, name), value))
-    limits = httpx2.Limits(max_connections=1000, max_keepalive_connections=100)
+    # Idle connections are kept 30 s, not httpx's 5: between two steps of a job the tools run
+    # (often for seconds), and a new TLS handshake per step is what keeping them saves. It
+    # also keeps the cold start's connection for the SDK when its import is slow (a busy box).
+    limits = httpx2.Limits(max_connections=1000, max_keepalive_connections=100, keepalive_expiry=30.0)
     transport = None if proxy else httpx2.AsyncHTTPTransport(socket_options=options, limits=limits)
     return httpx2.AsyncClient(
         transport=transport,

@@ -152,8 +152,7 @@ class ReplayProvider(Provider):
         same = [c for c in candidates if instruction_matches(c.instruction, instruction)]
         if same and all(c.used for c in same):
             detail = (
-                f"The job asked it {len(same)} time(s), and every recorded answer has "
-                "been used."
+                f"The job asked it {len(same)} time(s), and every recorded answer has been used."
             )
         elif same:
             missing = sorted(same[0].generation.answer.required_tools - offered)
@@ -164,8 +163,7 @@ class ReplayProvider(Provider):
         else:
             nearest = self._nearest(request)
             label = (
-                f"recorded ({nearest.expert_key}, step {nearest.step_number}, "
-                f"{nearest.purpose})"
+                f"recorded ({nearest.expert_key}, step {nearest.step_number}, {nearest.purpose})"
             )
             diff = render_diff(
                 self._recorded_canon.lines(nearest.messages),

@@ -159,11 +159,12 @@ class ScriptedProvider(Provider):
 
     def _match(self, request: GenerationRequest, turn: int) -> Rule | None:
         query = _first_query(request.messages) if self.script.needs_query else None
+        instruction = _instruction(request.messages) if self.script.needs_instruction else None
         fired = self._fired
         for rule in self.script.rules:
             if rule.times is not None and fired[rule.index] >= rule.times:
                 continue
-            if rule.matches(request.expert_key, turn, request.purpose, query):
+            if rule.matches(request.expert_key, turn, request.purpose, query, instruction):
                 fired[rule.index] += 1
                 return rule
         return None
@@ -234,6 +235,13 @@ def _first_query(messages: list[Message]) -> str | None:
     return None
 
 
+def _instruction(messages: list[Message]) -> str | None:
+    for message in messages:
+        if message.type == "instructionMessage":
+            return "".join(part.text for part in message.contents)
+    return None
+
+
 def _part_chars(part: Any) -> int:
     kind = part.type
     if kind == "textPart":
@@ -279,7 +287,7 @@ def create(
     rules = setting.get("rules")
     if script is not None and rules is not None:
         raise PerstackError(
-            'Scripted provider: set either [provider.setting] script or rules, not both'
+            "Scripted provider: set either [provider.setting] script or rules, not both"
         )
     if script is not None:
         if not isinstance(script, str) or not script.strip():

@@ -312,4 +312,3 @@ def _install_errors(app: FastAPI, settings: ServeSettings) -> None:
     @app.exception_handler(Exception)
     async def internal(request: Request, exc: Exception) -> JSONResponse:
         return _error(500, "internal", "internal server error")
-

@@ -275,4 +275,3 @@ class EmbeddedExecutor:
             self._settle(job, "stoppedByError", str(exc))
             return
         self._spawn(job, setting, checkpoint)
-

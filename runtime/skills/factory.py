@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from runtime.skills.delegate import DelegateSkill
 from runtime.skills.manager import Skill
 
 if TYPE_CHECKING:
-    from runtime.config.models import ExpertConfig
+    from runtime.config.models import ExpertConfig, SkillConfig
 
-__all__ = ["build_skills"]
+__all__ = ["build_skills", "InProcessSkills"]
+
+#: Skills the embedding program provides in-process, by skill name: the factory gets the
+#: skill's table (for ``pick``/``omit``) and returns the skill to use instead of starting
+#: what the table describes. ``perstack create-expert`` provides its lab this way.
+InProcessSkills = Mapping[str, Callable[["SkillConfig"], Skill]]
 
 
 def build_skills(
@@ -21,6 +26,7 @@ def build_skills(
     delegated: bool,
     locked_tools: Mapping[str, Any] | None = None,
     tool_timeout: int | None = None,
+    in_process: InProcessSkills | None = None,
 ) -> list[Skill]:
     """The skills of ``expert`` in offering order: base, MCP, interactive, delegates.
 
@@ -32,6 +38,7 @@ def build_skills(
         locked_tools: Per skill name, tool definitions from ``perstack.lock``; those skills
             connect on their first call instead of before the run.
         tool_timeout: The file's default bound (ms) of one MCP tool call (``toolTimeout``).
+        in_process: Skills provided in-process by name (see :data:`InProcessSkills`).
     """
     from runtime.config.models import (
         InteractiveSkillConfig,
@@ -45,7 +52,9 @@ def build_skills(
     skills: list[Skill] = [BaseSkill(pick=pick, omit=omit)]
     interactive: list[Skill] = []
     for name, config in expert.other_skills().items():
-        if isinstance(config, InteractiveSkillConfig):
+        if in_process and name in in_process:
+            skills.append(in_process[name](config))
+        elif isinstance(config, InteractiveSkillConfig):
             if not delegated:
                 from runtime.skills.interactive import InteractiveSkill
 

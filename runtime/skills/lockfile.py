@@ -263,9 +263,7 @@ def _stderr_warning(message: str) -> None:
     sys.stderr.write(message + "\n")
 
 
-def load_lockfile(
-    path: Path, on_warning: Callable[[str], None] | None = None
-) -> Lockfile | None:
+def load_lockfile(path: Path, on_warning: Callable[[str], None] | None = None) -> Lockfile | None:
     """Read a lockfile; an unreadable or invalid one is ignored with a warning.
 
     Args:

@@ -17,7 +17,13 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 
-from runtime.storage.compact import HistoryCompactor, StoredHistories, UnresolvedBase, is_compact
+from runtime.storage.compact import (
+    HistoryCompactor,
+    StoredHistories,
+    UnresolvedBase,
+    is_compact,
+    slim_document,
+)
 from runtime.storage.records import (
     CheckpointFileRef,
     EventFileRef,
@@ -164,17 +170,35 @@ class Storage(Protocol):
         """An event's full JSON (histories rebuilt), or ``None`` with a warning."""
         return self._rebuilt(self._get_event(ref), ref)
 
+    def read_event_slim(self, ref: EventFileRef) -> dict[str, Any] | None:
+        """An event's JSON without its message histories (see
+        :func:`~runtime.storage.compact.slim_document`), or ``None`` with a warning.
+
+        Nothing is rebuilt, so this costs the size of the event's file: what a viewer
+        loading a long job needs (its rows, tree and figures, not the histories).
+        """
+        document = self._get_event(ref)
+        return None if document is None else slim_document(document.data)
+
     def _rebuilt(
         self, document: RawJson | None, ref: EventFileRef | CheckpointFileRef
     ) -> RawJson | None:
         if document is None or not is_compact(document.data):
             return document
+        data = self._rebuilt_data(document, ref)
+        return None if data is None else RawJson(data, orjson.dumps(data))
+
+    def _rebuilt_data(
+        self, document: RawJson | None, ref: EventFileRef | CheckpointFileRef
+    ) -> dict[str, Any] | None:
+        """The document's full JSON value (its bytes not made again), or ``None``."""
+        if document is None or not is_compact(document.data):
+            return None if document is None else document.data
         try:
-            data = self._histories().reader(ref.job_id).expand(document.data)
+            return self._histories().reader(ref.job_id).expand(document.data)
         except UnresolvedBase as error:
             self.warn_corrupt(self._where(ref), f"history not rebuilt: {error}")
             return None
-        return RawJson(data, orjson.dumps(data))
 
     def _histories(self) -> _Histories:
         histories = self.__dict__.get("_history_state")
@@ -283,17 +307,17 @@ class Storage(Protocol):
 
         from runtime.model import Checkpoint
 
-        document = self.read_checkpoint_raw(ref)
-        if document is None:
+        data = self._rebuilt_data(self._get_checkpoint(ref), ref)
+        if data is None:
             return None
         try:
-            checkpoint = Checkpoint.model_validate(document.data)
+            checkpoint = Checkpoint.model_validate(data)
         except ValidationError as error:
             self.warn_corrupt(self._where(ref), f"not a checkpoint: {_first_error(error)}")
             return None
         # Read back to be resumed, most likely: the run that resumes it writes its
         # history as a delta on this one.
-        self._histories().compactor.remember_document(document.data)
+        self._histories().compactor.remember_document(data)
         return checkpoint
 
     def retrieve_checkpoint(self, job_id: str, checkpoint_id: str) -> Checkpoint | None:

@@ -41,6 +41,7 @@ __all__ = [
     "expand",
     "expand_checkpoint",
     "is_compact",
+    "slim_document",
 ]
 
 #: The field naming a compact document's base.
@@ -58,8 +59,10 @@ Resolver = Callable[[str, int], "list[Any] | None"]
 #: How many runs a compactor keeps the latest checkpoint of (a long-lived server writes
 #: many jobs; a run that falls out only costs one full write if it is resumed later).
 MAX_RUNS = 256
-#: How many rebuilt histories a :class:`StoredHistories` keeps.
-MAX_CACHED = 64
+#: How many rebuilt histories a :class:`StoredHistories` keeps. The checkpoints of one
+#: chain share a list, so an entry costs a few bytes: a replay's checkpoint panel can
+#: jump back a thousand steps without reading the chain again.
+MAX_CACHED = 1024
 
 
 class UnresolvedBase(ValueError):
@@ -229,8 +232,10 @@ class HistoryCompactor:
         if event.type == "startGeneration":
             messages = event.__dict__.get("messages") or []
             latest = self._latest.get(event.run_id)
-            base = None if latest is None else self.choose_base(
-                latest, event.run_id, messages, as_file=False
+            base = (
+                None
+                if latest is None
+                else self.choose_base(latest, event.run_id, messages, as_file=False)
             )
             if base is not None:
                 document = _shallow(event)
@@ -292,6 +297,33 @@ def expand(data: dict[str, Any], resolve: Resolver) -> dict[str, Any]:
     return full
 
 
+def slim_document(data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` (an event, compact or whole) without the message histories it carries.
+
+    Checkpoint fields keep every other field with ``messages`` empty, and a
+    ``startGeneration`` keeps its other fields: what a viewer needs of an event, read
+    without rebuilding any history (see :func:`runtime.views.event_refs.slim_event`).
+    """
+    slim = data
+    for _, wire in CHECKPOINT_FIELDS:
+        checkpoint = data.get(wire)
+        if isinstance(checkpoint, dict) and (
+            checkpoint.get("messages") or BASE_FIELD in checkpoint
+        ):
+            if slim is data:
+                slim = dict(data)
+            checkpoint = dict(checkpoint)
+            checkpoint.pop(BASE_FIELD, None)
+            checkpoint["messages"] = []
+            slim[wire] = checkpoint
+    if data.get("type") == "startGeneration" and (data.get("messages") or BASE_FIELD in data):
+        if slim is data:
+            slim = dict(data)
+        slim.pop(BASE_FIELD, None)
+        slim["messages"] = []
+    return slim
+
+
 class StoredHistories:
     """Rebuilds stored checkpoints' full message lists by following their bases.
 
@@ -302,34 +334,55 @@ class StoredHistories:
     latest rebuilt histories are cached: reading a job's events in order reads each
     checkpoint file once. A cached history serves any reference to at most as many
     messages as it holds (a checkpoint's file only ever grows).
+
+    The checkpoints of one chain share one list as long as each only adds messages to
+    the one before: a history is the first *n* items of a list, so rebuilding a chain of
+    *n* files costs O(n), not O(n²).
     """
 
     def __init__(self, read_document: Callable[[str], dict[str, Any] | None]) -> None:
         self._read = read_document
-        self._cache: OrderedDict[str, list[Any]] = OrderedDict()
+        #: checkpoint id -> (a list whose first ``length`` items are its messages, length)
+        self._cache: OrderedDict[str, tuple[list[Any], int]] = OrderedDict()
 
-    def _cached(self, checkpoint_id: str, count: int) -> list[Any] | None:
-        messages = self._cache.get(checkpoint_id)
-        if messages is None or len(messages) < count:
+    def _cached(self, checkpoint_id: str, count: int) -> tuple[list[Any], int] | None:
+        entry = self._cache.get(checkpoint_id)
+        if entry is None or entry[1] < count:
             return None
         self._cache.move_to_end(checkpoint_id)
-        return messages
+        return entry
 
     def messages(self, checkpoint_id: str, count: int = 0) -> list[Any] | None:
-        """At least the first ``count`` messages of a stored checkpoint, or ``None``.
+        """The messages of a stored checkpoint (at least ``count`` of them), or ``None``.
 
         Raises:
             UnresolvedBase: a base further down the chain is missing, short or circular.
         """
+        entry = self._history(checkpoint_id, count)
+        if entry is None:
+            return None
+        shared, length = entry
+        return shared if len(shared) == length else shared[:length]
+
+    def _prefix(self, checkpoint_id: str, count: int) -> list[Any] | None:
+        """A list whose first ``count`` items are the checkpoint's first ``count``
+        messages (it may go on: only for ``[:count]``)."""
+        entry = self._history(checkpoint_id, count)
+        return None if entry is None else entry[0]
+
+    def _history(self, checkpoint_id: str, count: int) -> tuple[list[Any], int] | None:
         found = self._cached(checkpoint_id, count)
         if found is not None:
             return found
         chain: list[tuple[str, dict[str, Any]]] = []
+        visited: set[str] = set()
         current, needed = checkpoint_id, count
-        root: list[Any] = []
+        shared: list[Any] = []
+        length = 0
         while True:
-            if any(seen == current for seen, _ in chain):
+            if current in visited:
                 raise UnresolvedBase(f"its bases go round in a circle at {current}")
+            visited.add(current)
             data = self._read(current)
             if data is None:
                 if not chain:
@@ -340,24 +393,37 @@ class StoredHistories:
             if not isinstance(reference, dict):
                 break
             current, needed = reference.get("checkpointId"), reference.get("count")
-            if not isinstance(current, str) or not isinstance(needed, int):
+            if not isinstance(current, str) or not isinstance(needed, int) or needed < 0:
                 raise UnresolvedBase(f"{BASE_FIELD} needs checkpointId and count")
             cached = self._cached(current, needed)
             if cached is not None:
-                root = cached
+                shared, length = cached
                 break
-        messages = root
-        for checkpoint_id_, data in reversed(chain):
-            base = messages
-            messages = expand_checkpoint(data, lambda _id, _count: base)["messages"]
-            self._cache[checkpoint_id_] = messages
-            self._cache.move_to_end(checkpoint_id_)
+        for own_id, data in reversed(chain):
+            delta = data.get("messages") or []
+            reference = data.get(BASE_FIELD)
+            if not isinstance(reference, dict):
+                shared, length = list(delta), len(delta)
+            else:
+                base_count = reference["count"]
+                if base_count > length:
+                    raise UnresolvedBase(
+                        f"its base checkpoint {reference['checkpointId']} has {length} of "
+                        f"{base_count} messages"
+                    )
+                if base_count == len(shared):
+                    shared.extend(delta)  # the usual case: only new messages, no copy
+                else:
+                    shared = [*shared[:base_count], *delta]
+                length = base_count + len(delta)
+            self._cache[own_id] = (shared, length)
+            self._cache.move_to_end(own_id)
         while len(self._cache) > MAX_CACHED:
             self._cache.popitem(last=False)
-        if len(messages) < count:
-            raise UnresolvedBase(f"checkpoint {checkpoint_id} has {len(messages)} of {count} messages")
-        return messages
+        if length < count:
+            raise UnresolvedBase(f"checkpoint {checkpoint_id} has {length} of {count} messages")
+        return shared, length
 
     def expand(self, data: dict[str, Any]) -> dict[str, Any]:
         """The full form of a stored checkpoint or event (see :func:`expand`)."""
-        return expand(data, self.messages)
+        return expand(data, self._prefix)

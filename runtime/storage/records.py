@@ -22,6 +22,7 @@ __all__ = [
     "CheckpointFileRef",
     "EventFileRef",
     "RawJson",
+    "STEP_END_TYPES",
     "WarningHandler",
     "default_storage_root",
     "event_type_rank",
@@ -79,6 +80,11 @@ _TYPE_PHASE = {
     "stopRunByError": 12,
     "completeRun": 12,
 }
+
+
+#: Events that end a step: one per step, whatever the outcome. The checkpoint such an
+#: event carries is the one a store keeps as a checkpoint file.
+STEP_END_TYPES = frozenset(kind for kind, phase in _TYPE_PHASE.items() if phase == 12)
 
 
 def event_type_rank(event_type: str) -> int:

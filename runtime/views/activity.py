@@ -22,9 +22,9 @@ the stored event for whoever needs the full JSON.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from runtime.views._activity_row import OPEN_STATUSES, ROW_KINDS, ActivityRow, _RunState
 from runtime.views._row_text import (
     parts_text,
     reason_text,
@@ -32,136 +32,31 @@ from runtime.views._row_text import (
     short_args,
 )
 from runtime.views.event_refs import EventRef, read_stored_event, slim_event
-from runtime.views.runtree import ROOT, STEP_END_TYPES, generation_tokens, node_key
-from runtime.views.skill_rows import SKILL_HANDLERS, Progress
+from runtime.views.runtree import (
+    ROOT,
+    STEP_END_TYPES,
+    actor_label,
+    generation_tokens,
+    node_key,
+    parallel_ordinals,
+)
+from runtime.views.skill_rows import SKILL_HANDLERS
 
 if TYPE_CHECKING:
     from runtime.events import BaseEvent
     from runtime.model import ToolCall
+    from runtime.views.cost import Cost, CostMeter
 
 __all__ = [
     "ActivityLog",
     "ActivityRow",
     "EventRef",
+    "OPEN_STATUSES",
     "ROW_KINDS",
     "read_stored_event",
     "short_args",
     "slim_event",
 ]
-
-ROW_KINDS = (
-    "query", "reasoning", "tool", "delegate", "interactive", "completion", "retry", "error",
-    "stop",
-)  # fmt: skip
-#: Row statuses still expected to change.
-OPEN_STATUSES = frozenset({"running", "streaming", "waiting"})
-
-
-class ActivityRow:
-    """One line of the timeline.
-
-    Attributes:
-        index: Position in :attr:`ActivityLog.rows`.
-        kind: One of :data:`ROW_KINDS`.
-        step: The job-wide step number.
-        expert_key: The Expert acting.
-        run_id: The run segment it happened in.
-        node_id: Its node in the delegation tree (see :mod:`runtime.views.runtree`).
-        depth: Delegation depth (0 for the coordinator).
-        label: What happened, on one line (tool and short arguments, query, …).
-        status: ``running``, ``streaming``, ``waiting``, ``done``, ``error`` or ``stopped``.
-        tool_call_id: For tool, delegate and interactive rows.
-        tool_name: The tool (or delegate) called.
-        skill_name: The skill owning the tool.
-        args: The call's arguments.
-        result: The result's text (tool rows), the answer (delegate, interactive rows).
-        tokens: Tokens of the generation this row starts (``None`` for later rows of it).
-        started_ms: When it began.
-        finished_ms: When it ended (``None`` while open).
-        events: Slim copies of the events behind the row (see :func:`slim_event`).
-        refs: Where those events are stored.
-        generation: The ``startGeneration`` of the step: the messages sent to the model.
-        progress: The last progress an MCP server reported for the call (tool rows).
-        version: Bumped on every change (for render caches).
-    """
-
-    __slots__ = (
-        "index", "kind", "step", "expert_key", "run_id", "node_id", "depth", "label",
-        "status", "tool_call_id", "tool_name", "skill_name", "args", "result", "tokens",
-        "started_ms", "finished_ms", "events", "refs", "generation", "progress", "version",
-        "_chunks", "_text",
-    )  # fmt: skip
-
-    def __init__(self, index: int, kind: str, event: BaseEvent, run: _RunState) -> None:
-        self.index = index
-        self.kind = kind
-        self.step: int = event.step_number  # type: ignore[attr-defined]
-        self.expert_key: str = event.expert_key  # type: ignore[attr-defined]
-        self.run_id = event.run_id
-        self.node_id = run.node_id
-        self.depth = run.depth
-        self.label = ""
-        self.status = "done"
-        self.tool_call_id: str | None = None
-        self.tool_name: str | None = None
-        self.skill_name: str | None = None
-        self.args: Any = None
-        self.result: str | None = None
-        self.tokens: int | None = None
-        self.started_ms = event.timestamp
-        self.finished_ms: int | None = None
-        self.events: list[BaseEvent] = []
-        self.refs: list[EventRef] = []
-        self.generation = run.generation
-        self.progress: Progress | None = None
-        self.version = 0
-        self._chunks: list[str] = []
-        self._text: str | None = ""
-
-    @property
-    def text(self) -> str:
-        """The streamed text of a reasoning or completion row (empty for others)."""
-        if self._text is None:
-            self._text = "".join(self._chunks)
-        return self._text
-
-    def _append(self, delta: str) -> None:
-        self._chunks.append(delta)
-        self._text = None
-
-    def _set_text(self, text: str) -> None:
-        self._chunks = [text]
-        self._text = text
-
-    def add_event(self, event: BaseEvent) -> None:
-        """Attach an event (slimmed) to the row."""
-        self.events.append(slim_event(event))
-        if hasattr(event, "step_number"):
-            self.refs.append(EventRef.of(event))
-
-    @property
-    def is_open(self) -> bool:
-        """Whether the row may still change by itself (running, streaming, waiting)."""
-        return self.status in OPEN_STATUSES
-
-    def duration_ms(self, now_ms: int) -> int | None:
-        """How long it took, or has taken so far; ``None`` for instantaneous rows."""
-        if self.kind in ("query", "retry", "error", "stop"):
-            return None
-        end = self.finished_ms if self.finished_ms is not None else now_ms
-        return max(0, end - self.started_ms)
-
-    def __repr__(self) -> str:
-        return f"<ActivityRow {self.index} step={self.step} {self.kind} {self.status} {self.label!r}>"
-
-
-@dataclass(slots=True)
-class _RunState:
-    node_id: str
-    depth: int
-    generation: EventRef | None = None
-    reasoning: ActivityRow | None = None
-    result: ActivityRow | None = None
 
 
 class ActivityLog:
@@ -173,15 +68,24 @@ class ActivityLog:
         ...     changed = log.feed(event)   # rows added or changed by this event
     """
 
-    def __init__(self) -> None:
+    def __init__(self, costs: CostMeter | None = None) -> None:
+        #: Prices the generations for the rows' money figures (none: no figures).
+        self.costs = costs
         self.rows: list[ActivityRow] = []
         self._runs: dict[str, _RunState] = {}
         self._node_depth: dict[str, int] = {}
         self._run_node: dict[str, str] = {}
         self._open_calls: dict[str, ActivityRow] = {}
+        #: The coordinator's answer to the latest query, once its run completed (``None``
+        #: before that, and again from the next query on: a follow-up replaces it).
+        self.final_answer: ActivityRow | None = None
+        #: tool call id -> its number among parallel calls of one delegate.
+        self._ordinals: dict[str, int] = {}
 
     def feed(self, event: BaseEvent) -> list[ActivityRow]:
         """Apply one event; return the rows it added or changed (each once)."""
+        if self.costs is not None:
+            self.costs.feed(event)  # every event: initializeRuntime tells the run's model
         if not hasattr(event, "step_number"):
             return []  # runtime events (skills, initializeRuntime) are not timeline rows
         handler = _HANDLERS.get(event.type)
@@ -224,9 +128,13 @@ class ActivityLog:
                     self._node_depth[node_id] = depth
             else:
                 node_id, depth = ROOT, 0  # a run we never saw start: the coordinator's
-            run = self._runs[event.run_id] = _RunState(node_id, depth)
+            actor = actor_label(event.expert_key, self._ordinals.get(node_id))  # type: ignore[attr-defined]
+            run = self._runs[event.run_id] = _RunState(node_id, depth, actor)
             self._run_node[event.run_id] = node_id
         return run
+
+    def _cost(self, event: BaseEvent) -> Cost | None:
+        return None if self.costs is None else self.costs.feed(event)  # priced once
 
     def _new(self, kind: str, event: BaseEvent, run: _RunState) -> ActivityRow:
         row = ActivityRow(len(self.rows), kind, event, run)
@@ -274,6 +182,8 @@ def _start_run(log: ActivityLog, event: Any, run: _RunState) -> list[ActivityRow
         if message.type == "userMessage":
             row = log._new("query", event, run)
             row.label = "".join(getattr(p, "text", "") for p in message.contents)
+            if run.depth == 0:
+                log.final_answer = None  # a new query: the job's answer is to come
             return [row]
     return []
 
@@ -340,17 +250,21 @@ def _call_tools(log: ActivityLog, event: Any, run: _RunState) -> list[ActivityRo
         rows.append(row)
     if rows:
         rows[0].tokens = generation_tokens(event)
+        rows[0].cost = log._cost(event)
     return rows
 
 
 def _call_delegate(log: ActivityLog, event: Any, run: _RunState) -> list[ActivityRow]:
     rows = []
+    ordinals = parallel_ordinals((call.id, call.tool_name) for call in event.tool_calls)
+    log._ordinals.update(ordinals)
     for call in event.tool_calls:
         row = log._open_calls.get(call.id)
         if row is not None:
             row.kind = "delegate"
             query = call.args.get("query") if isinstance(call.args, dict) else None
-            row.label = f"{call.tool_name}: {query}" if isinstance(query, str) else row.label
+            name = actor_label(call.tool_name, ordinals.get(call.id))
+            row.label = f"{name}: {query}" if isinstance(query, str) else row.label
             row.add_event(event)
             rows.append(row)
     return rows
@@ -392,6 +306,7 @@ def _retry(log: ActivityLog, event: Any, run: _RunState) -> list[ActivityRow]:
     row.label = reason_text(event.reason)
     row.status = "error"
     row.tokens = generation_tokens(event) or None
+    row.cost = log._cost(event)
     return [row, *_close_streams(run, event)]
 
 
@@ -410,10 +325,14 @@ def _step_end(log: ActivityLog, event: Any, run: _RunState) -> list[ActivityRow]
         row.status = "done"
         row.finished_ms = event.timestamp
         row.tokens = (row.tokens or 0) + (generation_tokens(event) or 0) or None
+        cost = log._cost(event)
+        row.cost = cost if row.cost is None or cost is None else row.cost + cost
         rows.append(row)
-        # The delegation that started this run is answered.
+        # A coordinator's run answers the job; a delegate's, the delegation that started it.
         by = event.checkpoint.delegated_by
-        if by is not None:
+        if by is None:
+            log.final_answer = row
+        else:
             answered = log._open_calls.pop(by.tool_call_id, None)
             if answered is not None:
                 answered.result = event.text

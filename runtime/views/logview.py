@@ -12,13 +12,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import orjson
 
 from runtime.errors import PerstackError
 from runtime.storage import EventFileRef, RawJson, Storage
 from runtime.views.filtering import FilterExpr, StepRange
+
+if TYPE_CHECKING:
+    from runtime.views.cost import StoredCost
 
 __all__ = [
     "DEFAULT_TAKE",
@@ -115,6 +118,7 @@ class LogSelection:
         storage_path: The storage root, as shown to the user.
         total_before_limit: How many events matched the filters.
         matched_after_pagination: How many of those survived ``--offset``/``--take``.
+        run_id: The run shown (``--run``, or ``--checkpoint``'s), ``None`` for the job.
     """
 
     job: dict[str, Any]
@@ -125,6 +129,7 @@ class LogSelection:
     checkpoint: RawJson | None = None
     checkpoints_of: str | None = None
     is_latest_job: bool = False
+    run_id: str | None = None
 
 
 def select_log(storage: Storage, query: LogQuery, storage_path: str) -> LogSelection | None:
@@ -159,6 +164,7 @@ def select_log(storage: Storage, query: LogQuery, storage_path: str) -> LogSelec
         if not latest and query.run is None and query.checkpoint is None
         else None,
         is_latest_job=latest,
+        run_id=run_id,
     )
 
 
@@ -335,9 +341,17 @@ class _JsonWriter:
 
 
 def write_json(
-    storage: Storage, selection: LogSelection, out: IO[bytes], *, pretty: bool = False
+    storage: Storage,
+    selection: LogSelection,
+    out: IO[bytes],
+    *,
+    pretty: bool = False,
+    cost: StoredCost | None = None,
 ) -> None:
-    """Write the ``--json`` output (spec §13.3) to ``out``, streaming the events."""
+    """Write the ``--json`` output (spec §13.3) to ``out``, streaming the events.
+
+    ``cost`` (``--summary``) adds the job's (or run's) tokens and money to the summary.
+    """
     writer = _JsonWriter(out, pretty)
     writer.member("job", selection.job)
     shown: list[tuple[str, int]] = []
@@ -352,7 +366,10 @@ def write_json(
                 yield document
 
     writer.array("events", events())
-    writer.member("summary", summarize(shown, len(calls)))
+    summary = summarize(shown, len(calls))
+    if cost is not None:
+        summary.update(cost.to_json())
+    writer.member("summary", summary)
     if selection.checkpoint is not None:
         writer.member("checkpoint", selection.checkpoint)
     if selection.checkpoints_of is not None:

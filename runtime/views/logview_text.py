@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import orjson
 
@@ -24,9 +24,13 @@ from runtime.views.logview import (
     read_events,
     summarize,
 )
+from runtime.views.runtree import actor_label, parallel_ordinals
 from runtime.views.skill_lines import skill_event_lines
 
-__all__ = ["render_text"]
+if TYPE_CHECKING:
+    from runtime.views.cost import StoredCost
+
+__all__ = ["parallel_actors", "render_text"]
 
 # A line is a list of (text, rich style) pieces; the style is ignored without colour.
 Line = list[tuple[str, str]]
@@ -128,6 +132,16 @@ def _checkpoint_lines(checkpoint: dict[str, Any], messages: bool) -> Iterator[Li
             yield [(f"  [{message.get('type')}] ", "cyan"), (text, "")]
 
 
+def _cost_lines(cost: StoredCost, scope: str) -> Iterator[Line]:
+    usage = cost.usage
+    yield [
+        (f"  Tokens ({scope}): {usage.total_tokens:,} (input {usage.input_tokens:,} · cached "
+         f"{usage.cached_input_tokens:,} · output {usage.output_tokens:,} · reasoning "
+         f"{usage.reasoning_tokens:,})", "")
+    ]  # fmt: skip
+    yield [(f"  Cost ({scope}): {cost.cost.describe()}", "" if cost.cost.known else "yellow")]
+
+
 def _summary_lines(summary: dict[str, Any]) -> Iterator[Line]:
     yield [("Summary:", "bold")]
     yield [(f"  Total Events: {summary['totalEvents']}", "")]
@@ -139,14 +153,39 @@ def _summary_lines(summary: dict[str, Any]) -> Iterator[Line]:
         yield [(f"  Step Range: {low} - {high}", "")]
 
 
-def _event_lines(event: dict[str, Any], verbose: bool) -> Iterator[Line]:
+def parallel_actors(storage: Storage, job_id: str) -> tuple[dict[str, str], dict[str, int]]:
+    """``(run id -> "researcher #2", tool call id -> 2)`` for the job's parallel runs of
+    one Expert (read from the delegations and the runs' starts only; empty without)."""
+    ordinals: dict[str, int] = {}
+    for ref in storage.list_event_files(job_id, types={"stopRunByDelegate"}):
+        targets = _dict((storage.read_event_slim(ref) or {}).get("checkpoint")).get("delegateTo")
+        calls = [(str(t.get("toolCallId")), str(t.get("toolName"))) for t in _list(targets)]
+        ordinals.update(parallel_ordinals(calls))
+    actors: dict[str, str] = {}
+    if ordinals:
+        for ref in storage.list_event_files(job_id, types={"startRun"}):
+            data = storage.read_event_slim(ref) or {}
+            by = _dict(_dict(data.get("initialCheckpoint")).get("delegatedBy"))
+            ordinal = ordinals.get(str(by.get("toolCallId")))
+            if ordinal is not None:
+                actors[ref.run_id] = actor_label(str(data.get("expertKey")), ordinal)
+    return actors, ordinals
+
+
+def _event_lines(
+    event: dict[str, Any], verbose: bool, parallel: tuple[dict[str, str], dict[str, int]]
+) -> Iterator[Line]:
     event_type = str(event.get("type"))
     padding = " " * max(1, 24 - len(event_type))  # always a gap before the time
+    actors, ordinals = parallel
+    actor = actors.get(str(event.get("runId")))
     yield [
         (f"[Step {_js(event.get('stepNumber'))}] ", "cyan"),
         (event_type, _type_style(event_type)),
         (padding, ""),
         (_time(event.get("timestamp")), "dim"),
+        # Our addition: which of several parallel runs of one Expert this is.
+        (f"  {actor}" if actor else "", "magenta"),
     ]
     if event_type == "startRun":
         for message in _list(event.get("inputMessages")):
@@ -183,6 +222,8 @@ def _event_lines(event: dict[str, Any], verbose: bool) -> Iterator[Line]:
             # Upstream reads args.expertKey / args.expert, which delegate calls never carry
             # (they carry `query`); the delegate's key is the call's skill name (spec §6).
             target = args.get("expertKey") or args.get("expert") or call.get("skillName")
+            ordinal = ordinals.get(str(call.get("id")))
+            target = f"{target} #{ordinal}" if target and ordinal else target
             yield [(f"  Delegate to: {target or 'unknown'}", "magenta")]
     elif event_type == "completeRun":
         yield [(f"  Result: {_preview(str(event.get('text', '')), 80)}", "")]
@@ -194,7 +235,13 @@ def _event_lines(event: dict[str, Any], verbose: bool) -> Iterator[Line]:
 
 
 def _lines(
-    storage: Storage, selection: LogSelection, *, verbose: bool, messages: bool, summary: bool
+    storage: Storage,
+    selection: LogSelection,
+    *,
+    verbose: bool,
+    messages: bool,
+    summary: bool,
+    cost: StoredCost | None,
 ) -> Iterator[Line]:
     if selection.is_latest_job:
         yield [("(showing latest job)", "dim")]
@@ -212,14 +259,19 @@ def _lines(
         calls = count_tool_calls(storage, selection.events)
         shown = ((e.ref.type, e.ref.step) for e in selection.events)
         yield from _summary_lines(summarize(shown, calls))
+        if cost is not None:
+            yield from _cost_lines(cost, "run" if selection.run_id else "job")
         yield []
     shown = 0
+    parallel: tuple[dict[str, str], dict[str, int]] = ({}, {})
+    if selection.events:
+        parallel = parallel_actors(storage, selection.events[0].ref.job_id)
     for event in read_events(storage, selection.events):
         if shown == 0:
             yield [("Events:", "bold")]
             yield [(_RULE, "dim")]
         shown += 1
-        yield from _event_lines(event, verbose)
+        yield from _event_lines(event, verbose, parallel)
     total, paged = selection.total_before_limit, selection.matched_after_pagination
     if shown:
         yield [(_RULE, "dim")]
@@ -239,9 +291,15 @@ def render_text(
     verbose: bool = False,
     messages: bool = False,
     summary: bool = False,
+    cost: StoredCost | None = None,
 ) -> None:
-    """Print ``selection`` for a person to ``out``, in colour on a colour terminal."""
-    lines = _lines(storage, selection, verbose=verbose, messages=messages, summary=summary)
+    """Print ``selection`` for a person to ``out``, in colour on a colour terminal.
+
+    ``cost`` (with ``summary``) adds the job's (or run's) tokens and money to the summary.
+    """
+    lines = _lines(
+        storage, selection, verbose=verbose, messages=messages, summary=summary, cost=cost
+    )
     from rich.console import Console  # imported here: JSON output never needs it
 
     console = Console(file=out, highlight=False, soft_wrap=True, emoji=False, markup=False)

@@ -7,18 +7,24 @@ after its delegates answer (a new ``runId``) is the same node as before, because
 runtime keeps its ``delegatedBy``. A node's identity is therefore the delegation that
 created it (``delegatedBy.toolCallId``), or :data:`ROOT` for the coordinator.
 
-Each node counts its own steps and tokens and carries totals rolled up from its
-descendants; feeding one event costs O(depth) at most (usually O(1)).
+Each node counts its own steps, tokens and (given a :class:`~runtime.views.cost.CostMeter`)
+money, and carries totals rolled up from its descendants; feeding one event costs
+O(depth) at most (usually O(1)).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
+
+from runtime.storage.records import STEP_END_TYPES
+from runtime.views.cost import GENERATION_TYPES, Cost
 
 if TYPE_CHECKING:
     from runtime.events import BaseEvent
     from runtime.model import Checkpoint
+    from runtime.views.cost import CostMeter
 
 __all__ = [
     "ROOT",
@@ -27,21 +33,12 @@ __all__ = [
     "RunTree",
     "generation_tokens",
     "node_key",
+    "parallel_ordinals",
+    "actor_label",
 ]
 
 #: The id of the coordinator's node.
 ROOT = "root"
-#: Events that end a step: one per step, whatever the outcome.
-STEP_END_TYPES = frozenset(
-    {
-        "continueToNextStep",
-        "completeRun",
-        "stopRunByError",
-        "stopRunByDelegate",
-        "stopRunByInteractiveTool",
-        "stopRunByExceededMaxSteps",
-    }
-)
 _STATUS_BY_STOP = {
     "completeRun": "completed",
     "stopRunByError": "error",
@@ -59,6 +56,32 @@ def node_key(checkpoint: Checkpoint) -> str:
     return ROOT if delegated_by is None else delegated_by.tool_call_id
 
 
+def parallel_ordinals(calls: Iterable[tuple[str, str]]) -> dict[str, int]:
+    """``tool call id -> 1, 2, …`` for the calls of one delegation that go to the same
+    delegate as another call of it (parallel runs of one Expert); others are left out.
+
+    Args:
+        calls: ``(tool call id, tool name)`` of a delegation's calls, in order.
+    """
+    calls = list(calls)
+    counts: dict[str, int] = {}
+    for _, name in calls:
+        counts[name] = counts.get(name, 0) + 1
+    ordinals: dict[str, int] = {}
+    seen: dict[str, int] = {}
+    for call_id, name in calls:
+        if counts[name] > 1:
+            seen[name] = seen.get(name, 0) + 1
+            ordinals[call_id] = seen[name]
+    return ordinals
+
+
+def actor_label(expert_key: str, ordinal: int | None) -> str:
+    """How an Expert's run is named on screen: ``researcher``, or ``researcher #2`` when
+    it is one of several parallel runs of that Expert."""
+    return expert_key if ordinal is None else f"{expert_key} #{ordinal}"
+
+
 def generation_tokens(event: BaseEvent) -> int | None:
     """The tokens of the model generation an event reports, counted exactly once per job.
 
@@ -67,7 +90,7 @@ def generation_tokens(event: BaseEvent) -> int | None:
     completion's final generation by ``completeRun``, a failed one by ``retry``, and a
     completion an MCP server asked for during a tool call by ``skillSampling``.
     """
-    if event.type in ("callTools", "completeRun", "retry", "skillSampling"):
+    if event.type in GENERATION_TYPES:
         return event.usage.total_tokens  # type: ignore[attr-defined]
     return None
 
@@ -88,6 +111,8 @@ class RunNode:
         tokens: Tokens of this node's own generations.
         total_steps: ``steps`` plus every descendant's.
         total_tokens: ``tokens`` plus every descendant's.
+        cost: What this node's own generations cost (see :mod:`runtime.views.cost`).
+        total_cost: ``cost`` plus every descendant's.
         started_ms: Timestamp of the node's first event.
         last_ms: Timestamp of its latest event.
         busy_since: When the current active period began (``None`` when idle).
@@ -96,6 +121,8 @@ class RunNode:
             its delegates counts as active, waiting for the user does not.
         children: Child node ids, in the order they started.
         run_ids: The run segments of this node.
+        ordinal: ``k`` when this is the k-th of several parallel runs of its Expert in one
+            delegation (``None`` otherwise); see :attr:`label`.
     """
 
     id: str
@@ -108,12 +135,20 @@ class RunNode:
     tokens: int = 0
     total_steps: int = 0
     total_tokens: int = 0
+    cost: Cost = field(default_factory=Cost)
+    total_cost: Cost = field(default_factory=Cost)
     started_ms: int = 0
     last_ms: int = 0
     busy_since: int | None = None
     busy_ms: int = 0
     children: list[str] = field(default_factory=list)
     run_ids: list[str] = field(default_factory=list)
+    ordinal: int | None = None
+
+    @property
+    def label(self) -> str:
+        """The Expert's key, numbered among parallel runs of it (``researcher #2``)."""
+        return actor_label(self.expert_key, self.ordinal)
 
     @property
     def active(self) -> bool:
@@ -133,12 +168,18 @@ class RunNode:
 
 
 class RunTree:
-    """The delegation tree of one job, built incrementally from its events."""
+    """The delegation tree of one job, built incrementally from its events.
 
-    def __init__(self) -> None:
+    Args:
+        costs: Prices the generations for the nodes' money figures (none: they stay 0).
+    """
+
+    def __init__(self, costs: CostMeter | None = None) -> None:
+        self.costs = costs
         self.nodes: dict[str, RunNode] = {}
         self.root_ids: list[str] = []
         self._run_node: dict[str, str] = {}
+        self._ordinals: dict[str, int] = {}
 
     def node_of_run(self, run_id: str) -> RunNode | None:
         """The node a run segment belongs to, once its ``startRun`` was seen."""
@@ -157,6 +198,7 @@ class RunTree:
     def feed(self, event: BaseEvent) -> set[str]:
         """Apply one event; return the ids of nodes whose shown values changed."""
         kind = event.type
+        cost = self.costs.feed(event) if self.costs is not None else None
         if kind == "startRun":
             return self._start(event)
         node_id = self._run_node.get(event.run_id)
@@ -165,16 +207,33 @@ class RunTree:
         node = self.nodes[node_id]
         node.last_ms = event.timestamp
         changed = {node_id}
+        if kind == "callDelegate":
+            calls = event.tool_calls  # type: ignore[attr-defined]
+            self._ordinals.update(parallel_ordinals((c.id, c.tool_name) for c in calls))
         tokens = generation_tokens(event)
         if tokens:
             node.tokens += tokens
-            changed |= self._roll_up(node, tokens=tokens)
+        if cost is not None:
+            node.cost += cost
+        if tokens or cost is not None:
+            changed |= self._roll_up(node, tokens=tokens or 0, cost=cost)
         if kind in STEP_END_TYPES:
             node.steps += 1
             changed |= self._roll_up(node, steps=1)
             node.status = _STATUS_BY_STOP.get(kind, node.status)
             if not node.active:
                 node._idle(event.timestamp)
+        return changed
+
+    def pause(self, start_ms: int, end_ms: int) -> set[str]:
+        """Nothing ran from ``start_ms`` to ``end_ms`` (a fork's copied history ends, its
+        own steps begin): that time counts as no node's active time."""
+        changed = set()
+        for node in self.nodes.values():
+            if node.busy_since is not None and node.busy_since < end_ms:
+                node.busy_ms += max(0, start_ms - node.busy_since)
+                node.busy_since = end_ms
+                changed.add(node.id)
         return changed
 
     def mark_stopped(self, at_ms: int) -> set[str]:
@@ -201,6 +260,7 @@ class RunTree:
                 parent_id=parent_id,
                 depth=depth,
                 started_ms=event.timestamp,
+                ordinal=self._ordinals.get(node_id),
             )
             self.nodes[node_id] = node
             if parent_id is None:
@@ -235,12 +295,16 @@ class RunTree:
             self.root_ids.append(ROOT)
         return ROOT
 
-    def _roll_up(self, node: RunNode, *, steps: int = 0, tokens: int = 0) -> set[str]:
+    def _roll_up(
+        self, node: RunNode, *, steps: int = 0, tokens: int = 0, cost: Cost | None = None
+    ) -> set[str]:
         changed = set()
         current: RunNode | None = node
         while current is not None:
             current.total_steps += steps
             current.total_tokens += tokens
+            if cost is not None:
+                current.total_cost += cost
             changed.add(current.id)
             current = self.nodes[current.parent_id] if current.parent_id else None
         return changed

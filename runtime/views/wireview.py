@@ -26,9 +26,7 @@ def _aliases(cls: type[BaseModel]) -> dict[str, str]:
     """camelCase JSON name -> attribute name, computed once per class."""
     aliases = _ALIASES.get(cls)
     if aliases is None:
-        aliases = {
-            (info.alias or name): name for name, info in cls.model_fields.items()
-        }
+        aliases = {(info.alias or name): name for name, info in cls.model_fields.items()}
         _ALIASES[cls] = aliases
     return aliases
 

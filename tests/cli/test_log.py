@@ -315,7 +315,9 @@ def test_summary_and_verbose_terminal_details(root: Path) -> None:
     text = log(root, "--summary", "--verbose", "--step", "4").stdout
     assert (
         "Summary:\n  Total Events: 4\n  Errors: 0\n  Tool Calls: 2\n  Delegations: 0\n"
-        "  Step Range: 4 - 4\n\n"
+        "  Step Range: 4 - 4\n"
+        "  Tokens (job): 0 (input 0 · cached 0 · output 0 · reasoning 0)\n"
+        "  Cost (job): — (which model run r1 used is not recorded)\n\n"
     ) in text
     assert '  [search] web\n    Args: {"path":"a.txt"}\n  [@perstack/base] exec\n' in text
     assert "  ✗ readTextFile: Error: network unreachable while fetchin...\n" in text
@@ -480,3 +482,84 @@ def test_marks_come_from_is_error_and_calls_are_counted_once(tmp_path: Path) -> 
     assert "  [info] box: hi\n" in text
     assert log_json(tmp_path, "--tools")["summary"]["toolCallCount"] == 3
     assert log_json(tmp_path, "--type", "resolveToolResults")["summary"]["toolCallCount"] == 3
+# --- tokens and cost in the summary ----------------------------------------------------
+
+PRICED_TEAM = """
+[prices."scripted:claude-sonnet-4-5"]
+inputPerMillion = 1000
+outputPerMillion = 2000
+"""
+
+
+def run_priced_job(project: Project, prices: str = "") -> None:
+    project.config(simple_expert() + prices)
+    project.script(COMPLETE_ON_TURN_1)
+    assert project.run("run", "writer", "Say hi").code == 0
+
+
+def summary_json(project: Project, *args: str) -> dict[str, Any]:
+    result = project.run("log", "--summary", "--json", *args)
+    assert result.code == 0, result.stderr
+    return json.loads(result.stdout)["summary"]
+
+
+def test_summary_prices_the_job_with_perstack_toml_prices(tmp_path: Path) -> None:
+    project = Project(tmp_path)
+    run_priced_job(project, PRICED_TEAM)
+    summary = summary_json(project)
+    tokens = summary["tokens"]
+    assert tokens["total"] == tokens["input"] + tokens["output"] > 0
+    # $1000 per million input tokens and $2000 per million output: exact in decimal.
+    expected = (tokens["input"] * 1000 + tokens["output"] * 2000) / 1_000_000
+    assert summary["costUsd"] == pytest.approx(expected, abs=1e-12)
+    assert summary["models"] == ["scripted:claude-sonnet-4-5"]
+    assert "costReason" not in summary
+    text = project.run("log", "--summary").stdout
+    assert f"  Tokens (job): {tokens['total']:,} (input {tokens['input']:,} · cached 0" in text
+    assert "  Cost (job): $" in text and "(scripted:claude-sonnet-4-5 at perstack.toml prices)" in text
+
+
+def test_summary_of_an_offline_job_costs_nothing_and_plain_json_has_no_cost(tmp_path: Path) -> None:
+    project = Project(tmp_path)
+    run_priced_job(project)
+    summary = summary_json(project)
+    assert summary["costUsd"] == 0 and summary["tokens"]["total"] > 0
+    assert "  Cost (job): $0 (scripted:claude-sonnet-4-5: offline provider, no charge)\n" in (
+        project.run("log", "--summary").stdout
+    )
+    plain = json.loads(project.run("log", "--json").stdout)["summary"]
+    assert "costUsd" not in plain and "tokens" not in plain  # upstream's shape unless asked
+
+
+def test_summary_of_an_unknown_model_says_why_in_text_and_json(tmp_path: Path) -> None:
+    project = Project(tmp_path)
+    run_priced_job(project)
+    # The run setting names a model no price table knows (as if run on a private model).
+    for setting in project.storage.glob("jobs/*/runs/*/run-setting.json"):
+        data = json.loads(setting.read_text())
+        data["model"], data["providerConfig"]["providerName"] = "in-house-7b", "openai"
+        setting.write_text(json.dumps(data))
+    summary = summary_json(project)
+    assert summary["costUsd"] is None
+    assert "has no price for openai:in-house-7b" in summary["costReason"]
+    assert '[prices."openai:in-house-7b"]' in summary["costReason"]
+    text = project.run("log", "--summary").stdout
+    assert "  Cost (job): — (genai-prices " in text and "openai:in-house-7b" in text
+
+
+def test_summary_of_one_run_and_a_bad_price_table(tmp_path: Path) -> None:
+    project = Project(tmp_path)
+    run_priced_job(project, PRICED_TEAM)
+    job_id = next((project.storage / "jobs").iterdir()).name
+    run_id = next((project.storage / "jobs" / job_id / "runs").iterdir()).name
+    by_run = project.run("log", "--summary", "--job", job_id, "--run", run_id).stdout
+    assert "  Cost (run): $" in by_run
+    config = project.root / "perstack.toml"
+    config.write_text(config.read_text().replace("outputPerMillion = 2000", "outputPerMillion = -2"))
+    result = project.run("log", "--summary")
+    assert result.code == 1 and result.stdout == ""
+    assert result.stderr.strip().endswith(
+        'prices."scripted:claude-sonnet-4-5".outputPerMillion: must be >= 0.0, got integer -2'
+    )
+    assert result.stderr.startswith(f"{config}:")
+    assert project.run("log").code == 0  # without --summary no price is needed

@@ -36,6 +36,7 @@ def test_simple_run_prints_the_upstream_event_sequence(project: Project) -> None
     assert "".join(e["delta"] for e in result.of_type("streamRunResult")) == "All done here."
     assert result.last("completeStreamingRunResult")["text"] == "All done here."
     assert result.last("initializeRuntime")["query"] == "Say hi"
+    assert result.last("initializeRuntime")["providerName"] == "scripted"  # for pricing
     assert result.stderr == ""
 
 

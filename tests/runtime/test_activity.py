@@ -79,6 +79,34 @@ async def test_parallel_delegation_rows_and_answers(tmp_path: Path) -> None:
     assert sum(row.tokens or 0 for row in log.rows) == final.usage.total_tokens
 
 
+async def test_the_final_answer_is_the_coordinators_and_a_follow_up_replaces_it(
+    tmp_path: Path,
+) -> None:
+    events, final, storage = await job_events(tmp_path, PARALLEL_RULES)
+    log = ActivityLog()
+    answers_seen = []
+    for event in events:
+        log.feed(event)
+        answers_seen.append(log.final_answer)
+    # The delegates' answers are not the job's: it has none until the lead completes.
+    done = next(i for i, e in enumerate(events) if e.type == "completeRun" and e.expert_key == "lead")
+    assert sum(e.type == "completeRun" for e in events[:done]) == 2  # alpha's and beta's
+    assert answers_seen[:done] == [None] * done
+    assert log.final_answer is log.rows[-1]
+    assert log.final_answer.text == "All done." and log.final_answer.expert_key == "lead"
+
+    # A follow-up query: no answer while it runs, then the new one.
+    rules = [{"expert": "lead", "text": "Still done."}]
+    more, _, _ = await job_events(
+        tmp_path, rules, storage=storage, checkpoint=final, query="And now?"
+    )
+    first_query = next(i for i, e in enumerate(more) if log.feed(e) and log.final_answer is None)
+    assert more[first_query].type == "startRun"
+    for event in more[first_query + 1 :]:
+        log.feed(event)
+    assert log.final_answer is not None and log.final_answer.text == "Still done."
+
+
 async def test_a_failing_delegate_marks_its_delegation_failed(tmp_path: Path) -> None:
     rules = [
         {"expert": "lead", "turn": 1, "toolCalls": [call("alpha", query="Do A")]},

@@ -95,13 +95,16 @@ def make_app(
     providers: Callable[[Any], Any] | None = None,
     clock: Callable[[], int] | None = None,
     still: bool = True,
+    open_job: str | None = None,
     **options: Any,
 ) -> Any:
     """The workbench on ``project`` (a directory: its perstack.toml, or the demo)."""
     from workbench.app import WorkbenchApp
     from workbench.session import Session, find_project
 
-    session = Session(find_project(project), RunOptions(expert, query, **options))
+    session = Session(
+        find_project(project), RunOptions(expert, query, **options), open_job=open_job
+    )
     return WorkbenchApp(session, provider_factory=providers, clock=clock, still=still)
 
 

@@ -1,7 +1,7 @@
 """The controllers work against a stand-in host: no app, no other controller, no Textual.
 
 `workbench/host.py` is the whole interface they see of the app; these tests drive
-`EditingControl` through it alone.
+`EditingControl` and `PaneControl` through it alone.
 """
 
 from __future__ import annotations
@@ -67,3 +67,72 @@ def test_a_broken_config_shows_its_problems_and_holds_the_waiting_rerun() -> Non
     assert (host.notice_resets, host.changes, editing.reloads) == (1, 1, 1)
     editing.run_finished()
     assert host.runs.reruns == []  # runs are off until the file is fixed
+
+
+# --- PaneControl ---------------------------------------------------------------------------
+
+
+class StandInPane:
+    def __init__(self, width: int, *, display: bool = True) -> None:
+        from textual.geometry import Region
+
+        self.region = Region(0, 0, width if display else 0, 30)
+        self.display = display
+        self.styles = SimpleNamespace(width=None, min_width=None, height=None, max_height=None)
+        self.ancestors_with_self = [self]
+
+
+class StandInScreenHost:
+    """Panes of a 160-column screen: the editor 44, the timeline 79, the tree 35."""
+
+    def __init__(self) -> None:
+        from workbench.widgets.answer_panel import AnswerPanel
+
+        self.panes = {
+            "#config": StandInPane(44),
+            "#centre": StandInPane(79),
+            "#run-tree": StandInPane(35),
+            "#timeline": StandInPane(79),
+            "#answer": StandInPane(79),
+            "#main": StandInPane(160),
+        }
+        self.panes[AnswerPanel] = self.panes["#answer"]
+        self.focused: Any = None
+        self.screen = SimpleNamespace(classes=set(), set_class=self._set_class)
+        self.notices: list[str] = []
+
+    def _set_class(self, on: bool, name: str) -> None:
+        (self.screen.classes.add if on else self.screen.classes.discard)(name)
+
+    def query_one(self, selector: Any, expect_type: Any = None) -> Any:
+        return self.panes[selector]
+
+    def notify(self, message: str, **kwargs: Any) -> None:
+        self.notices.append(message)
+
+
+def test_pane_control_against_a_stand_in_host(tmp_path) -> None:
+    from workbench.pane_sizes import read_pane_sizes
+    from workbench.panes import PaneControl
+
+    host = StandInScreenHost()
+    settings = tmp_path / "workbench.toml"
+    panes = PaneControl(host, settings)
+    panes.apply()
+    assert host.panes["#config"].styles.width is None  # automatic: app.tcss decides
+    host.focused = host.panes["#config"]
+    panes.move_split("right")
+    assert host.panes["#config"].styles.width == f"{panes.sizes.editor}fr"
+    assert panes.sizes.editor == round(44.5 * 100 / 158 + 2, 1)
+    assert read_pane_sizes(settings)[0] == panes.sizes
+    panes.toggle_maximise()
+    assert panes.maximised == "config" and {"-maximised", "-max-config"} <= host.screen.classes
+    assert host.panes["#config"].styles.width == "1fr"
+    assert host.notices == ["perstack.toml fills the screen: F7 puts it back."]
+    panes.toggle_maximise()
+    assert panes.maximised is None and not host.screen.classes
+    # A settings file that cannot be written: said once, not at every key.
+    settings.write_text("not toml [")
+    panes.move_split("right")
+    panes.move_split("right")
+    assert sum("cannot update the workbench settings" in n for n in host.notices) == 1

@@ -100,7 +100,7 @@ def test_perstack_start_runs_the_demo_in_a_terminal(empty_dir: Path, tmp_path: P
             lambda s: "completed" in s.splitlines()[0] and "Follow-up" in s, 60
         )
         # The run, as a person sees it: steps, delegates in the tree, the final answer.
-        assert "Your three-day Kyoto" in screen  # the final answer's row
+        assert "Your three-day" in screen  # the final answer's row (the label is narrow)
         assert "researcher" in screen and "writer" in screen
         terminal.send(b"\x11")  # Ctrl+Q
         assert terminal.close() == 0

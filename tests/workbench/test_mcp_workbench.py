@@ -48,8 +48,8 @@ async def test_progress_bar_on_the_running_tool_row(tmp_path: Path, fixed_time) 
         row = tool_row(app, "survey_shore")
         assert row is not None and row.status == "running"
         line = line_of(app, row)
-        # The tool, a bar half full, the server's progress and message.
-        assert "survey_shore ██▌░░ 2/4 " in line
+        # The tool (cut: the timeline is 60 columns), a bar half full, the server's progress.
+        assert "surv… ██▌░░ 2/4…" in line
         assert "progress: 2/4 measuring depth at buoy 3" in call_text(row)
         await pilot.press("ctrl+t")  # stop: the held call is cancelled
         await app.wait_until(lambda: finished(app), timeout=30)

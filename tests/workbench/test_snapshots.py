@@ -180,6 +180,47 @@ def test_stored_jobs_dialog(snap_compare, tmp_path: Path, fixed_time, monkeypatc
     async def listed(pilot) -> None:
         await pilot.press("f2")
         await app.wait_until(lambda: isinstance(app.screen, JobsScreen) and app.screen.jobs)
+        await app.wait_until(lambda: app.screen.priced == len(app.screen.jobs))  # costs read
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=WIDE, run_before=listed)
+
+
+def test_finished_job_with_its_final_answer(snap_compare, tmp_path: Path, fixed_time) -> None:
+    from tests.workbench.test_answer_panel import with_answer
+    from workbench.widgets.answer_panel import AnswerPanel
+
+    project = copy_project("snap", tmp_path)
+    answer = "\n".join(
+        [
+            "## The lake survey",
+            "Both shores are surveyed; the report is in **report.md**.",
+            "",
+            "- North shore: cliffs, no landing; scout from the water.",
+            "- South shore: beaches, a landing near the old pier.",
+            "- Next: chart the depths from the `south` landing.",
+        ]
+    )
+    rules = with_answer(without_delays(script_rules(project / "script.toml")), answer)
+    app = snap_app(tmp_path / "app", fixed_time, providers=Providers(rules))
+
+    async def done(pilot) -> None:
+        await app.wait_until(lambda: finished(app) and app.query_one(AnswerPanel).display)
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=WIDE, run_before=done)
+
+
+def test_maximised_editor(snap_compare, tmp_path: Path, fixed_time) -> None:
+    from workbench.widgets.config_pane import ConfigPane
+
+    app = snap_app(tmp_path, fixed_time)
+
+    async def maximised(pilot) -> None:
+        await app.wait_until(lambda: finished(app))
+        app.query_one(ConfigPane).text_area.focus()
+        await pilot.press("f7")
+        app.clear_notifications()  # "perstack.toml fills the screen: F7 puts it back."
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=WIDE, run_before=maximised)

@@ -8,6 +8,7 @@ many long jobs takes a moment to list.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from typing import TYPE_CHECKING, ClassVar
 
@@ -19,11 +20,13 @@ from textual.screen import ModalScreen
 from textual.widgets import Label, OptionList
 from textual.widgets.option_list import Option
 
+from runtime.views.cost import format_cost
 from workbench.formatting import fit, format_tokens
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterable
 
+    from runtime.views.cost import Cost
     from workbench.stored_jobs import JobSummary
 
 __all__ = ["JobsScreen", "job_line", "format_age"]
@@ -56,14 +59,15 @@ def format_age(started_ms: int, now_ms: int) -> str:
 def job_line(job: JobSummary, now_ms: int, width: int = 100) -> str:
     """One job as a line of the list, at most ``width`` cells.
 
-    Status, Expert, steps, tokens, age, id and query; below 90 cells the tokens and the
-    id make room for the query.
+    Status, Expert, steps, tokens and their cost (blank until priced), age, id and query;
+    below 90 cells the tokens, the cost and the id make room for the query.
     """
     status = _STATUS.get(job.status, f"· {job.status}")
     age = format_age(job.started_at, now_ms)
     cells = [f"{status:<12}", f"{fit(job.coordinator, 12):<12}", f"{job.steps:>4} steps"]
     if width >= 90:
-        cells.append(f"{format_tokens(job.tokens) or '0':>5} tok")
+        priced = job.cost if job.cost is not None and job.cost.generations else None
+        cells.append(f"{format_tokens(job.tokens) or '0':>5} tok{format_cost(priced):>8}")
     cells.append(f"{age:>10}")
     if width >= 90:
         cells.append(job.job_id[:8])
@@ -81,6 +85,8 @@ class JobsScreen(ModalScreen[str | None]):
         current: The job on screen, highlighted first.
         where: Where the jobs are, as the dialog says it (``Kept in jobs/``).
         title: The dialog's title.
+        price_jobs: Prices listed jobs (called in a thread after the list shows, yielding
+            ``(job id, cost)`` as each is priced); ``None``: the list has no costs.
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "close", "Close")]
@@ -99,7 +105,8 @@ class JobsScreen(ModalScreen[str | None]):
             border-title-color: $text;
         }
         & #jobs-where { color: $text-muted; }
-        & #jobs-list { height: auto; max-height: 20; margin: 1 0 0 0; }
+        /* A stable gutter: the lines' width never depends on whether the list scrolls. */
+        & #jobs-list { height: auto; max-height: 20; margin: 1 0 0 0; scrollbar-gutter: stable; }
         & #jobs-hint { color: $text-muted; margin-top: 1; }
     }
     """
@@ -112,15 +119,19 @@ class JobsScreen(ModalScreen[str | None]):
         *,
         where: str = "",
         title: str = "Stored jobs",
+        price_jobs: Callable[[list[str]], Iterable[tuple[str, Cost]]] | None = None,
     ) -> None:
         super().__init__()
         self.list_jobs = list_jobs
+        self.price_jobs = price_jobs
         self.where = where
         self.title = title
         self.now_ms = now_ms
         self.current = current
         #: The jobs listed, once read (``None`` while reading).
         self.jobs: list[JobSummary] | None = None
+        #: How many of them have their cost shown.
+        self.priced = 0
 
     def compose(self) -> ComposeResult:
         with Vertical(id="jobs") as frame:
@@ -163,12 +174,46 @@ class JobsScreen(ModalScreen[str | None]):
                 Option("No stored job yet: every run keeps one here.", disabled=True)
             )
             return
-        width = max(40, options.scrollable_content_region.width - 1)
+        width = self._line_width()
         options.add_options(
             Option(job_line(job, self.now_ms, width), id=job.job_id) for job in jobs
         )
         ids = [job.job_id for job in jobs]
         options.highlighted = ids.index(self.current) if self.current in ids else 0
+        if self.price_jobs is not None:
+            self._price(ids)
+
+    @work(thread=True, exclusive=True, group="job-costs")
+    def _price(self, ids: list[str]) -> None:
+        """Each job's cost, read from its events: listed first, priced after (a long job
+        takes a moment to read)."""
+        assert self.price_jobs is not None
+        for job_id, cost in self.price_jobs(ids):
+            if not self.is_attached:
+                return
+            self.app.call_from_thread(self._priced, job_id, cost)
+
+    def _priced(self, job_id: str, cost: Cost) -> None:
+        if not self.is_attached or self.jobs is None:
+            return
+        for index, job in enumerate(self.jobs):
+            if job.job_id == job_id:
+                self.jobs[index] = job = dataclasses.replace(job, cost=cost)
+                options = self.query_one(OptionList)
+                line = job_line(job, self.now_ms, self._line_width())
+                options.replace_option_prompt(job_id, line)
+                self.priced += 1
+
+    def _line_width(self) -> int:
+        return max(40, self.query_one(OptionList).scrollable_content_region.width - 1)
+
+    def on_resize(self) -> None:
+        """Lines fit the list's width: drawn again when it changes."""
+        if not self.jobs:
+            return
+        options, width = self.query_one(OptionList), self._line_width()
+        for job in self.jobs:
+            options.replace_option_prompt(job.job_id, job_line(job, self.now_ms, width))
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         event.stop()

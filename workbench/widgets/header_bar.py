@@ -1,6 +1,6 @@
 """The header: project, Expert picker, model, and the run's status line.
 
-The status reads like ``● running · step 12 · 3.4k tokens · 7.2s``; the app updates it
+The status reads like ``● running · step 12 · 3.4k tokens · $0.0412 · 7.2s``; the app updates it
 after every batch of events and once a second while a run is active.
 """
 

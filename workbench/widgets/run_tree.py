@@ -1,4 +1,4 @@
-"""The delegation tree: the job's runs, live, with status, steps, tokens and time.
+"""The delegation tree: the job's runs, live, with status, steps, tokens, cost and time.
 
 A :class:`~textual.widgets.Tree` whose nodes mirror :class:`~runtime.views.runtree.RunTree`:
 the coordinator under the job, delegates under the Expert that called them, parallel
@@ -15,6 +15,7 @@ from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.widgets import Tree
 
+from runtime.views.cost import format_cost
 from workbench.formatting import STATUS_GLYPHS, format_duration, format_tokens
 
 if TYPE_CHECKING:
@@ -128,12 +129,13 @@ class RunTreePanel(Tree[str | None]):
         parts = [f"{node.total_steps}st"]
         if node.total_tokens:
             parts.append(format_tokens(node.total_tokens))
+            parts.append(format_cost(node.total_cost))
         parts.append(format_duration(node.elapsed_ms(now_ms)))
         edited = self._edited.get(node.expert_key)
         return Text.assemble(
             (STATUS_GLYPHS.get(status, "·"), style),
             " ",
-            node.expert_key,
+            node.label,
             (f" ({edited})" if edited else "", figures),
             (f" {' '.join(parts)}", figures),
         )

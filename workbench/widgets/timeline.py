@@ -21,6 +21,7 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from runtime.views.cost import format_cost
 from runtime.views.skill_rows import progress_text
 from workbench.formatting import (
     KIND_GLYPHS,
@@ -54,15 +55,16 @@ class Columns(NamedTuple):
     label: int
     status: int
     tokens: int
+    cost: int
     time: int
 
 
 def columns_for(width: int) -> Columns:
     """The column widths for a timeline ``width`` cells wide."""
     expert = 16 if width >= 90 else 12 if width >= 60 else 9
-    step, status, tokens, time = 4, 1, 6, 6
-    fixed = step + expert + status + tokens + time + 5  # one space between columns
-    return Columns(step, expert, max(8, width - fixed), status, tokens, time)
+    step, status, tokens, cost, time = 4, 1, 6, 8, 6
+    fixed = step + expert + status + tokens + cost + time + 6  # one space between columns
+    return Columns(step, expert, max(8, width - fixed), status, tokens, cost, time)
 
 
 class Timeline(ScrollView, can_focus=True):
@@ -321,7 +323,7 @@ class Timeline(ScrollView, can_focus=True):
         c = columns_for(width)
         text = (
             f"{'step':>{c.step}} {'expert':<{c.expert}} {'what happened':<{c.label}} "
-            f"{'':<{c.status}} {'tokens':>{c.tokens}} {'time':>{c.time}}"
+            f"{'':<{c.status}} {'tokens':>{c.tokens}} {'cost':>{c.cost}} {'time':>{c.time}}"
         )
         style = self.get_component_rich_style("timeline--header")
         return Strip([Segment(text, style)]).crop_extend(0, width, style)
@@ -339,7 +341,7 @@ class Timeline(ScrollView, can_focus=True):
             label_style = component("timeline--query")
         elif row.kind in ("error", "retry", "stop") or row.status == "error":
             label_style = component("timeline--error")
-        expert = fit(_indent(row.depth) + row.expert_key, c.expert)
+        expert = _fit_actor(_indent(row.depth), row.actor, c.expert)
         label = _label(row)
         glyph = KIND_GLYPHS.get(row.kind, " ")
         duration = row.duration_ms(self.clock())
@@ -352,6 +354,7 @@ class Timeline(ScrollView, can_focus=True):
             (" ", label_style),
             (f"{STATUS_GLYPHS.get(row.status, ' '):<{c.status}} ", status_style),
             (f"{format_tokens(row.tokens):>{c.tokens}} ", muted),
+            (f"{format_cost(row.cost) if row.tokens else '':>{c.cost}} ", muted),
             (f"{format_duration(duration):>{c.time}}", muted),
         ]
         fill = base
@@ -370,19 +373,21 @@ class Timeline(ScrollView, can_focus=True):
             ]
         return Strip([Segment(text, style) for text, style in cells]).crop_extend(0, width, fill)
 
-
     def _label_cells(
         self, row: ActivityRow, label: str, width: int, style: Style
     ) -> list[tuple[str, Style]]:
         """The label; while a tool call runs with progress reported, the tool's name, a bar
         and the server's message: ``survey_shore ███▍    2/4 measuring depth…``."""
         progress = row.progress if row.is_open else None
-        if progress is None or width < 20:
-            return [(f"{fit(label, width, tail=row.status == 'streaming'):<{width}}", style)]
         bar_width = 10 if width >= 50 else 5
-        name = fit(row.tool_name or label, min(24, width // 2))
+        said = progress_text(progress) if progress is not None else ""
+        # The bar and the count ("2/4") come first; the tool's name gets what is left.
+        name_room = min(24, width // 2, width - bar_width - 2 - min(len(said), 4))
+        if progress is None or name_room < 4:
+            return [(f"{fit(label, width, tail=row.status == 'streaming'):<{width}}", style)]
+        name = fit(row.tool_name or label, name_room)
         rest = width - len(name) - bar_width - 2
-        text = fit(progress_text(progress), rest)
+        text = fit(said, rest)
         bar_style = self.get_component_rich_style("timeline--progress")
         return [
             (f"{name} ", style),
@@ -417,3 +422,13 @@ def _label(row: ActivityRow) -> str:
             return "…"
         return text
     return one_line(row.label)
+
+
+def _fit_actor(indent: str, actor: str, width: int) -> str:
+    """The Expert column: cut like any cell, but a parallel run keeps its number
+    (``└ resear… #2``), which tells it from its siblings."""
+    name, mark, number = actor.rpartition(" #")
+    if len(indent) + len(actor) <= width or not mark or not number.isdigit():
+        return fit(indent + actor, width)
+    suffix = f"… #{number}"
+    return (indent + name)[: max(0, width - len(suffix))] + suffix

@@ -141,8 +141,7 @@ TOOL_SPECS: dict[str, tuple[str, dict[str, Any]]] = {
         _PATH_ONLY,
     ),
     "getFileInfo": (
-        "Get metadata of a file or directory: type, size, MIME type, timestamps and "
-        "permissions.",
+        "Get metadata of a file or directory: type, size, MIME type, timestamps and permissions.",
         _PATH_ONLY,
     ),
     "listDirectory": (

@@ -265,9 +265,7 @@ class McpConnection:
                             Connected(
                                 tools=tools,
                                 server_info=(
-                                    {"name": info.name, "version": info.version}
-                                    if info
-                                    else None
+                                    {"name": info.name, "version": info.version} if info else None
                                 ),
                                 transport_ms=_ms(opened - started),
                                 handshake_ms=_ms(shaken - opened),

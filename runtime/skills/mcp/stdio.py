@@ -225,9 +225,7 @@ async def stdio_transport(
 
     from runtime.skills.mcp.connection import load_sdk
 
-    process = await anyio.open_process(
-        [command, *args], env=dict(env), start_new_session=True
-    )
+    process = await anyio.open_process([command, *args], env=dict(env), start_new_session=True)
     _LIVE_GROUPS.add(process.pid)
     reaper.watch(process.pid)
     server = ServerProcess(process)
@@ -254,9 +252,7 @@ async def stdio_transport(
                             continue
                         try:
                             message: Any = SessionMessage(
-                                mcp_types.jsonrpc_message_adapter.validate_json(
-                                    line, by_name=False
-                                )
+                                mcp_types.jsonrpc_message_adapter.validate_json(line, by_name=False)
                             )
                         except ValueError as exc:
                             message = exc  # the session reports unparsable lines
