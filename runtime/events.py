@@ -7,6 +7,10 @@ Three families:
 * **StreamingEvent**: reasoning and run-result text as it streams. Stored and printed.
 * **RuntimeEvent**: the runtime's own life (``initializeRuntime``, skill lifecycle). Printed,
   never stored; it carries no ``expertKey`` or ``stepNumber``.
+* **Skill activity** (our additions): what an MCP server sends while a step's tool calls
+  run: progress, log messages, the model completions it asked for (sampling) and the
+  questions it asked the person (elicitation). Stored and printed like state events (they
+  belong to a step), but they never change the run's state.
 
 ``parse_event`` reads any of them back from JSON.
 """
@@ -40,6 +44,7 @@ __all__ = [
     "STATE_EVENT_TYPES",
     "STREAMING_EVENT_TYPES",
     "RUNTIME_EVENT_TYPES",
+    "SKILL_ACTIVITY_EVENT_TYPES",
     "parse_event",
 ]
 
@@ -304,6 +309,72 @@ class WarningEvent(RuntimeEvent):
     skill_name: str | None = None
 
 
+# --- Skill activity (our additions) ----------------------------------------------------
+
+
+class SkillProgress(RunEvent):
+    """An MCP server's progress notification for one running tool call."""
+
+    type: Literal["skillProgress"] = "skillProgress"
+    skill_name: str
+    tool_call_id: str
+    tool_name: str
+    progress: float
+    total: float | None = None
+    message: str | None = None
+
+
+class SkillLog(RunEvent):
+    """A log message an MCP server sent (``notifications/message``) at or above the
+    skill's ``logLevel``; ``toolCallId`` names the call it came during, when known."""
+
+    type: Literal["skillLog"] = "skillLog"
+    skill_name: str
+    level: str
+    data: Any = None
+    logger: str | None = None
+    tool_call_id: str | None = None
+
+
+class SkillSampling(RunEvent):
+    """An MCP server asked for a completion (``sampling/createMessage``), answered by the
+    run's own provider and model; ``usage`` is counted in the step's and the job's."""
+
+    type: Literal["skillSampling"] = "skillSampling"
+    skill_name: str
+    tool_call_id: str | None = None
+    request: dict[str, Any]
+    model: str
+    text: str | None = None
+    stop_reason: str | None = None
+    usage: Usage
+    error: str | None = None
+
+
+class SkillElicitation(RunEvent):
+    """An MCP server asked the person something (``elicitation/create``): a form
+    (``requestedSchema``) or a URL to open (``url``)."""
+
+    type: Literal["skillElicitation"] = "skillElicitation"
+    skill_name: str
+    tool_call_id: str | None = None
+    mode: Literal["form", "url"] = "form"
+    message: str
+    requested_schema: dict[str, Any] | None = None
+    url: str | None = None
+
+
+class SkillElicitationAnswer(RunEvent):
+    """What the server was told: ``accept`` (with ``content`` for a form), ``decline``
+    or ``cancel``."""
+
+    type: Literal["skillElicitationAnswer"] = "skillElicitationAnswer"
+    skill_name: str
+    tool_call_id: str | None = None
+    action: Literal["accept", "decline", "cancel"]
+    content: dict[str, Any] | None = None
+
+
 _STATE = (
     StartRun, StartGeneration, Retry, CallTools, CallInteractiveTool, CallDelegate,
     ResolveToolResults, AttemptCompletion, FinishToolCall, FinishAllToolCalls,
@@ -313,6 +384,9 @@ _STATE = (
 _STREAMING = (
     StartStreamingReasoning, StreamReasoning, CompleteStreamingReasoning,
     StartStreamingRunResult, StreamRunResult, CompleteStreamingRunResult,
+)  # fmt: skip
+_SKILL_ACTIVITY = (
+    SkillProgress, SkillLog, SkillSampling, SkillElicitation, SkillElicitationAnswer,
 )  # fmt: skip
 _RUNTIME = (
     InitializeRuntime, SkillStarting, SkillConnected, SkillStderr, SkillDisconnected,
@@ -326,13 +400,14 @@ def _type_name(cls: type[BaseEvent]) -> str:
 
 STATE_EVENT_TYPES: frozenset[str] = frozenset(_type_name(c) for c in _STATE)
 STREAMING_EVENT_TYPES: frozenset[str] = frozenset(_type_name(c) for c in _STREAMING)
+SKILL_ACTIVITY_EVENT_TYPES: frozenset[str] = frozenset(_type_name(c) for c in _SKILL_ACTIVITY)
 RUNTIME_EVENT_TYPES: frozenset[str] = frozenset(_type_name(c) for c in _RUNTIME)
 EVENT_CLASSES: dict[str, type[BaseEvent]] = {
-    _type_name(c): c for c in (*_STATE, *_STREAMING, *_RUNTIME)
+    _type_name(c): c for c in (*_STATE, *_STREAMING, *_SKILL_ACTIVITY, *_RUNTIME)
 }
 
 Event = Annotated[
-    Union[_STATE + _STREAMING + _RUNTIME],  # type: ignore[valid-type]
+    Union[_STATE + _STREAMING + _SKILL_ACTIVITY + _RUNTIME],  # type: ignore[valid-type]
     Field(discriminator="type"),
 ]
 _adapter: TypeAdapter[Any] | None = None
@@ -359,10 +434,10 @@ def parse_event(data: bytes | str | dict[str, Any]) -> BaseEvent:
 
 
 def is_run_event(event: BaseEvent) -> bool:
-    """True for state and streaming events (those stored with the job)."""
+    """True for state, streaming and skill-activity events (those stored with the job)."""
     return isinstance(event, RunEvent)
 
 
 # Re-exported event classes, grouped for readers of `__all__`.
-__all__ += [c.__name__ for c in (*_STATE, *_STREAMING, *_RUNTIME, ServerInfo)]
+__all__ += [c.__name__ for c in (*_STATE, *_STREAMING, *_SKILL_ACTIVITY, *_RUNTIME, ServerInfo)]
 __all__ += ["EVENT_CLASSES", "is_run_event"]

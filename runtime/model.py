@@ -404,6 +404,16 @@ class InteractiveToolCallResult(WireModel):
     text: str
     is_error: bool | None = None
 
+    def as_tool_result(self) -> ToolResult:
+        """The answer as the result of the call it answers."""
+        return ToolResult(
+            id=self.tool_call_id,
+            skill_name=self.skill_name,
+            tool_name=self.tool_name,
+            result=[TextPart(text=self.text)],
+            is_error=self.is_error,
+        )
+
 
 class RunInput(WireModel):
     text: str | None = None

@@ -59,6 +59,8 @@ class RunSetting(WireModel):
     workspace: str | None = None
     #: Our addition: the perstack.toml the settings came from (relative paths resolve here).
     config_path: str | None = None
+    #: Our addition: the default bound (ms) of one MCP tool call (``toolTimeout``).
+    tool_timeout: int | None = None
 
     @property
     def provider_name(self) -> str:

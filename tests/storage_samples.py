@@ -134,13 +134,18 @@ class EventFactory:
         )
 
     def resolve(
-        self, run_id: str, step: int, text: str = '{"content":"hello"}'
+        self,
+        run_id: str,
+        step: int,
+        text: str = '{"content":"hello"}',
+        is_error: bool | None = None,
     ) -> ResolveToolResults:
         result = ToolResult(
             id=f"tc-{step}-0",
             skill_name="@perstack/base",
             tool_name="readTextFile",
             result=[TextPart(text=text)],
+            is_error=is_error,
         )
         return ResolveToolResults(**self._base(run_id, step), tool_results=[result])
 

@@ -30,6 +30,7 @@ from workbench.create_expert import CreateExpertControl
 from workbench.editing import EditingControl
 from workbench.jobview import JobUpdate, JobView
 from workbench.panes import PaneActions, PaneControl
+from workbench.questions import ask_live
 from workbench.runs import RunControl
 from workbench.status_line import now_ms, status_line
 from workbench.waiters import StateWaiters
@@ -324,6 +325,9 @@ class WorkbenchApp(PaneActions, App[None]):
 
     def on_run_bridge_events(self, message: RunBridge.Events) -> None:
         self.apply_events(message.events, live=True)
+
+    def on_run_bridge_question(self, message: RunBridge.Question) -> None:
+        ask_live(self, message)
 
     def on_run_bridge_finished(self, message: RunBridge.Finished) -> None:
         self.apply_events(self.bridge.settle())

@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from runtime.model import Checkpoint
     from runtime.providers.base import Provider
     from runtime.settings import RunSetting
+    from runtime.skills.calls import ElicitationAnswer, ElicitationQuestion
 
 __all__ = ["RunBridge", "ProviderFactory", "JobStarter"]
 
@@ -85,6 +86,17 @@ class RunBridge:
         def __init__(self, events: list[BaseEvent]) -> None:
             super().__init__()
             self.events = events
+
+    class Question(Message):
+        """An MCP server asks the person something during a tool call; the call waits
+        until ``reply`` is called with the answer (from the UI thread)."""
+
+        def __init__(
+            self, question: ElicitationQuestion, reply: Callable[[ElicitationAnswer], None]
+        ) -> None:
+            super().__init__()
+            self.question = question
+            self.reply = reply
 
     class Finished(Message):
         """The run ended: with a final checkpoint, cancelled, or with an error.
@@ -286,8 +298,21 @@ class RunBridge:
             checkpoint=prepared.checkpoint,
             provider=provider,
             locked_tools=prepared.locked_tools,
+            elicitation_handler=self._ask,
         )
         return self.Finished(final)
+
+    async def _ask(self, question: ElicitationQuestion) -> ElicitationAnswer:
+        """Ask the person (in the UI) and wait for the answer (in the run's loop)."""
+        loop = asyncio.get_running_loop()
+        answer: asyncio.Future[ElicitationAnswer] = loop.create_future()
+
+        def reply(given: ElicitationAnswer) -> None:
+            loop.call_soon_threadsafe(lambda: answer.done() or answer.set_result(given))
+
+        self._flush()  # the row shows the question before the form opens
+        self.app.post_message(self.Question(question, reply))
+        return await answer
 
     def _done(self, message: Finished) -> None:
         # Not call_from_thread: it would block this thread on an app that may be closing.

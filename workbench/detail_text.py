@@ -9,7 +9,7 @@ import orjson
 if TYPE_CHECKING:
     from runtime.views.activity import ActivityRow
 
-__all__ = ["row_title", "call_text", "generation_line", "messages_text", "events_text"]
+__all__ = ["row_title", "call_text", "generation_line", "messages_text", "events_text", "server_text"]
 
 _ROLE = {
     "instructionMessage": "instruction (system)",
@@ -61,7 +61,7 @@ def _call_text(row: ActivityRow) -> str:
             "result:" if row.kind != "delegate" else "answer:",
             _maybe_json(row.result) if row.result is not None else "(no result yet)",
         ]
-        return "\n".join(lines)
+        return "\n".join(lines + server_text(row))
     if row.kind in ("reasoning", "completion"):
         return row.text or "(nothing streamed yet)"
     return row.label
@@ -108,3 +108,56 @@ def _part_text(part: dict[str, Any]) -> str:
 def events_text(events: list[dict[str, Any]]) -> str:
     """The events' JSON, indented, one after the other."""
     return "\n\n".join(pretty_json(event) for event in events) or "(no events)"
+
+
+def _result_of(row: ActivityRow) -> Any:
+    for event in reversed(row.events):
+        if event.type == "resolveToolResults":
+            for result in event.tool_results:  # type: ignore[attr-defined]
+                if result.id == row.tool_call_id:
+                    return result
+    return None
+
+
+def _part_line(part: Any) -> str:
+    data = part.to_json_dict()
+    extra = data.get("annotations")
+    note = f"  annotations {orjson.dumps(extra).decode()}" if extra else ""
+    if "resourceLink" in data:
+        link = data["resourceLink"]
+        return f"- resource link {link.get('uri')} ({link.get('mimeType', '?')}){note}"
+    if "resource" in data:
+        resource = data["resource"]
+        return f"- resource {resource.get('uri')} ({resource.get('mimeType', '?')}){note}"
+    if data.get("type") == "textPart":
+        return f"- text, {len(data.get('text', ''))} characters{note}"
+    size = len(data.get("encodedData", "")) * 3 // 4
+    kind = "image" if data.get("type") == "imageInlinePart" else "file"
+    return f"- {kind} {data.get('mimeType')}, {size} bytes{note}"
+
+
+def server_text(row: ActivityRow) -> list[str]:
+    """What the MCP server sent besides the text: the parts with their annotations and
+    resources, structured content, progress, log messages, completions and questions."""
+    lines: list[str] = []
+    result = _result_of(row)
+    if result is not None and (len(result.result) > 1 or result.model_extra):
+        lines += ["", "content:", *(_part_line(part) for part in result.result)]
+        structured = (result.model_extra or {}).get("structuredContent")
+        if structured is not None:
+            lines += ["", "structured content:", pretty_json(structured)]
+    if row.progress is not None:
+        from runtime.views.skill_rows import progress_text
+
+        lines += ["", f"progress: {progress_text(row.progress)}"]
+    activity = [_activity_line(event) for event in row.events if event.type.startswith("skill")]
+    if activity:
+        lines += ["", "from the server:", *activity]
+    return lines
+
+
+def _activity_line(event: Any) -> str:
+    from runtime.views.skill_lines import skill_event_lines
+
+    lines = skill_event_lines(event.to_json_dict(), True)
+    return "\n".join("".join(piece for piece, _ in line).strip() for line in lines)

@@ -13,6 +13,7 @@ __all__ = [
     "format_duration",
     "one_line",
     "fit",
+    "progress_bar",
 ]
 
 #: Row and node statuses -> a one-cell glyph.
@@ -94,3 +95,20 @@ def fit(text: str, width: int, *, tail: bool = False) -> str:
     if tail:
         return "…" + text[len(text) - width + 1 :]
     return text[: width - 1] + "…"
+
+
+#: Eighths of a cell, for a smooth bar.
+_EIGHTHS = " ▏▎▍▌▋▊▉"
+
+
+def progress_bar(fraction: float | None, width: int) -> str:
+    """A bar ``width`` cells wide, filled to ``fraction`` (0..1) in eighths of a cell on a
+    shaded track; with no fraction (the total is unknown), a dotted track."""
+    if width <= 0:
+        return ""
+    if fraction is None:
+        return "·" * width
+    eighths = round(max(0.0, min(1.0, fraction)) * width * 8)
+    full, part = divmod(eighths, 8)
+    bar = "█" * full + (_EIGHTHS[part] if part and full < width else "")
+    return bar + "░" * (width - len(bar))

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from runtime.errors import PerstackError
 from workbench.jobview import JobView
+from workbench.questions import ask_pending, pending_question
 from workbench.widgets.header_bar import HeaderBar
 from workbench.widgets.query_bar import QueryBar
 
@@ -173,13 +174,20 @@ class RunControl:
             return
         expert, call = self.pending
 
+        def later() -> None:
+            self.app.notify("The question stays pending: press a to answer it.")
+
         def answered(answer: str | None) -> None:
             if answer:
                 self.answer(answer)
             else:
-                self.app.notify("The question stays pending: press a to answer it.")
+                later()
 
-        self.app.push_screen(AnswerScreen(expert, call), answered)
+        request = pending_question(self.last, call)
+        if request is not None:  # an MCP server's question: its form
+            ask_pending(self.app, expert, call, request, self.answer, later)
+        else:
+            self.app.push_screen(AnswerScreen(expert, call), answered)
         self.app.state_changed()
 
     def stop(self) -> None:

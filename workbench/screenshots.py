@@ -161,6 +161,41 @@ async def _maximised_editor(app: Any, pilot: Any) -> None:
     await pilot.pause()
 
 
+def _hide_config(app: Any) -> None:
+    """The MCP pictures leave out the perstack.toml pane (it names this machine's paths)."""
+    from workbench.widgets.config_pane import ConfigPane
+
+    if app.query_one(ConfigPane).display:
+        app.action_toggle_config()
+
+
+async def _progress(app: Any, pilot: Any) -> None:
+    _hide_config(app)
+    await pilot.press("enter")
+
+    def held() -> bool:
+        row = next((r for r in app.view.rows if r.tool_name == "survey_shore"), None)
+        return row is not None and row.progress is not None and row.progress.progress == 2
+
+    await app.wait_until(held, timeout=60)
+    await app.wait_until(lambda: not app.bridge._buffer and not app.counts_pending)
+    await pilot.pause()
+
+
+async def _server_question(app: Any, pilot: Any) -> None:
+    from workbench.screens.elicitation import ElicitationScreen
+
+    _hide_config(app)
+    await pilot.press("enter")
+    await app.wait_until(lambda: isinstance(app.screen, ElicitationScreen), timeout=60)
+    await pilot.pause()
+    await pilot.press(*"Ada Lovelace")
+    await pilot.pause()
+
+
+#: Experts of the MCP demo project (the others are the bundled demo's).
+_GAUGES = {"surveyor": "Survey the north shore", "host": "A room for two nights, please"}
+
 #: name -> (size, Expert, rules to hold, what to do before the picture).
 SHOTS: dict[
     str, tuple[tuple[int, int], str, tuple[str, str] | None, Callable[..., Awaitable[None]]]
@@ -179,7 +214,11 @@ SHOTS: dict[
     "12-stored-jobs": ((120, 36), "coordinator", None, _stored_jobs),
     "17-final-answer-wide": ((160, 42), "coordinator", None, _finished),
     "18-maximised-editor": ((120, 36), "coordinator", None, _maximised_editor),
+    "19-tool-progress": ((120, 36), "surveyor", None, _progress),
+    "20-server-question": ((120, 36), "host", None, _server_question),
 }
+
+
 async def _describe(app: Any, pilot: Any) -> None:
     from runtime.create_expert.demo import DEMO_DESCRIPTION
     from workbench.screens.describe import DescribeScreen
@@ -226,6 +265,7 @@ CREATE_SHOTS: dict[str, Callable[..., Awaitable[None]]] = {
     "15-create-expert-report": _report,
     "16-create-expert-job": _create_job,
 }
+
 #: The theme of a picture when not the default (perstack-dark).
 THEMES: dict[str, str] = {
     "09-finished-light-theme": "perstack-light",
@@ -276,9 +316,15 @@ async def _shoot(name: str, out: Path, work: Path) -> Path:
         query = DEMO_QUERY if expert == "coordinator" else "Where should I stay in Kyoto?"
         # A job id of the shot's own: the pictures stay the same from one run to the next.
         job_id = hashlib.sha1(name.encode()).hexdigest()[:24]
+        providers: Any = _providers(_rules(hold))
+        if expert in _GAUGES:  # the MCP demo project, its own script
+            from workbench.demo.gauges import write_gauges_project
+
+            write_gauges_project(empty, hold_at=4)
+            query, providers = _GAUGES[expert], None
         session = Session(find_project(empty), RunOptions(expert, "", job_id=job_id))
         app = WorkbenchApp(
-            session, provider_factory=_providers(_rules(hold)), clock=lambda: _NOW_MS, still=True
+            session, provider_factory=providers, clock=lambda: _NOW_MS, still=True
         )
         async with app.run_test(size=size) as pilot:
             app.query_one("#query-input").value = query

@@ -96,6 +96,7 @@ def main(
 
     args = list(sys.argv[1:] if argv is None else argv)
     verbose = "--verbose" in args
+    _library_logs(verbose)
     group = cli or make_cli()
     try:
         result = group.main(args=args, prog_name="perstack", standalone_mode=False)
@@ -126,6 +127,29 @@ def main(
         _error(f"Error: {type(exc).__name__}: {exc} (run with --verbose for the traceback)")
         return 1
     return result if isinstance(result, int) else 0
+
+
+def _library_logs(verbose: bool) -> None:
+    """Where the libraries' own log records and warnings go: stderr with ``--verbose``,
+    nowhere otherwise.
+
+    The SDKs log what they survive (an MCP server that vanished mid-stream is logged with
+    its traceback by the transport's task), and Python prints any record a program has no
+    handler for on stderr. The CLI says what went wrong in its own one-line errors and
+    events; tracebacks are for ``--verbose``.
+    """
+    import logging
+
+    root = logging.getLogger()
+    if root.handlers:
+        return  # the embedding program configured logging itself
+    logging.captureWarnings(True)
+    if verbose:
+        handler: logging.Handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    else:
+        handler = logging.NullHandler()
+    root.addHandler(handler)
 
 
 def _error(line: str) -> None:

@@ -210,6 +210,7 @@ def prepare_run(options: RunOptions, *, cwd: Path | None = None) -> PreparedRun:
             )
         if options.interactive:
             answer = interactive_answer(checkpoint, options.query)
+            check_elicitation_answer(checkpoint, answer)
     env = load_env(resolve_env_paths(config, list(options.env_path)), cwd)
     from runtime.engine.api import settings_from_config
 
@@ -279,6 +280,22 @@ def interactive_answer(checkpoint: Checkpoint, query: str) -> InteractiveToolCal
     return InteractiveToolCallResult(
         tool_call_id=call.id, tool_name=call.tool_name, skill_name=call.skill_name, text=query
     )
+
+
+def check_elicitation_answer(checkpoint: Checkpoint, answer: InteractiveToolCallResult) -> None:
+    """When the run waits on an MCP server's question, check the answer fits it before
+    anything starts.
+
+    Raises:
+        PerstackError: One line saying what the question expects.
+    """
+    from runtime.engine.skill_services import PENDING_KEY
+    from runtime.skills.calls import ElicitationRequest
+    from runtime.skills.elicitation import parse_answer
+
+    pending = (checkpoint.metadata or {}).get(PENDING_KEY)
+    if isinstance(pending, dict) and pending.get("toolCallId") == answer.tool_call_id:
+        parse_answer(answer.text, ElicitationRequest.from_json(pending.get("request") or {}))
 
 
 def execute_run(prepared: PreparedRun) -> int:

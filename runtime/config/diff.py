@@ -23,6 +23,7 @@ _RUN_SETTINGS = (
     "max_steps",
     "max_retries",
     "timeout",
+    "tool_timeout",
     "perstack_api_base_url",
     "perstack_base_skill_command",
     "env_path",

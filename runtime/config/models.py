@@ -152,7 +152,28 @@ class _SkillBase(_ConfigModel):
     rule: str | None = None
 
 
-class McpStdioSkillConfig(_SkillBase):
+#: MCP's log levels, least severe first (``logLevel`` of an MCP skill).
+LogLevel = Literal["debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"]
+
+
+class _McpSkillBase(_SkillBase):
+    """What every MCP skill accepts besides its transport (ours; ``None`` = the default).
+
+    ``sampling``, ``elicitation`` and ``roots`` turn the client capabilities off for one
+    server; ``logLevel`` is the least severe log message kept (``info``); ``toolTimeout``
+    (ms) bounds one tool call (the file's ``toolTimeout``, else 60 s). Defaults are
+    ``None`` so a skill table that does not set them reads as before (``perstack.lock``
+    compares tables).
+    """
+
+    sampling: bool | None = None
+    elicitation: bool | None = None
+    roots: bool | None = None
+    log_level: LogLevel | None = None
+    tool_timeout: Annotated[int, Field(ge=1)] | None = None
+
+
+class McpStdioSkillConfig(_McpSkillBase):
     """An MCP server started as a subprocess (spec §2.5)."""
 
     type: Literal["mcpStdioSkill"] = "mcpStdioSkill"
@@ -182,7 +203,7 @@ class McpStdioSkillConfig(_SkillBase):
         return self
 
 
-class _RemoteSkillBase(_SkillBase):
+class _RemoteSkillBase(_McpSkillBase):
     pick: list[str] = Field(default_factory=list)
     omit: list[str] = Field(default_factory=list)
     endpoint: Annotated[str, Field(min_length=1, max_length=2048)]
@@ -348,6 +369,8 @@ class PerstackConfig(_ConfigModel):
     max_steps: Annotated[int, Field(ge=1)] = 100
     max_retries: Annotated[int, Field(ge=0)] = 5
     timeout: Annotated[int, Field(ge=1)] = 300_000
+    #: Ours: the default bound (ms) of one MCP tool call; a skill's ``toolTimeout`` wins.
+    tool_timeout: Annotated[int, Field(ge=1)] = 60_000
     experts: dict[ExpertName, ExpertConfig] = Field(default_factory=dict)
     perstack_api_base_url: ApiBaseUrl = "https://api.perstack.ai"
     perstack_base_skill_command: list[str] | None = None

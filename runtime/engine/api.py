@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from runtime.engine.fork_plan import ForkPlan
     from runtime.engine.jobs import JobRunner
     from runtime.events import BaseEvent
+    from runtime.skills.calls import ElicitationHandler
     from runtime.skills.factory import InProcessSkills
     from runtime.storage import Storage
     from runtime.storage.sources import JobSource
@@ -78,6 +79,7 @@ def settings_from_config(
         max_steps=config.max_steps,
         max_retries=config.max_retries,
         timeout=config.timeout,
+        tool_timeout=config.tool_timeout,
         perstack_api_base_url=config.perstack_api_base_url,
         perstack_base_skill_command=config.perstack_base_skill_command,
         env=dict(run_env),
@@ -111,6 +113,7 @@ async def run(
     locked_tools: Mapping[str, Mapping[str, Any]] | None = None,
     on_provider: Callable[[Provider], None] | None = None,
     event_format: EventFormat = "compact",
+    elicitation_handler: ElicitationHandler | None = None,
     in_process_skills: InProcessSkills | None = None,
 ) -> Checkpoint:
     """Run an Expert to a stop and return the final checkpoint.
@@ -128,6 +131,9 @@ async def run(
         on_provider: Called with the provider once it is built (e.g. to inspect requests).
         event_format: What ``raw_event_listener`` gets: ``compact`` (each message once in
             the stream; see ``docs/events.md``) or ``upstream`` (full histories).
+        elicitation_handler: Asks the person when an MCP server asks a question during a
+            tool call (returns their answer). Without one the run stops on the question,
+            resumable with the answer (``--continue -i``).
         in_process_skills: Skills this program provides in-process, by skill name: a
             skill table of that name in ``perstack.toml`` is served by the factory's skill
             instead of the server it describes (``perstack create-expert``'s lab).
@@ -147,6 +153,7 @@ async def run(
         locked_tools=locked_tools,
         on_provider=on_provider,
         event_format=event_format,
+        elicitation_handler=elicitation_handler,
         in_process_skills=in_process_skills,
     ) as runner:
         return await runner.run(checkpoint)
@@ -163,6 +170,7 @@ async def job_runner(
     locked_tools: Mapping[str, Mapping[str, Any]] | None = None,
     on_provider: Callable[[Provider], None] | None = None,
     event_format: EventFormat = "compact",
+    elicitation_handler: ElicitationHandler | None = None,
     in_process_skills: InProcessSkills | None = None,
     hand_off_parallel: bool = False,
 ) -> AsyncIterator[JobRunner]:
@@ -189,6 +197,7 @@ async def job_runner(
             workspace=parts.workspace,
             env=setting.env,
             locked_tools=locked_tools,
+            elicitation_handler=elicitation_handler,
             in_process_skills=in_process_skills,
             hand_off_parallel=hand_off_parallel,
         )

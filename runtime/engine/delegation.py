@@ -10,8 +10,6 @@ from runtime.engine._messages import delegate_answer
 from runtime.model import (
     Checkpoint,
     RunInput,
-    TextPart,
-    ToolResult,
     new_id,
     now_ms,
 )
@@ -63,14 +61,7 @@ def merged_run(
         }
     )
     partial = list(checkpoint.partial_tool_results or []) + [
-        ToolResult(
-            id=a.tool_call_id,
-            skill_name=a.skill_name,
-            tool_name=a.tool_name,
-            result=[TextPart(text=a.text)],
-            is_error=a.is_error,
-        )
-        for a in answers[1:]
+        a.as_tool_result() for a in answers[1:]
     ]
     checkpoint = checkpoint.model_copy(
         update={

@@ -21,7 +21,7 @@ from runtime.engine.delegation import answer_of, merged_run, stopped_child
 from runtime.engine.loop import RunSegment, SegmentSpec
 from runtime.engine.prompt import build_instruction_message
 from runtime.errors import PerstackError
-from runtime.events import SkillConnected, SkillDisconnected
+from runtime.events import EVENT_CLASSES, SkillConnected, SkillDisconnected
 from runtime.model import (
     Checkpoint,
     DelegatedBy,
@@ -41,6 +41,7 @@ from runtime.skills.skillset import SkillSet
 
 if TYPE_CHECKING:
     from runtime.config.models import ExpertConfig
+    from runtime.skills.calls import ElicitationHandler
 
 __all__ = ["DelegationHandedOff", "JobRunner"]
 
@@ -81,6 +82,8 @@ class JobRunner:
         workspace: The directory the run works in.
         env: The run's environment (process env plus ``.env`` files).
         locked_tools: Per Expert key, per skill name, tool definitions from the lockfile.
+        elicitation_handler: Asks the person an MCP server's question (a front end's form);
+            ``None``: the run stops on the question (headless).
         in_process_skills: Skills the embedding program provides in-process, by name.
         hand_off_parallel: Raise :class:`DelegationHandedOff` at a parallel delegation
             instead of running the children here.
@@ -97,10 +100,12 @@ class JobRunner:
         workspace: Path,
         env: Mapping[str, str],
         locked_tools: Mapping[str, Mapping[str, Any]] | None = None,
+        elicitation_handler: ElicitationHandler | None = None,
         in_process_skills: InProcessSkills | None = None,
         hand_off_parallel: bool = False,
     ) -> None:
         self.setting = setting
+        self.elicitation_handler = elicitation_handler
         self.experts = experts
         self.provider = provider
         self.bus = bus
@@ -402,12 +407,23 @@ class JobRunner:
                 self.experts,
                 delegated=delegated,
                 locked_tools=self.locked_tools.get(expert.key),
+                tool_timeout=setting.tool_timeout,
                 in_process=self.in_process_skills,
             ),
             on_connected=lambda skill: self._in_process_connected(skill, ids),
             on_closed=lambda skill: self._in_process_closed(skill, ids),
         )
         skill_state: dict[str, Any] = {}
+        segment: RunSegment | None = None
+        where = {**ids, "expert_key": expert.key, "step_number": checkpoint.step_number}
+
+        def emit_activity(event_type: str, **payload: Any) -> None:
+            # What a server sends while none of its tools runs: the current step's.
+            if segment is not None and hasattr(segment, "checkpoint"):
+                segment.services.emit(event_type, **payload)
+            else:
+                self.bus.emit(EVENT_CLASSES[event_type].make(**where, **payload))
+
         context = SkillContext(
             workspace=self.workspace,
             env=self.env,
@@ -415,6 +431,7 @@ class JobRunner:
                 event_type, **ids, **payload
             ),
             state=skill_state,
+            emit_activity=emit_activity,
         )
         try:
             await skills.start(context)
@@ -430,6 +447,7 @@ class JobRunner:
                     context_window=self.context_window,
                     skill_state=skill_state,
                     expert_ref=self.expert_ref,
+                    elicitation_handler=self.elicitation_handler,
                 )
             )
             return await segment.execute(checkpoint)

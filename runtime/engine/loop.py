@@ -22,6 +22,7 @@ from runtime.engine._messages import (
 )
 from runtime.engine.context_window import context_window_usage
 from runtime.engine.segment_spec import SegmentSpec
+from runtime.engine.skill_services import PENDING_KEY, SkillServices
 from runtime.engine.streaming import EventStreamSink
 from runtime.engine.tool_execution import ToolExecutor, tool_message
 from runtime.errors import PerstackError
@@ -62,7 +63,8 @@ class RunSegment:
         self._partial: list[ToolResult] = []
         self._completion_results: list[ToolResult] = []
         self._sink: EventStreamSink | None = None
-        self._executor = ToolExecutor(spec.skills, spec.expert_ref)
+        self.services = SkillServices(spec, self._base)
+        self._executor = ToolExecutor(spec.skills, spec.expert_ref, self.services.context)
 
     # --- plumbing -----------------------------------------------------------------------
 
@@ -80,9 +82,12 @@ class RunSegment:
     def _update(self, **changes: Any) -> Checkpoint:
         """A new checkpoint object (events keep the one they were given)."""
         metadata = dict(self.checkpoint.metadata or {})
-        todos = self.spec.skill_state.get("todos")
-        if todos is not None:
-            metadata["todos"] = list(todos)
+        state = self.spec.skill_state
+        if state.get("todos") is not None:
+            metadata["todos"] = list(state["todos"])
+        metadata.pop(PENDING_KEY, None)  # the question a stopped run waits on, if any
+        if state.get(PENDING_KEY):
+            metadata[PENDING_KEY] = state[PENDING_KEY]
         changes.setdefault("metadata", metadata or None)
         if "usage" in changes:
             changes["context_window_usage"] = context_window_usage(
@@ -136,17 +141,11 @@ class RunSegment:
             answer = run_input.interactive_tool_call_result
             if answer is None:
                 raise _input_error("Interactive tool call result is undefined")
-            self._partial.append(
-                ToolResult(
-                    id=answer.tool_call_id,
-                    skill_name=answer.skill_name,
-                    tool_name=answer.tool_name,
-                    result=[TextPart(text=answer.text)],
-                    is_error=answer.is_error,
-                )
-            )
-            self._pending = [c for c in self._pending if c.id != answer.tool_call_id]
-            self._partial = in_call_order(self._partial, initial.messages)
+            # An answer to a server's question keeps its call pending: it runs again.
+            if not self.services.resume_call(initial, answer):
+                self._partial.append(answer.as_tool_result())
+                self._pending = [c for c in self._pending if c.id != answer.tool_call_id]
+                self._partial = in_call_order(self._partial, initial.messages)
             input_messages = []
         elif status == "proceeding" and not run_input.text:
             input_messages = []  # an interrupted run goes on where it was (server restart)
@@ -333,6 +332,9 @@ class RunSegment:
     async def _calling_tool(self) -> Callable[[], Any] | None:
         outcome = await self._executor.run(self._pending, self._partial)
         self._partial = outcome.results
+        if outcome.usage.total_tokens:  # completions the servers asked for (sampling)
+            self.step = self.step.model_copy(update={"usage": self.step.usage + outcome.usage})
+            self._update(usage=self.checkpoint.usage + outcome.usage)
         if outcome.completion is not None:
             completion = outcome.completion
             if outcome.remaining_todos:

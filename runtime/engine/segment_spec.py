@@ -11,6 +11,7 @@ if TYPE_CHECKING:
     from runtime.model import ExpertRef, InstructionMessage
     from runtime.providers.base import Provider
     from runtime.settings import RunSetting
+    from runtime.skills.calls import ElicitationHandler
     from runtime.skills.skillset import SkillSet
 
 __all__ = ["SegmentSpec"]
@@ -30,6 +31,8 @@ class SegmentSpec:
         context_window: The model's context window, when known.
         skill_state: Per-run skill state (todos) persisted in ``checkpoint.metadata``.
         expert_ref: Looks up a delegate Expert's reference by key.
+        elicitation_handler: Asks the person an MCP server's question (the workbench);
+            ``None``: nobody to ask, the run stops on the question (headless).
     """
 
     setting: RunSetting
@@ -41,3 +44,4 @@ class SegmentSpec:
     context_window: int | None = None
     skill_state: dict[str, Any] = field(default_factory=dict)
     expert_ref: Callable[[str], ExpertRef] | None = None
+    elicitation_handler: ElicitationHandler | None = None

@@ -2,6 +2,9 @@
 
 MCP calls of one step run concurrently and their results keep the call order. Calls the
 model makes to tools nobody offers get an error result instead of crashing the run (D4).
+Each call runs with its :class:`~runtime.skills.calls.ToolCallContext` set; a call whose
+server asked a question nobody can answer now (``InputDeferred``) waits like an
+interactive call, and the tokens of the completions servers asked for are summed.
 """
 
 from __future__ import annotations
@@ -22,8 +25,10 @@ from runtime.model import (
     ToolMessage,
     ToolResult,
     ToolResultPart,
+    Usage,
 )
 from runtime.providers.base import GeneratedToolCall
+from runtime.skills.calls import CURRENT_CALL, CallResult, InputDeferred, ToolCallContext
 from runtime.skills.delegate import DelegateSkill
 from runtime.skills.skillset import SkillSet
 
@@ -42,9 +47,11 @@ class ToolOutcome:
     Attributes:
         results: Results so far (earlier partial results first, then call order).
         delegates: Delegate calls still to run (valid ones).
-        interactive: Interactive calls still to answer.
+        interactive: Calls still to answer: calls whose server asked the person something
+            (first), then interactive calls.
         completion: The ``attemptCompletion`` result when it was called.
         remaining_todos: Todos ``attemptCompletion`` reported as not done.
+        usage: Tokens of the completions MCP servers asked for during the calls.
     """
 
     results: list[ToolResult] = field(default_factory=list)
@@ -52,6 +59,7 @@ class ToolOutcome:
     interactive: list[ToolCall] = field(default_factory=list)
     completion: ToolResult | None = None
     remaining_todos: list[Any] = field(default_factory=list)
+    usage: Usage = field(default_factory=Usage)
 
 
 def tool_message(results: list[ToolResult]) -> ToolMessage:
@@ -89,15 +97,19 @@ class ToolExecutor:
     Args:
         skills: The segment's skills.
         expert_ref: Looks up a delegate Expert's reference by key.
+        call_context: Makes the context each call runs with (the run's services).
     """
 
     def __init__(
         self,
         skills: SkillSet,
         expert_ref: Callable[[str], ExpertRef] | None = None,
+        call_context: Callable[[ToolCall], ToolCallContext] | None = None,
     ) -> None:
         self.skills = skills
         self.expert_ref = expert_ref
+        self.call_context = call_context
+        self._usage = Usage()
 
     def _kind(self, call: ToolCall) -> str:
         owner = self.skills.owner(call.tool_name)
@@ -120,21 +132,38 @@ class ToolExecutor:
             )
         return sorted(calls, key=lambda c: _KIND_ORDER[self._kind(c)])
 
-    async def _call(self, call: ToolCall) -> ToolResult:
+    async def _call(self, call: ToolCall) -> ToolResult | InputDeferred:
         owner = self.skills.owner(call.tool_name)
         if owner is None or owner.name != call.skill_name:
             available = ", ".join(t.name for t in self.skills.tools())
             return _error_result(
                 call, f"Tool {call.tool_name} not found. Available tools: {available}"
             )
+        context = self.call_context(call) if self.call_context is not None else None
+        # Each call runs in a task of its own (gather), so this never leaks to a sibling.
+        CURRENT_CALL.set(context)
         try:
-            contents = await owner.call(call.tool_name, call.args)
+            reply = await owner.call(call.tool_name, call.args)
         except asyncio.CancelledError:
             raise
+        except InputDeferred as deferred:
+            return deferred
         except Exception as exc:  # a skill bug must not end the run: the model is told
             return _error_result(call, f"Error calling tool {call.tool_name}: {exc}")
+        finally:
+            if context is not None:
+                self._usage = self._usage + context.usage
+        if isinstance(reply, CallResult):
+            return ToolResult(
+                id=call.id,
+                skill_name=call.skill_name,
+                tool_name=call.tool_name,
+                result=reply.contents,
+                is_error=True if reply.is_error else None,
+                **reply.extra,
+            )
         return ToolResult(
-            id=call.id, skill_name=call.skill_name, tool_name=call.tool_name, result=contents
+            id=call.id, skill_name=call.skill_name, tool_name=call.tool_name, result=reply
         )
 
     async def run(self, pending: list[ToolCall], partial: list[ToolResult]) -> ToolOutcome:
@@ -164,15 +193,28 @@ class ToolExecutor:
         if completion is not None and (outcome.delegates or outcome.interactive):
             completion = None  # completion waits until delegations and answers are in
         siblings = [c for c in mcp if c is not completion]
-        results = await asyncio.gather(*(self._call(c) for c in siblings))
-        by_id = {r.id: r for r in results}
+        self._usage = Usage()
+        replies = await asyncio.gather(*(self._call(c) for c in siblings))
+        deferred = [
+            c for c, r in zip(siblings, replies, strict=True) if isinstance(r, InputDeferred)
+        ]
+        by_id = {r.id: r for r in replies if isinstance(r, ToolResult)}
+        if deferred:
+            # Calls waiting on the person come first (``-i`` answers the first pending
+            # call); completion waits until they are answered.
+            outcome.interactive = [*deferred, *outcome.interactive]
+            if completion is not None:
+                outcome.interactive.insert(len(deferred), completion)
+                completion = None
         if completion is not None:
             # D6: the sibling calls run first, then completion is attempted.
             done = await self._call(completion)
+            assert isinstance(done, ToolResult)  # the base skill never asks the person
             by_id[done.id] = done
             outcome.completion = done
             outcome.remaining_todos = _remaining_todos(done)
-        outcome.results += [by_id[c.id] for c in mcp]
+        outcome.results += [by_id[c.id] for c in mcp if c.id in by_id]
+        outcome.usage = self._usage
         return outcome
 
     def delegation_targets(self, delegates: list[ToolCall]) -> list[DelegationTarget]:

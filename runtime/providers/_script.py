@@ -82,7 +82,7 @@ class _RuleSpec(_Strict):
     # Field order matters: the validators of later fields look at earlier ones.
     expert: str | None = Field(default=None, min_length=1)
     turn: Any = None
-    purpose: Literal["toolCall", "runResult"] | None = None
+    purpose: Literal["toolCall", "runResult", "sampling"] | None = None
     query_contains: str | None = None
     instruction_contains: str | None = None
     times: int | None = Field(default=None, ge=1)
@@ -248,6 +248,8 @@ class Rule:
                 return False
         if self.purpose is not None and purpose != self.purpose:
             return False
+        if self.purpose is None and purpose == "sampling":
+            return False  # an MCP server's request is answered only by rules meant for it
         if self.query_contains is not None and (query is None or self.query_contains not in query):
             return False
         wanted = self.instruction_contains

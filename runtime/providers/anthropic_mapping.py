@@ -85,6 +85,13 @@ def max_tokens_for(model: str, budget: int | None) -> int:
     return limit
 
 
+def _max_tokens(request: GenerationRequest, budget: int | None) -> int:
+    ceiling = max_tokens_for(request.model, budget)
+    if request.max_tokens is None or budget is not None:
+        return ceiling
+    return max(1, min(ceiling, request.max_tokens))
+
+
 def finish_reason(stop_reason: str | None) -> FinishReason:
     """An Anthropic ``stop_reason`` as our finish reason."""
     if stop_reason in ("end_turn", "stop_sequence", "pause_turn"):
@@ -120,7 +127,7 @@ def encode_body(request: GenerationRequest, encoder: HistoryEncoder[_History]) -
     budget = thinking_budget(request.reasoning_budget)
     body: dict[str, Any] = {
         "model": request.model,
-        "max_tokens": max_tokens_for(request.model, budget),
+        "max_tokens": _max_tokens(request, budget),
         "messages": history.turns,
         "stream": True,
     }

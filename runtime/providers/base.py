@@ -33,12 +33,20 @@ FinishReason = Literal["stop", "tool-calls", "length", "content-filter", "error"
 
 @dataclass(frozen=True, slots=True)
 class ToolDefinition:
-    """A tool as offered to the model: its bare name, description and JSON Schema."""
+    """A tool as offered to the model: its bare name, description and JSON Schema.
+
+    ``title``, ``annotations`` (MCP's hints: ``readOnlyHint``, ``idempotentHint``…, in their
+    wire form) and ``output_schema`` are what an MCP server says besides; they are kept in
+    ``perstack.lock`` and shown to people, never sent to the model.
+    """
 
     name: str
     description: str | None
     input_schema: dict[str, Any]
     skill_name: str = ""
+    title: str | None = None
+    annotations: dict[str, Any] | None = None
+    output_schema: dict[str, Any] | None = None
 
 
 @dataclass(slots=True)
@@ -55,7 +63,9 @@ class GenerationRequest:
         job_id: The job, for providers that replay a recorded job.
         run_id: The run segment.
         step_number: The job-wide step this generation belongs to.
-        purpose: ``"toolCall"`` for a normal step, ``"runResult"`` for the final answer.
+        purpose: ``"toolCall"`` for a normal step, ``"runResult"`` for the final answer,
+            ``"sampling"`` for a completion an MCP server asked for during a tool call.
+        max_tokens: The most tokens the answer may take (``None``: the model's ceiling).
     """
 
     model: str
@@ -67,7 +77,8 @@ class GenerationRequest:
     job_id: str
     run_id: str
     step_number: int
-    purpose: Literal["toolCall", "runResult"] = "toolCall"
+    purpose: Literal["toolCall", "runResult", "sampling"] = "toolCall"
+    max_tokens: int | None = None
 
 
 @dataclass(slots=True)

@@ -113,6 +113,8 @@ def encode_body(request: GenerationRequest, provider_name: str, encoders: WireEn
     if request.tools:
         body["tools"] = _TOOLS.encoded(request.tools)
         body["tool_choice"] = "auto"
+    if request.max_tokens is not None:
+        body["max_completion_tokens"] = request.max_tokens
     effort = reasoning_effort(request.reasoning_budget)
     if effort is not None:
         if reasoning:

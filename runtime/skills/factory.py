@@ -25,6 +25,7 @@ def build_skills(
     *,
     delegated: bool,
     locked_tools: Mapping[str, Any] | None = None,
+    tool_timeout: int | None = None,
     in_process: InProcessSkills | None = None,
 ) -> list[Skill]:
     """The skills of ``expert`` in offering order: base, MCP, interactive, delegates.
@@ -36,6 +37,7 @@ def build_skills(
             out (only the coordinator may ask the user).
         locked_tools: Per skill name, tool definitions from ``perstack.lock``; those skills
             connect on their first call instead of before the run.
+        tool_timeout: The file's default bound (ms) of one MCP tool call (``toolTimeout``).
         in_process: Skills provided in-process by name (see :data:`InProcessSkills`).
     """
     from runtime.config.models import (
@@ -63,7 +65,8 @@ def build_skills(
             from runtime.skills.mcp import McpSkill
 
             locked = (locked_tools or {}).get(name)
-            skills.append(McpSkill(config, locked_tools=locked))
+            timeout = {"call_timeout": tool_timeout / 1000} if tool_timeout else {}
+            skills.append(McpSkill(config, locked_tools=locked, **timeout))
     skills += interactive
     for key in expert.delegates:
         delegate = experts[key]

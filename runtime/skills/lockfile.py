@@ -19,10 +19,15 @@ Format (TOML, upstream's §8.7 plus one key of ours)::
 
     [[experts."my-expert".toolDefinitions]]
     skillName = "time"  name = "get_current_time"  description = "..."
+    title = "Get current time"                       # ours, when the server gives them:
+    annotations = { readOnlyHint = true }            # the tool's hints,
     inputSchema = { type = "object", properties = { ... } }
+    outputSchema = { type = "object", ... }          # and its structured result's schema
 
-An ``inputSchema`` holding a JSON ``null`` (which TOML cannot write) is stored as a JSON
-string instead; readers accept both. A skill's locked tools are used only while its
+A schema or annotations table holding a JSON ``null`` (which TOML cannot write) is stored
+as a JSON string instead; readers accept both. ``title``, ``annotations`` and
+``outputSchema`` count in the hash and in drift detection only when present, so a lock
+written before they were kept still matches. A skill's locked tools are used only while its
 table still equals the current configuration and its hash matches; otherwise that skill
 simply connects before the run, as without a lockfile.
 
@@ -83,24 +88,36 @@ def _canonical(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
+#: Optional keys of a tool definition: (file key, attribute), written when not None.
+_OPTIONAL = (("title", "title"), ("annotations", "annotations"), ("outputSchema", "output_schema"))
+
+
 def _tool_dict(tool: ToolDefinition) -> dict[str, Any]:
     entry: dict[str, Any] = {"skillName": tool.skill_name, "name": tool.name}
     if tool.description is not None:
         entry["description"] = tool.description
     entry["inputSchema"] = tool.input_schema
+    for key, attribute in _OPTIONAL:
+        value = getattr(tool, attribute)
+        if value is not None:
+            entry[key] = value
     return entry
 
 
+def _hash_row(tool: ToolDefinition) -> dict[str, Any]:
+    row = {"name": tool.name, "description": tool.description, "inputSchema": tool.input_schema}
+    for key, attribute in _OPTIONAL:
+        value = getattr(tool, attribute)
+        if value is not None:
+            row[key] = value
+    return row
+
+
 def tool_schema_hash(tools: list[ToolDefinition]) -> str:
-    """sha256 (hex) of the canonical JSON of ``tools`` (name, description, inputSchema),
-    ordered by name, so the same tools always give the same hash."""
-    rows = sorted(
-        (
-            {"name": t.name, "description": t.description, "inputSchema": t.input_schema}
-            for t in tools
-        ),
-        key=lambda row: row["name"],
-    )
+    """sha256 (hex) of the canonical JSON of ``tools`` (name, description, inputSchema, and
+    title, annotations and outputSchema when present), ordered by name, so the same tools
+    always give the same hash."""
+    rows = sorted((_hash_row(t) for t in tools), key=lambda row: row["name"])
     return hashlib.sha256(_canonical(rows).encode()).hexdigest()
 
 
@@ -188,16 +205,31 @@ def _parse_tool(raw: Any, where: str) -> ToolDefinition:
     _require(isinstance(name, str) and bool(name), f"{where}.name is missing")
     description = raw.get("description")
     _require(description is None or isinstance(description, str), f"{where}.description")
-    schema = raw.get("inputSchema")
-    if isinstance(schema, str):
-        try:
-            schema = json.loads(schema)
-        except ValueError:
-            raise _Invalid(f"{where}.inputSchema is not valid JSON") from None
-    _require(isinstance(schema, dict), f"{where}.inputSchema is not a table")
+    title = raw.get("title")
+    _require(title is None or isinstance(title, str), f"{where}.title")
+    schema = _table(raw, "inputSchema", where)
+    _require(schema is not None, f"{where}.inputSchema is not a table")
     return ToolDefinition(
-        name=name, description=description, input_schema=schema, skill_name=skill_name
+        name=name,
+        description=description,
+        input_schema=schema,  # type: ignore[arg-type]
+        skill_name=skill_name,
+        title=title,
+        annotations=_table(raw, "annotations", where),
+        output_schema=_table(raw, "outputSchema", where),
     )
+
+
+def _table(raw: dict[str, Any], key: str, where: str) -> dict[str, Any] | None:
+    """A table-valued key (a JSON string when it holds a null), or None when absent."""
+    value = raw.get(key)
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise _Invalid(f"{where}.{key} is not valid JSON") from None
+    _require(value is None or isinstance(value, dict), f"{where}.{key} is not a table")
+    return value
 
 
 def _parse(path: Path, data: dict[str, Any]) -> Lockfile:
@@ -302,11 +334,10 @@ def _expert_table(
     array = tomlkit.aot()
     for tool in tools:
         row = tomlkit.table()
-        entry = _tool_dict(tool)
-        schema = entry.pop("inputSchema")
-        for key, value in entry.items():
+        for key, value in _tool_dict(tool).items():
+            if isinstance(value, dict):
+                value = _canonical(value) if _has_null(value) else _inline(value)
             row[key] = value
-        row["inputSchema"] = _canonical(schema) if _has_null(schema) else _inline(schema)
         array.append(row)
     table["toolDefinitions"] = array
     return table

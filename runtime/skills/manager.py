@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from runtime.model import FileInlinePart, ImageInlinePart, TextPart
 from runtime.providers.base import ToolDefinition
+from runtime.skills.calls import CallResult
 
 __all__ = ["SkillContext", "Skill", "ToolContent", "filter_tools"]
 
@@ -35,12 +36,16 @@ class SkillContext:
             skill_name=..., server_info=...)``; the runtime fills in ids and timestamps.
         state: Per-run state the skill may keep and the runtime persists with each
             checkpoint (``checkpoint.metadata``), e.g. the base skill's todo list.
+        emit_activity: Emits a skill-activity event (``skillLog``…) of the run's current
+            step, for what a server sends while none of its tools runs (during a call,
+            the call's own context emits: see :mod:`runtime.skills.calls`).
     """
 
     workspace: Path
     env: dict[str, str]
     emit_runtime: Callable[..., None] = lambda _type, **_payload: None
     state: dict[str, Any] = field(default_factory=dict)
+    emit_activity: Callable[..., None] = lambda _type, **_payload: None
 
 
 class Skill(ABC):
@@ -67,11 +72,16 @@ class Skill(ABC):
     def tools(self) -> list[ToolDefinition]:
         """The tools offered to the model, already filtered by ``pick``/``omit``."""
 
-    async def call(self, tool_name: str, args: Any) -> list[ToolContent]:
-        """Execute one tool call and return its result contents.
+    async def call(self, tool_name: str, args: Any) -> list[ToolContent] | CallResult:
+        """Execute one tool call and return its result contents (or a :class:`CallResult`
+        that also says whether the tool failed).
 
         Tool failures are results, not exceptions: return an error text the model can
-        read. Only ``mcp`` skills implement this.
+        read. Only ``mcp`` skills implement this. The call being executed is in
+        :data:`runtime.skills.calls.CURRENT_CALL`.
+
+        Raises:
+            InputDeferred: The tool needs a person's answer and nobody can give it now.
         """
         raise NotImplementedError(f"{self.kind} skill {self.name} does not execute tools")
 

@@ -10,6 +10,7 @@ from runtime.views.event_refs import EventRef, slim_event
 if TYPE_CHECKING:
     from runtime.events import BaseEvent
     from runtime.views.cost import Cost
+    from runtime.views.skill_rows import Progress
 
 __all__ = ["OPEN_STATUSES", "ROW_KINDS", "ActivityRow"]
 
@@ -48,14 +49,15 @@ class ActivityRow:
         events: Slim copies of the events behind the row (see :func:`slim_event`).
         refs: Where those events are stored.
         generation: The ``startGeneration`` of the step: the messages sent to the model.
+        progress: The last progress an MCP server reported for the call (tool rows).
         version: Bumped on every change (for render caches).
     """
 
     __slots__ = (
         "index", "kind", "step", "expert_key", "actor", "run_id", "node_id", "depth", "label",
         "status", "tool_call_id", "tool_name", "skill_name", "args", "result", "tokens",
-        "cost", "started_ms", "finished_ms", "events", "refs", "generation", "version", "_chunks",
-        "_text",
+        "cost", "started_ms", "finished_ms", "events", "refs", "generation", "progress",
+        "version", "_chunks", "_text",
     )  # fmt: skip
 
     def __init__(self, index: int, kind: str, event: BaseEvent, run: _RunState) -> None:
@@ -81,6 +83,7 @@ class ActivityRow:
         self.events: list[BaseEvent] = []
         self.refs: list[EventRef] = []
         self.generation = run.generation
+        self.progress: Progress | None = None
         self.version = 0
         self._chunks: list[str] = []
         self._text: str | None = ""

@@ -36,17 +36,32 @@ def parts_text(parts: list[Any]) -> str:
     return "\n".join(texts)
 
 
-def looks_like_error(text: str) -> bool:
-    """Spec §15: a JSON object with an ``error`` string, or text starting ``error``."""
-    stripped = text.lstrip()
-    if stripped.startswith("{"):
-        try:
-            data = orjson.loads(stripped)
-        except orjson.JSONDecodeError:
-            return False
-        return isinstance(data, dict) and isinstance(data.get("error"), str)
-    lowered = stripped[:6].lower()
-    return lowered.startswith(("error:", "error "))
+def _part_text(part: Any) -> str | None:
+    if isinstance(part, dict):
+        return part.get("text") if part.get("type") == "textPart" else None
+    return getattr(part, "text", None)
+
+
+def result_failed(parts: list[Any], is_error: bool | None) -> bool:
+    """Whether a tool result is a failure: it says so (``isError``: a tool or MCP server
+    that failed, or a server that returned an error), or it is the base skill's
+    ``{"error": "<name>", "message": …}`` result.
+
+    The text is never guessed from (a result that happens to start with "Error" is a
+    result). ``parts`` are parts or their JSON.
+    """
+    if is_error:
+        return True
+    if len(parts) != 1:
+        return False
+    text = _part_text(parts[0])
+    if not isinstance(text, str) or not text.startswith("{"):
+        return False
+    try:
+        data = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return False
+    return isinstance(data, dict) and isinstance(data.get("error"), str) and "message" in data
 
 
 def reason_text(reason: str) -> str:

@@ -26,9 +26,9 @@ from typing import TYPE_CHECKING, Any
 
 from runtime.views._activity_row import OPEN_STATUSES, ROW_KINDS, ActivityRow, _RunState
 from runtime.views._row_text import (
-    looks_like_error,
     parts_text,
     reason_text,
+    result_failed,
     short_args,
 )
 from runtime.views.event_refs import EventRef, read_stored_event, slim_event
@@ -40,6 +40,7 @@ from runtime.views.runtree import (
     node_key,
     parallel_ordinals,
 )
+from runtime.views.skill_rows import SKILL_HANDLERS
 
 if TYPE_CHECKING:
     from runtime.events import BaseEvent
@@ -148,7 +149,7 @@ class ActivityLog:
         if row is None:
             return None
         row.result = parts_text(parts)
-        row.status = "error" if is_error or looks_like_error(row.result) else "done"
+        row.status = "error" if result_failed(parts, is_error) else "done"
         row.finished_ms = event.timestamp
         row.add_event(event)
         return row
@@ -388,6 +389,7 @@ _HANDLERS: dict[str, Any] = {
     "finishAllToolCalls": _finish_calls,
     "retry": _retry,
     **{kind: _step_end for kind in STEP_END_TYPES},
+    **SKILL_HANDLERS,
 }
 
 

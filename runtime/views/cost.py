@@ -54,7 +54,9 @@ __all__ = [
 ]
 
 #: Events that report one model generation's usage (each generation counted once).
-GENERATION_TYPES = frozenset({"callTools", "completeRun", "retry"})
+#: Events that report a generation's usage (a server's sampling request is answered by the
+#: run's own model, so it is priced like a step).
+GENERATION_TYPES = frozenset({"callTools", "completeRun", "retry", "skillSampling"})
 #: Providers that charge nothing per token: offline ones, and ollama's local server.
 FREE_PROVIDERS: Mapping[str, str] = {
     "scripted": "offline provider",

@@ -33,11 +33,20 @@ __all__ = [
     "LogSelection",
     "select_log",
     "summarize",
+    "tool_call_ids",
     "write_json",
 ]
 
 ERROR_TYPES = frozenset({"stopRunByError", "retry"})
-TOOL_TYPES = frozenset({"callTools", "resolveToolResults", "callInteractiveTool"})
+#: ``--tools``: the calls, their results, and what MCP servers sent while they ran.
+TOOL_TYPES = frozenset(
+    {
+        "callTools", "resolveToolResults", "callInteractiveTool", "skillProgress", "skillLog",
+        "skillSampling", "skillElicitation", "skillElicitationAnswer",
+    }
+)  # fmt: skip
+#: Events that name tool calls (counted once each in the summary).
+_CALL_TYPES = frozenset({"callTools", "resolveToolResults", "callInteractiveTool"})
 DELEGATION_TYPES = frozenset({"callDelegate", "stopRunByDelegate"})
 DEFAULT_TAKE = 100
 
@@ -211,22 +220,55 @@ def read_events(storage: Storage, events: Iterable[LogEvent]) -> Iterator[dict[s
             yield document.data
 
 
-def summarize(events: Iterable[tuple[str, int]]) -> dict[str, Any]:
-    """The ``summary`` of the shown events, from their ``(type, stepNumber)``."""
-    total = errors = tools = delegations = 0
+def tool_call_ids(event: dict[str, Any]) -> set[str]:
+    """The ids of the tool calls an event names (calls, their results, an interactive call)."""
+    event_type = event.get("type")
+    if event_type not in _CALL_TYPES:
+        return set()
+    if event_type == "callTools":
+        items = event.get("toolCalls")
+    elif event_type == "resolveToolResults":
+        items = event.get("toolResults")
+    else:
+        items = [event.get("toolCall")]
+    return {
+        str(item["id"]) for item in items or [] if isinstance(item, dict) and item.get("id")
+    }
+
+
+def count_tool_calls(storage: Storage, events: Iterable[LogEvent]) -> int:
+    """How many tool calls the events name (each call once, however many events name it);
+    reads only the events that can name one."""
+    ids: set[str] = set()
+    for event in events:
+        if event.ref.type in _CALL_TYPES:
+            document = event.document or storage.read_event_raw(event.ref)
+            if document is not None:
+                ids |= tool_call_ids(document.data)
+    return len(ids)
+
+
+def summarize(events: Iterable[tuple[str, int]], tool_calls: int) -> dict[str, Any]:
+    """The ``summary`` of the shown events, from their ``(type, stepNumber)``.
+
+    Args:
+        events: The shown events' types and steps.
+        tool_calls: How many tool calls they name (``toolCallCount`` counts calls, not
+            the events about them).
+    """
+    total = errors = delegations = 0
     low: int | None = None
     high: int | None = None
     for event_type, step in events:
         total += 1
         errors += event_type in ERROR_TYPES
-        tools += event_type in TOOL_TYPES
         delegations += event_type in DELEGATION_TYPES
         low = step if low is None or step < low else low
         high = step if high is None or step > high else high
     summary: dict[str, Any] = {
         "totalEvents": total,
         "errorCount": errors,
-        "toolCallCount": tools,
+        "toolCallCount": tool_calls,
         "delegationCount": delegations,
     }
     if low is not None:
@@ -313,16 +355,18 @@ def write_json(
     writer = _JsonWriter(out, pretty)
     writer.member("job", selection.job)
     shown: list[tuple[str, int]] = []
+    calls: set[str] = set()
 
     def events() -> Iterator[RawJson]:
         for event in selection.events:
             document = event.document or storage.read_event_raw(event.ref)
             if document is not None:
                 shown.append((str(document.data.get("type")), _step_of(document.data, event.ref)))
+                calls.update(tool_call_ids(document.data))
                 yield document
 
     writer.array("events", events())
-    summary = summarize(shown)
+    summary = summarize(shown, len(calls))
     if cost is not None:
         summary.update(cost.to_json())
     writer.member("summary", summary)

@@ -14,15 +14,18 @@ from typing import IO, TYPE_CHECKING, Any
 import orjson
 
 from runtime.storage import Storage
+from runtime.views._row_text import result_failed
 from runtime.views.logview import (
     DELEGATION_TYPES,
     ERROR_TYPES,
     TOOL_TYPES,
     LogSelection,
+    count_tool_calls,
     read_events,
     summarize,
 )
 from runtime.views.runtree import actor_label, parallel_ordinals
+from runtime.views.skill_lines import skill_event_lines
 
 if TYPE_CHECKING:
     from runtime.views.cost import StoredCost
@@ -202,7 +205,7 @@ def _event_lines(
         for result in _list(event.get("toolResults")):
             result = _dict(result)
             text = _first_text(result.get("result"))
-            failed = text.lower().startswith("error")
+            failed = result_failed(_list(result.get("result")), result.get("isError"))
             yield [
                 ("  ✗ " if failed else "  ✓ ", "red" if failed else "green"),
                 (f"{result.get('toolName')}: {_preview(text, 40)}", ""),
@@ -226,6 +229,8 @@ def _event_lines(
         yield [(f"  Result: {_preview(str(event.get('text', '')), 80)}", "")]
     elif event_type == "retry":
         yield [(f"  Reason: {_js(event.get('reason'))}", "yellow")]
+    else:
+        yield from skill_event_lines(event, verbose)
     yield []
 
 
@@ -249,8 +254,11 @@ def _lines(
         yield from _checkpoint_lines(selection.checkpoint.data, messages)
         yield []
     if summary:
-        # Printed before the events, so counted from their file names (unread).
-        yield from _summary_lines(summarize((e.ref.type, e.ref.step) for e in selection.events))
+        # Printed before the events, so counted from their file names; only the events
+        # naming tool calls are read, to count the calls.
+        calls = count_tool_calls(storage, selection.events)
+        shown = ((e.ref.type, e.ref.step) for e in selection.events)
+        yield from _summary_lines(summarize(shown, calls))
         if cost is not None:
             yield from _cost_lines(cost, "run" if selection.run_id else "job")
         yield []

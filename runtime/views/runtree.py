@@ -87,7 +87,8 @@ def generation_tokens(event: BaseEvent) -> int | None:
 
     A step's generation is reported by ``callTools`` (``callDelegate`` and
     ``callInteractiveTool`` repeat the same usage, so they are not counted), a
-    completion's final generation by ``completeRun``, a failed one by ``retry``.
+    completion's final generation by ``completeRun``, a failed one by ``retry``, and a
+    completion an MCP server asked for during a tool call by ``skillSampling``.
     """
     if event.type in GENERATION_TYPES:
         return event.usage.total_tokens  # type: ignore[attr-defined]

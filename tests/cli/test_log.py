@@ -50,7 +50,9 @@ def build_jobs(root: Path) -> FileStorage:
         make.stop_by_delegate("r1", 3),
         make.start_run("r2", 4, query="research"),
         make.call_tools("r2", 4, [("search", "web"), ("@perstack/base", "exec")]),
-        make.resolve("r2", 4, text="Error: network unreachable while fetching the page"),
+        make.resolve(
+            "r2", 4, text="Error: network unreachable while fetching the page", is_error=True
+        ),
         make.complete("r2", 4, text="The news " * 20),
         make.start_run("r1", 5, query="resume"),
         make.stop_by_error("r1", 5),
@@ -442,6 +444,44 @@ def test_piping_into_head_ends_quietly(tmp_path: Path) -> None:
     assert reader.stderr.read() == b""
 
 
+def test_marks_come_from_is_error_and_calls_are_counted_once(tmp_path: Path) -> None:
+    """✓/✗ from the result's isError (or the base skill's error object), never from its
+    text; "Tool Calls" counts calls, not the events that name them."""
+    from runtime.events import ResolveToolResults, SkillLog
+    from runtime.model import TextPart, ToolResult
+
+    storage = FileStorage(tmp_path)
+    make = EventFactory("j", start=T0)
+    storage.store_job(job("j", started_at=T0, status="completed", steps=2))
+    tools = [("box", "search"), ("box", "lookup"), ("@perstack/base", "readTextFile")]
+    results = [
+        ("tc-1-0", "search", "Error: 3 results about errors", None),  # a result, not a failure
+        ("tc-1-1", "lookup", "the lookup service is down", True),  # isError
+        ("tc-1-2", "readTextFile", '{"error":"Error","message":"no such file"}', None),
+    ]
+    for event in [
+        make.call_tools("r", 1, tools),
+        SkillLog(**make._base("r", 1), skill_name="box", level="info", data="hi"),
+        ResolveToolResults(
+            **make._base("r", 1),
+            tool_results=[
+                ToolResult(
+                    id=call_id, skill_name="box", tool_name=name,
+                    result=[TextPart(text=text)], is_error=failed,
+                )
+                for call_id, name, text, failed in results
+            ],
+        ),
+    ]:  # fmt: skip
+        storage.store_event(event)
+    text = log(tmp_path, "--tools", "--summary").stdout
+    assert "  Total Events: 3\n  Errors: 0\n  Tool Calls: 3\n" in text
+    assert "  ✓ search: Error: 3 results about errors\n" in text
+    assert "  ✗ lookup: the lookup service is down\n" in text
+    assert '  ✗ readTextFile: {"error":"Error","message":"no such file...\n' in text
+    assert "  [info] box: hi\n" in text
+    assert log_json(tmp_path, "--tools")["summary"]["toolCallCount"] == 3
+    assert log_json(tmp_path, "--type", "resolveToolResults")["summary"]["toolCallCount"] == 3
 # --- tokens and cost in the summary ----------------------------------------------------
 
 PRICED_TEAM = """

@@ -92,6 +92,22 @@ SAMPLES: dict[str, dict] = {
     "dockerContainerStatus": {"status": "running", "service": "s"},
     "proxyAccess": {"action": "blocked", "domain": "x.com", "port": 443},
     "warning": {"message": "drift", "skill_name": "fs"},
+    "skillProgress": {
+        "skill_name": "fs", "tool_call_id": "call1", "tool_name": "slow", "progress": 1,
+        "total": 4, "message": "a quarter",
+    },
+    "skillLog": {"skill_name": "fs", "level": "info", "data": {"k": 1}, "logger": "db"},
+    "skillSampling": {
+        "skill_name": "fs", "tool_call_id": "call1", "request": {"maxTokens": 10},
+        "model": "m", "text": "ok", "stop_reason": "endTurn", "usage": USAGE,
+    },
+    "skillElicitation": {
+        "skill_name": "fs", "tool_call_id": "call1", "message": "Name?",
+        "requested_schema": {"type": "object"},
+    },
+    "skillElicitationAnswer": {
+        "skill_name": "fs", "tool_call_id": "call1", "action": "accept", "content": {"a": 1},
+    },
 }
 
 

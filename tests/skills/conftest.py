@@ -29,7 +29,12 @@ def recorder() -> Recorder:
 
 @pytest.fixture
 def context(recorder: Recorder, tmp_path: Path) -> SkillContext:
-    return SkillContext(workspace=tmp_path, env=dict(os.environ), emit_runtime=recorder.emit)
+    return SkillContext(
+        workspace=tmp_path,
+        env=dict(os.environ),
+        emit_runtime=recorder.emit,
+        emit_activity=recorder.emit,
+    )
 
 
 @pytest.fixture(scope="module")

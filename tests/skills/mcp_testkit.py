@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -28,8 +29,14 @@ def pid_alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
+async def contents(skill: Any, tool: str, args: Any) -> list[Any]:
+    """The parts of one call's result (``skill.call`` returns a ``CallResult``)."""
+    return (await skill.call(tool, args)).contents
+
+
 def child_pids() -> set[int]:
-    """Live direct children of this test process, from the process table (/proc)."""
+    """Live direct children of this test process, from the process table (/proc), but
+    the reaper (one per process, it outlives the tests by design)."""
     me = os.getpid()
     children = set()
     for entry in Path("/proc").iterdir():
@@ -42,7 +49,9 @@ def child_pids() -> set[int]:
         state, ppid = fields[0], int(fields[1])
         if ppid == me and state != "Z":
             children.add(int(entry.name))
-    return children - _FIXTURE_PIDS
+    from runtime.skills.mcp.reaper import reaper_pid
+
+    return children - _FIXTURE_PIDS - {reaper_pid()}
 
 
 @dataclass
@@ -56,22 +65,11 @@ class Recorder:
 
     def emit(self, event_type: str, **payload: Any) -> None:
         # Each payload must build the real event class, as the runtime will do.
-        from runtime.events import (
-            SkillConnected,
-            SkillDisconnected,
-            SkillStarting,
-            SkillStderr,
-            WarningEvent,
-        )
+        from runtime.events import EVENT_CLASSES, RunEvent
 
-        classes = {
-            "skillStarting": SkillStarting,
-            "skillConnected": SkillConnected,
-            "skillStderr": SkillStderr,
-            "skillDisconnected": SkillDisconnected,
-            "warning": WarningEvent,
-        }
-        classes[event_type](id="e", timestamp=0, job_id="j", run_id="r", **payload)
+        cls = EVENT_CLASSES[event_type]
+        where = {"expert_key": "x", "step_number": 1} if issubclass(cls, RunEvent) else {}
+        cls(id="e", timestamp=0, job_id="j", run_id="r", **where, **payload)
         self.events.append((event_type, payload))
         for predicate, future in list(self._waiters):
             if not future.done() and predicate(event_type, payload):
@@ -119,6 +117,34 @@ class HttpServer:
 
     url: str
     process: subprocess.Popen[str]
+
+
+def start_toolbox(transport: str, port: int = 0) -> HttpServer:
+    """A toolbox serving over SSE or streamable HTTP, once it listens (stop it yourself)."""
+    process = subprocess.Popen(
+        [sys.executable, str(TOOLBOX), "--transport", transport, "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        start_new_session=True,
+    )
+    assert process.stdout is not None
+    line = process.stdout.readline()  # "PORT <n>" once listening
+    assert line.startswith("PORT "), f"server did not start: {line!r}"
+    port = int(line.split()[1])
+    path = "/sse" if transport == "sse" else "/mcp"
+    return HttpServer(url=f"http://127.0.0.1:{port}{path}", process=process)
+
+
+def stop(server: HttpServer, sig: int = signal.SIGTERM) -> None:
+    """Stop a server from :func:`start_toolbox` and collect it."""
+    if server.process.poll() is None:
+        server.process.send_signal(sig)
+    try:
+        server.process.wait(5)
+    except subprocess.TimeoutExpired:
+        server.process.kill()
+        server.process.wait()
 
 
 def serve_toolbox(transport: str) -> Iterator[HttpServer]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import subprocess
 import sys
@@ -16,7 +17,7 @@ from runtime.model import TextPart
 from runtime.providers.base import ToolDefinition
 from runtime.skills.manager import SkillContext
 from runtime.skills.mcp import McpSkill, tool_drift
-from tests.skills.mcp_testkit import Recorder, child_pids, toolbox_config
+from tests.skills.mcp_testkit import Recorder, child_pids, contents, toolbox_config
 
 
 async def live_tools(config, tmp_path: Path) -> list[ToolDefinition]:
@@ -60,7 +61,7 @@ async def test_first_call_connects(
     try:
         assert recorder.events == []
         # Parallel first calls share one connection.
-        results = await asyncio.gather(*(skill.call("echo", {"text": str(n)}) for n in range(3)))
+        results = await asyncio.gather(*(contents(skill, "echo", {"text": str(n)}) for n in range(3)))
         assert [r[0].text for r in results] == ["0", "1", "2"]
         assert skill.connected and skill.pid in child_pids()
     finally:
@@ -78,7 +79,7 @@ async def test_drift_warns_and_uses_live_tools(
     await skill.start(context)
     try:
         assert "nothing" in {t.name for t in skill.tools()}  # from the lock
-        answer = await skill.call("echo", {"text": "hi", "loud": True})
+        answer = await contents(skill, "echo", {"text": "hi", "loud": True})
         tools = {t.name: t for t in skill.tools()}
     finally:
         await skill.close()
@@ -103,8 +104,8 @@ async def test_locked_server_that_cannot_start(
     skill = McpSkill(config, locked_tools=locked)
     await skill.start(context)
     try:
-        first = await skill.call("echo", {"text": "x"})
-        second = await skill.call("image", {})
+        first = await contents(skill, "echo", {"text": "x"})
+        second = await contents(skill, "image", {})
     finally:
         await skill.close()
     reason = "Skill broken failed to start: the server exited with code 1: no license"
@@ -133,6 +134,19 @@ def test_tool_drift() -> None:
         "changed": ["a"],
     }
     assert tool_drift([t("a")], [t("a", schema={"type": "object"})]) == {"changed": ["a"]}
+    # Title, annotations and the output schema are compared too.
+    hinted = ToolDefinition(
+        name="a", description="d", input_schema={}, title="A",
+        annotations={"readOnlyHint": True}, output_schema={"type": "object"},
+    )  # fmt: skip
+    assert tool_drift([hinted], [hinted]) == {}
+    for change in (
+        {"title": "B"},
+        {"annotations": {"readOnlyHint": False}},
+        {"output_schema": {"type": "object", "required": ["x"]}},
+    ):
+        changed = dataclasses.replace(hinted, **change)
+        assert tool_drift([hinted], [changed]) == {"changed": ["a"]}
 
 
 def test_locked_start_does_not_load_the_mcp_sdk(tmp_path: Path) -> None:

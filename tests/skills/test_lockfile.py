@@ -222,3 +222,56 @@ def test_find_lockfile_next_to_the_config(tmp_path: Path) -> None:
     assert find_lockfile(config) is None
     (config.parent / "perstack.lock").write_text("")
     assert find_lockfile(config) == config.parent / "perstack.lock"
+
+
+WEATHER = {
+    "type": "object",
+    "properties": {"temperature": {"type": "number"}, "note": {"default": None}},
+    "required": ["temperature"],
+}
+
+
+def described(name: str = "forecast", **fields) -> ToolDefinition:
+    return ToolDefinition(
+        name=name,
+        description="d",
+        input_schema={"type": "object"},
+        skill_name="box",
+        title=fields.get("title", "The forecast"),
+        annotations=fields.get("annotations", {"readOnlyHint": True, "idempotentHint": True}),
+        output_schema=fields.get("output_schema", WEATHER),
+    )
+
+
+def test_title_annotations_and_output_schema_are_kept(config, tmp_path: Path) -> None:
+    tools = [*writer_tools(), described()]
+    path = tmp_path / "perstack.lock"
+    write_lockfile(path, render_lockfile(config, {"writer": tools}, 1767225600000))
+    row = tomllib.loads(path.read_text())["experts"]["writer"]["toolDefinitions"][-1]
+    assert row["title"] == "The forecast"
+    assert row["annotations"] == {"readOnlyHint": True, "idempotentHint": True}
+    # A schema holding a JSON null (TOML has none) is kept as a JSON string.
+    assert row["outputSchema"] == (
+        '{"properties":{"note":{"default":null},"temperature":{"type":"number"}},'
+        '"required":["temperature"],"type":"object"}'
+    )
+    lock = load_lockfile(path)
+    assert lock is not None
+    assert lock.experts["writer"].tool_definitions[-1] == described()
+    assert lock.locked_tools(config)["writer"]["box"][-1] == described()
+
+
+def test_hash_covers_the_new_keys_only_when_present() -> None:
+    import hashlib
+    import json
+
+    plain = tool("box", "echo")
+    # A tool without title, annotations or outputSchema hashes as before they were kept
+    # (name, description and inputSchema only), so a lock written earlier still applies.
+    row = [{"name": "echo", "description": "d", "inputSchema": SCHEMA}]
+    canonical = json.dumps(row, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    assert tool_schema_hash([plain]) == hashlib.sha256(canonical.encode()).hexdigest()
+    base = tool_schema_hash([described()])
+    assert base != tool_schema_hash([described(title="Other")])
+    assert base != tool_schema_hash([described(annotations={"readOnlyHint": False})])
+    assert base != tool_schema_hash([described(output_schema={"type": "object"})])

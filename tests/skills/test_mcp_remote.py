@@ -10,7 +10,7 @@ from runtime.errors import PerstackError
 from runtime.model import ImageInlinePart, TextPart
 from runtime.skills.manager import SkillContext
 from runtime.skills.mcp import McpSkill
-from tests.skills.mcp_testkit import HttpServer, Recorder
+from tests.skills.mcp_testkit import HttpServer, Recorder, contents
 
 
 def remote_config(kind: str, endpoint: str, **fields):
@@ -38,9 +38,9 @@ async def test_connect_call_and_close(
         names = {tool.name for tool in skill.tools()}
         assert {"echo", "image", "sleep"} <= names and "crash" not in names
         echoed, image, failed = await asyncio.gather(
-            skill.call("echo", {"text": "over the wire"}),
-            skill.call("image", {}),
-            skill.call("protocol_error", {}),
+            contents(skill, "echo", {"text": "over the wire"}),
+            contents(skill, "image", {}),
+            contents(skill, "protocol_error", {}),
         )
     finally:
         await skill.close()
@@ -86,6 +86,12 @@ async def test_unreachable_endpoint_fails_to_start(context: SkillContext) -> Non
     with socket.socket() as sock:  # a port nobody listens on
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    config = remote_config("http", f"http://127.0.0.1:{port}/mcp", allow_private_network=True)
-    with pytest.raises(PerstackError, match=r"^Skill http-box failed to start: "):
+    url = f"http://127.0.0.1:{port}/mcp"
+    config = remote_config("http", url, allow_private_network=True)
+    with pytest.raises(PerstackError) as raised:
         await McpSkill(config, start_timeout=10).start(context)
+    # The skill and its endpoint are named, then the reason.
+    assert str(raised.value) == (
+        f"Skill http-box failed to start (streamable HTTP endpoint {url}): "
+        "All connection attempts failed"
+    )

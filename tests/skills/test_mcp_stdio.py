@@ -14,7 +14,14 @@ from runtime.errors import PerstackError
 from runtime.model import FileInlinePart, ImageInlinePart, TextPart
 from runtime.skills.manager import SkillContext
 from runtime.skills.mcp import McpSkill
-from tests.skills.mcp_testkit import Recorder, child_pids, pid_alive, time_config, toolbox_config
+from tests.skills.mcp_testkit import (
+    Recorder,
+    child_pids,
+    contents,
+    pid_alive,
+    time_config,
+    toolbox_config,
+)
 
 
 def texts(contents: list) -> list[str]:
@@ -31,7 +38,7 @@ async def test_lifecycle_events_and_tools(context: SkillContext, recorder: Recor
         assert echo.skill_name == "box"
         assert echo.description == "Echo the text back."
         assert echo.input_schema["properties"]["text"]["type"] == "string"
-        assert texts(await skill.call("echo", {"text": "hello"})) == ["hello"]
+        assert texts(await contents(skill, "echo", {"text": "hello"})) == ["hello"]
     finally:
         await skill.close()
 
@@ -67,7 +74,7 @@ async def test_close_ends_the_process_and_is_idempotent(context: SkillContext) -
 async def test_close_kills_the_whole_process_group(context: SkillContext) -> None:
     skill = McpSkill(toolbox_config("box", "--spawn-child"))
     await skill.start(context)
-    pids = json.loads(texts(await skill.call("pids", {}))[0])
+    pids = json.loads(texts(await contents(skill, "pids", {}))[0])
     assert pid_alive(pids["child"])
     await skill.close()
     assert not pid_alive(pids["server"])
@@ -76,7 +83,6 @@ async def test_close_kills_the_whole_process_group(context: SkillContext) -> Non
 
 RESULT_CASES = [
     ("nothing", {"a": 1}, 'Tool nothing returned nothing with arguments: {"a":1}'),
-    ("odd_blocks", {}, "Error: No content"),  # empty text kept, audio and link dropped
     # isError results (the SDK words the tool's failure) and JSON-RPC errors.
     (
         "fail",
@@ -93,21 +99,21 @@ async def test_result_mapping(context: SkillContext) -> None:
     skill = McpSkill(toolbox_config())
     await skill.start(context)
     try:
-        results = [await skill.call(tool, args) for tool, args, _ in RESULT_CASES]
+        results = [await contents(skill, tool, args) for tool, args, _ in RESULT_CASES]
     finally:
         await skill.close()
-    for (tool, _, expected), contents in zip(RESULT_CASES, results, strict=True):
-        assert len(contents) == 1 and isinstance(contents[0], TextPart), tool
-        assert contents[0].text == expected
+    for (tool, _, expected), parts in zip(RESULT_CASES, results, strict=True):
+        assert len(parts) == 1 and isinstance(parts[0], TextPart), tool
+        assert parts[0].text == expected
 
 
 async def test_image_and_resource_contents(context: SkillContext) -> None:
     skill = McpSkill(toolbox_config())
     await skill.start(context)
     try:
-        image = await skill.call("image", {})
-        resources = await skill.call("resources", {})
-        raised = await skill.call("explode", {})
+        image = await contents(skill, "image", {})
+        resources = await contents(skill, "resources", {})
+        raised = await contents(skill, "explode", {})
     finally:
         await skill.close()
     assert isinstance(image[0], ImageInlinePart)
@@ -125,8 +131,8 @@ async def test_parallel_calls_from_other_tasks(context: SkillContext) -> None:
     await skill.start(context)
     try:
         results = await asyncio.gather(
-            *(skill.call("echo", {"text": str(n)}) for n in range(8)),
-            skill.call("sleep", {"seconds": 0.05}),
+            *(contents(skill, "echo", {"text": str(n)}) for n in range(8)),
+            contents(skill, "sleep", {"seconds": 0.05}),
         )
     finally:
         await skill.close()
@@ -144,7 +150,7 @@ async def test_close_from_another_task(context: SkillContext) -> None:
 async def test_close_during_a_call(context: SkillContext, recorder: Recorder) -> None:
     skill = McpSkill(toolbox_config())
     await skill.start(context)
-    call = asyncio.create_task(skill.call("sleep", {"seconds": 30}))
+    call = asyncio.create_task(contents(skill, "sleep", {"seconds": 30}))
     await recorder.wait_for(lambda kind, p: p.get("message") == "sleeping 30.0")  # it runs
     await skill.close()
     result = await asyncio.wait_for(call, 10)
@@ -160,8 +166,8 @@ async def test_crash_mid_run_gives_error_results(
     await skill.start(context)
     pid = skill.pid
     try:
-        crashed = texts(await skill.call("crash", {"code": 3}))[0]
-        after = texts(await skill.call("echo", {"text": "still there?"}))[0]
+        crashed = texts(await contents(skill, "crash", {"code": 3}))[0]
+        after = texts(await contents(skill, "echo", {"text": "still there?"}))[0]
     finally:
         await skill.close()
     reason = "MCP server toolbox is not available: the server exited with code 3: " \
@@ -176,7 +182,7 @@ async def test_stderr_lines_become_events(context: SkillContext, recorder: Recor
     skill = McpSkill(toolbox_config())
     await skill.start(context)
     try:
-        await skill.call("say_stderr", {"text": "  first  \n\nsecond"})
+        await contents(skill, "say_stderr", {"text": "  first  \n\nsecond"})
         await recorder.wait_for(lambda kind, p: kind == "skillStderr" and p["message"] == "second")
     finally:
         await skill.close()
@@ -245,7 +251,7 @@ async def test_environment_is_isolated(
     skill = McpSkill(config)
     await skill.start(context)
     try:
-        seen = json.loads(texts(await skill.call("environment", {}))[0])
+        seen = json.loads(texts(await contents(skill, "environment", {}))[0])
     finally:
         await skill.close()
     from runtime.skills.environment import SAFE_ENV_VARS
@@ -304,9 +310,9 @@ async def test_mcp_server_time(context: SkillContext, recorder: Recorder) -> Non
     await skill.start(context)
     try:
         assert [t.name for t in skill.tools()] == ["get_current_time"]
-        tokyo = await skill.call("get_current_time", {"timezone": "Asia/Tokyo"})
+        tokyo = await contents(skill, "get_current_time", {"timezone": "Asia/Tokyo"})
         answer = json.loads(texts(tokyo)[0])
-        bad = texts(await skill.call("get_current_time", {"timezone": "Mars/Olympus"}))[0]
+        bad = texts(await contents(skill, "get_current_time", {"timezone": "Mars/Olympus"}))[0]
     finally:
         await skill.close()
     assert answer["timezone"] == "Asia/Tokyo"
@@ -363,7 +369,7 @@ def test_interrupted_process_leaves_no_server(ending: str, tmp_path) -> None:
             )
             skill = McpSkill(config)
             await skill.start(SkillContext(workspace=Path("."), env=dict(os.environ)))
-            print((await skill.call("pids", {{}}))[0].text, flush=True)
+            print((await skill.call("pids", {{}})).contents[0].text, flush=True)
             raise {ending}()
 
         asyncio.run(main())
@@ -382,9 +388,9 @@ async def test_a_hung_tool_call_times_out_with_an_error_result(context: SkillCon
     skill = McpSkill(toolbox_config(), call_timeout=0.3)
     await skill.start(context)
     try:
-        contents = await skill.call("sleep", {"seconds": 30})
-        assert texts(contents) == ["Error calling tool sleep: the tool did not answer within 0.3 s"]
+        parts = await contents(skill, "sleep", {"seconds": 30})
+        assert texts(parts) == ["Error calling tool sleep: the tool did not answer within 0.3 s"]
         # The server is still usable afterwards.
-        assert texts(await skill.call("echo", {"text": "still here"})) == ["still here"]
+        assert texts(await contents(skill, "echo", {"text": "still here"})) == ["still here"]
     finally:
         await skill.close()

@@ -32,9 +32,18 @@ def test_resource_without_mime_type() -> None:
     )
     contents = result_contents(result, "files", {})
     assert dumped(contents) == [
-        {"type": "textPart", "text": "A"},
-        {"type": "textPart", "text": "Error: resource file:///b has no mimeType"},
-        {"type": "fileInlinePart", "encoded_data": "Qw", "mime_type": "image/png"},
+        {"type": "textPart", "text": "A", "resource": {"uri": "file:///a"}},
+        {
+            "type": "textPart",
+            "text": "Error: resource file:///b has no mimeType",
+            "resource": {"uri": "file:///b"},
+        },
+        {
+            "type": "fileInlinePart",
+            "encoded_data": "Qw",
+            "mime_type": "image/png",
+            "resource": {"uri": "file:///c", "mimeType": "image/png"},
+        },
     ]
     assert isinstance(contents[2], FileInlinePart)
 
@@ -52,8 +61,8 @@ def test_is_error_joins_the_texts() -> None:
     )
 
 
-def test_only_dropped_blocks_count_as_nothing() -> None:
-    result = types.CallToolResult(content=[types.AudioContent(data="AA==", mime_type="audio/wav")])
+def test_no_content_counts_as_nothing() -> None:
+    result = types.CallToolResult(content=[])
     assert result_contents(result, "speak", {"say": "hé"})[0].text == (
         'Tool speak returned nothing with arguments: {"say":"hé"}'
     )

@@ -59,7 +59,8 @@ async def test_a_priced_run_shows_money_in_the_column_tree_header_and_details(
         view = app.view
         # The job: every token at $0.001.
         assert view.tokens > 0 and view.cost.usd == Decimal(view.tokens) / 1000
-        assert f"{format_usd(view.cost.usd)} ·" in status_text(app)
+        header = f"{format_usd(view.cost.usd)} ·"
+        await app.wait_until(lambda: header in status_text(app), timeout=10)
         # The tree: each node's label carries its rolled-up cost beside its tokens.
         panel = app.query_one("#run-tree")
         labels = {key: str(shown.label) for key, shown in panel._tree_nodes.items()}
@@ -92,7 +93,8 @@ async def test_a_stored_job_on_an_unknown_model_shows_a_dash_and_says_why(tmp_pa
         await first.wait_until(lambda: finished(first))
         # Offline: every figure is $0.
         assert first.view.cost.known and first.view.cost.usd == 0
-        assert "· $0 ·" in status_text(first)
+        # The header's figures follow the last counted events (a moment after the state).
+        await first.wait_until(lambda: "· $0 ·" in status_text(first), timeout=10)
         storage_root = first.session.storage_root()
     # As if the job had run on a private model no price table knows.
     for setting in Path(storage_root).glob("jobs/*/runs/*/run-setting.json"):
@@ -105,7 +107,7 @@ async def test_a_stored_job_on_an_unknown_model_shows_a_dash_and_says_why(tmp_pa
         await pilot.pause()
         cost = app.view.cost
         assert not cost.known and "has no price for openai:in-house-7b" in (cost.reason or "")
-        assert "tokens · — ·" in status_text(app)
+        await app.wait_until(lambda: "tokens · — ·" in status_text(app), timeout=10)
         labels = [str(shown.label) for shown in app.query_one("#run-tree")._tree_nodes.values()]
         assert labels and all(" — " in label for label in labels)
         row = next(row for row in app.view.rows if row.tokens)

@@ -105,7 +105,8 @@ class JobsScreen(ModalScreen[str | None]):
             border-title-color: $text;
         }
         & #jobs-where { color: $text-muted; }
-        & #jobs-list { height: auto; max-height: 20; margin: 1 0 0 0; }
+        /* A stable gutter: the lines' width never depends on whether the list scrolls. */
+        & #jobs-list { height: auto; max-height: 20; margin: 1 0 0 0; scrollbar-gutter: stable; }
         & #jobs-hint { color: $text-muted; margin-top: 1; }
     }
     """
@@ -173,7 +174,7 @@ class JobsScreen(ModalScreen[str | None]):
                 Option("No stored job yet: every run keeps one here.", disabled=True)
             )
             return
-        width = max(40, options.scrollable_content_region.width - 1)
+        width = self._line_width()
         options.add_options(
             Option(job_line(job, self.now_ms, width), id=job.job_id) for job in jobs
         )
@@ -199,9 +200,20 @@ class JobsScreen(ModalScreen[str | None]):
             if job.job_id == job_id:
                 self.jobs[index] = job = dataclasses.replace(job, cost=cost)
                 options = self.query_one(OptionList)
-                width = max(40, options.scrollable_content_region.width - 1)
-                options.replace_option_prompt(job_id, job_line(job, self.now_ms, width))
+                line = job_line(job, self.now_ms, self._line_width())
+                options.replace_option_prompt(job_id, line)
                 self.priced += 1
+
+    def _line_width(self) -> int:
+        return max(40, self.query_one(OptionList).scrollable_content_region.width - 1)
+
+    def on_resize(self) -> None:
+        """Lines fit the list's width: drawn again when it changes."""
+        if not self.jobs:
+            return
+        options, width = self.query_one(OptionList), self._line_width()
+        for job in self.jobs:
+            options.replace_option_prompt(job.job_id, job_line(job, self.now_ms, width))
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         event.stop()

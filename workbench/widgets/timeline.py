@@ -22,6 +22,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from runtime.views.cost import format_cost
+from runtime.views.skill_rows import progress_text
 from workbench.formatting import (
     KIND_GLYPHS,
     STATUS_GLYPHS,
@@ -29,6 +30,7 @@ from workbench.formatting import (
     format_duration,
     format_tokens,
     one_line,
+    progress_bar,
 )
 
 if TYPE_CHECKING:
@@ -90,6 +92,7 @@ class Timeline(ScrollView, can_focus=True):
         "timeline--reasoning",
         "timeline--query",
         "timeline--empty",
+        "timeline--progress",
     }
 
     DEFAULT_CSS = """
@@ -114,6 +117,7 @@ class Timeline(ScrollView, can_focus=True):
         & > .timeline--reasoning { color: $text-muted; text-style: italic; }
         & > .timeline--query { color: $primary; text-style: bold; }
         & > .timeline--empty { color: $text-muted; text-style: italic; }
+        & > .timeline--progress { color: $accent; background: $boost; }
     }
     """
 
@@ -340,13 +344,14 @@ class Timeline(ScrollView, can_focus=True):
         expert = _fit_actor(_indent(row.depth), row.actor, c.expert)
         label = _label(row)
         glyph = KIND_GLYPHS.get(row.kind, " ")
-        label_text = fit(label, c.label - 2, tail=row.status == "streaming")
         duration = row.duration_ms(self.clock())
+        label_cells = self._label_cells(row, label, c.label - 2, label_style)
         cells = [
             (f"{row.step:>{c.step}} ", muted),
             (f"{expert:<{c.expert}} ", component("timeline--expert")),
             (f"{glyph} ", status_style if row.kind != "tool" else muted),
-            (f"{label_text:<{c.label - 2}} ", label_style),
+            *label_cells,
+            (" ", label_style),
             (f"{STATUS_GLYPHS.get(row.status, ' '):<{c.status}} ", status_style),
             (f"{format_tokens(row.tokens):>{c.tokens}} ", muted),
             (f"{format_cost(row.cost) if row.tokens else '':>{c.cost}} ", muted),
@@ -359,11 +364,36 @@ class Timeline(ScrollView, can_focus=True):
             cursor = component("timeline--cursor")
             background = Style(bgcolor=cursor.bgcolor)
             fill = base + background
+            label_end = 3 + len(label_cells)
+            bar = self.get_component_rich_style("timeline--progress")
             cells = [
-                (text, style + (cursor if index == 3 else background))
+                # A progress bar keeps its own colours on the highlighted line.
+                (text, style + (cursor if 3 <= index < label_end and style != bar else background))
                 for index, (text, style) in enumerate(cells)
             ]
         return Strip([Segment(text, style) for text, style in cells]).crop_extend(0, width, fill)
+
+    def _label_cells(
+        self, row: ActivityRow, label: str, width: int, style: Style
+    ) -> list[tuple[str, Style]]:
+        """The label; while a tool call runs with progress reported, the tool's name, a bar
+        and the server's message: ``survey_shore ███▍    2/4 measuring depth…``."""
+        progress = row.progress if row.is_open else None
+        bar_width = 10 if width >= 50 else 5
+        said = progress_text(progress) if progress is not None else ""
+        # The bar and the count ("2/4") come first; the tool's name gets what is left.
+        name_room = min(24, width // 2, width - bar_width - 2 - min(len(said), 4))
+        if progress is None or name_room < 4:
+            return [(f"{fit(label, width, tail=row.status == 'streaming'):<{width}}", style)]
+        name = fit(row.tool_name or label, name_room)
+        rest = width - len(name) - bar_width - 2
+        text = fit(said, rest)
+        bar_style = self.get_component_rich_style("timeline--progress")
+        return [
+            (f"{name} ", style),
+            (progress_bar(progress.fraction, bar_width), bar_style),
+            (f" {text:<{rest}}", style),
+        ]
 
 
 def _indent(depth: int) -> str:

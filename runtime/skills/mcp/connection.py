@@ -69,13 +69,18 @@ class StartTimeout(TimeoutError):
 
 @dataclass(slots=True)
 class Connected:
-    """What a successful connection reports (durations in milliseconds)."""
+    """What a successful connection reports (durations in milliseconds).
+
+    ``task_only`` names the tools that require task-augmented execution (MCP tasks), which
+    this client does not support: they are not in ``tools``.
+    """
 
     tools: list[ToolDefinition]
     server_info: dict[str, str] | None
     transport_ms: float
     handshake_ms: float
     discovery_ms: float
+    task_only: list[str]
 
 
 def _leaf(exc: BaseException) -> BaseException:
@@ -108,7 +113,8 @@ def describe_error(exc: BaseException) -> str:
         return str(leaf)
     if isinstance(leaf, TimeoutError):
         return "a request to the server timed out"
-    text = " ".join(str(leaf).split())
+    # The first paragraph: a schema validation error goes on with the whole schema.
+    text = " ".join(str(leaf).split("\n\n", 1)[0].split())
     return text or type(leaf).__name__
 
 
@@ -116,26 +122,60 @@ def _ms(seconds: float) -> float:
     return round(seconds * 1000, 3)
 
 
-async def _list_all_tools(session: Any, skill_name: str) -> list[ToolDefinition]:
+def _definition(tool: Any, skill_name: str) -> ToolDefinition:
+    annotations = tool.annotations
+    return ToolDefinition(
+        name=tool.name,
+        description=tool.description,
+        input_schema=dict(tool.input_schema),
+        skill_name=skill_name,
+        title=tool.title,
+        annotations=(
+            annotations.model_dump(by_alias=True, mode="json", exclude_none=True) or None
+            if annotations is not None
+            else None
+        ),
+        output_schema=dict(tool.output_schema) if tool.output_schema is not None else None,
+    )
+
+
+def _task_only(tool: Any) -> bool:
+    execution = getattr(tool, "execution", None)
+    return execution is not None and execution.task_support == "required"
+
+
+async def _list_all_tools(
+    session: Any, skill_name: str
+) -> tuple[list[ToolDefinition], list[str]]:
+    """Every tool (all pages), and the names of those that need task augmentation."""
     import mcp_types
 
     tools: list[ToolDefinition] = []
+    task_only: list[str] = []
     cursor: str | None = None
     while True:
         params = mcp_types.PaginatedRequestParams(cursor=cursor) if cursor else None
         page = await session.list_tools(params=params)
-        tools.extend(
-            ToolDefinition(
-                name=tool.name,
-                description=tool.description,
-                input_schema=dict(tool.input_schema),
-                skill_name=skill_name,
-            )
-            for tool in page.tools
-        )
+        for tool in page.tools:
+            if _task_only(tool):
+                task_only.append(tool.name)
+            else:
+                tools.append(_definition(tool, skill_name))
         cursor = page.next_cursor
         if not cursor:
-            return tools
+            return tools, task_only
+
+
+async def _set_log_level(session: Any, level: str) -> None:
+    """``logging/setLevel`` when the server logs (sent as a plain request: the SDK's helper
+    warns that the capability is deprecated in the 2026 protocol, which we do not speak)."""
+    import mcp_types
+
+    capabilities = session.server_capabilities
+    if capabilities is None or capabilities.logging is None:
+        return
+    request = mcp_types.SetLevelRequest(params=mcp_types.SetLevelRequestParams(level=level))
+    await session.send_request(request, mcp_types.EmptyResult)
 
 
 class McpConnection:
@@ -144,12 +184,22 @@ class McpConnection:
     Args:
         skill_name: Names the MCP client (``<skill>-mcp-client``, as upstream).
         open_transport: Opens the transport (spawns the process, or connects over HTTP).
+        session_options: Keyword arguments for ``ClientSession`` (the capability callbacks).
+        log_level: Sent with ``logging/setLevel`` when the server logs.
     """
 
-    def __init__(self, skill_name: str, open_transport: TransportFactory) -> None:
+    def __init__(
+        self,
+        skill_name: str,
+        open_transport: TransportFactory,
+        session_options: dict[str, Any] | None = None,
+        log_level: str | None = None,
+    ) -> None:
         self.skill_name = skill_name
         self.process: Any = None
         self._open_transport = open_transport
+        self._session_options = session_options or {}
+        self._log_level = log_level
         self._session: Any = None
         self._ready: asyncio.Future[Connected] | None = None
         self._stop = asyncio.Event()
@@ -198,11 +248,16 @@ class McpConnection:
                         name=f"{self.skill_name}-mcp-client", version="1.0.0"
                     )
                     async with ClientSession(
-                        read_stream, write_stream, client_info=client_info
+                        read_stream,
+                        write_stream,
+                        client_info=client_info,
+                        **self._session_options,
                     ) as session:
                         init = await session.initialize()
+                        if self._log_level is not None:
+                            await _set_log_level(session, self._log_level)
                         shaken = time.perf_counter()
-                        tools = await _list_all_tools(session, self.skill_name)
+                        tools, task_only = await _list_all_tools(session, self.skill_name)
                         listed = time.perf_counter()
                         self._session = session
                         info = init.server_info
@@ -215,6 +270,7 @@ class McpConnection:
                                 transport_ms=_ms(opened - started),
                                 handshake_ms=_ms(shaken - opened),
                                 discovery_ms=_ms(listed - shaken),
+                                task_only=task_only,
                             )
                         )
                         await self._stop.wait()

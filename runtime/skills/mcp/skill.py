@@ -1,14 +1,18 @@
-"""An MCP server as a skill: stdio, legacy SSE or streamable HTTP (spec §8, D8).
+"""An MCP server as a skill: stdio, legacy SSE or streamable HTTP (spec §8, D8, issue 18).
 
 Lifecycle: ``start()`` checks the configuration (launch target, required variables,
-endpoint) before anything spawns, then connects: ``skillStarting`` (stdio), the handshake,
-the tool listing, ``skillConnected`` with its durations. ``close()`` ends the session and
-the process and emits ``skillDisconnected``.
+endpoint) before anything spawns, then connects: ``skillStarting`` (stdio), the handshake
+(declaring the client capabilities the skill leaves on: sampling, elicitation, roots),
+``logging/setLevel``, the tool listing, ``skillConnected`` with its durations. ``close()``
+ends the session and the process and emits ``skillDisconnected``.
 
 Lock mode: built with the tool definitions of ``perstack.lock``, the skill offers them
 without connecting and connects on its first call. If the live tools then differ from the
 locked ones it emits a ``warning`` naming the skill and the tools, and offers the live
 ones from then on.
+
+Calls (:mod:`runtime.skills.mcp.calling`) send a progress token, are bounded by the skill's
+tool timeout, and re-initialise a streamable-HTTP session the server dropped.
 """
 
 from __future__ import annotations
@@ -19,31 +23,41 @@ from typing import Any
 
 from runtime.errors import PerstackError
 from runtime.providers.base import ToolDefinition
-from runtime.skills.manager import Skill, SkillContext, ToolContent, filter_tools
+from runtime.skills.calls import CallResult
+from runtime.skills.manager import Skill, SkillContext, filter_tools
+from runtime.skills.mcp.calling import call_tool
+from runtime.skills.mcp.client import ClientFeatures
 from runtime.skills.mcp.connection import (
     McpConnection,
     StartTimeout,
     describe_error,
     is_connection_closed,
 )
-from runtime.skills.mcp.results import error_contents, result_contents
 
 __all__ = ["McpSkill", "tool_drift"]
 
 #: How long a server may take from spawn (or first request) to its tool list. Generous:
 #: ``npx``/``uvx`` may download the package first.
 DEFAULT_START_TIMEOUT = 120.0
+#: One tool call's bound when neither the skill nor the file sets ``toolTimeout``.
 DEFAULT_CALL_TIMEOUT = 60.0
 
 
-def _comparable(tool: ToolDefinition) -> tuple[str | None, Any]:
-    return tool.description, tool.input_schema
+def _comparable(tool: ToolDefinition) -> tuple[Any, ...]:
+    return (
+        tool.description,
+        tool.input_schema,
+        tool.title,
+        tool.annotations,
+        tool.output_schema,
+    )
 
 
 def tool_drift(locked: list[ToolDefinition], live: list[ToolDefinition]) -> dict[str, list[str]]:
     """How live tools differ from locked ones: ``{"added"|"removed"|"changed": [names]}``.
 
-    Only non-empty categories are present; an empty dict means no drift.
+    A tool has changed when its description, input schema, title, annotations or output
+    schema differ. Only non-empty categories are present; an empty dict means no drift.
     """
     old = {t.name: _comparable(t) for t in locked}
     new = {t.name: _comparable(t) for t in live}
@@ -65,7 +79,7 @@ class McpSkill(Skill):
             connects on its first call instead of in ``start()``.
         start_timeout: Seconds a server may take to be ready.
         call_timeout: Seconds one tool call may take before the model is told it timed
-            out (the TypeScript SDK's default, so a hung server cannot hang the run).
+            out (the skill's ``toolTimeout`` wins), so a hung server cannot hang the run.
     """
 
     kind = "mcp"
@@ -88,14 +102,27 @@ class McpSkill(Skill):
             "mcpStreamableHttpSkill": "streamableHttp",
         }[config.type]
         self.start_timeout = start_timeout
-        self.call_timeout = call_timeout
+        own = getattr(config, "tool_timeout", None)
+        self.call_timeout = own / 1000 if own else call_timeout
         self._locked = list(locked_tools) if locked_tools is not None else None
         self._tools: list[ToolDefinition] = []
         self._context: SkillContext | None = None
+        self._features: ClientFeatures | None = None
+        self._watch: Any = None
         self._connection: McpConnection | None = None
         self._connect_lock = asyncio.Lock()
         self._connect_failure: str | None = None
         self._closed = False
+
+    @property
+    def where(self) -> str:
+        """Where the server is, for error messages: ``streamable HTTP endpoint <url>``
+        (empty for stdio: its errors carry the exit status instead)."""
+        if self.transport == "stdio":
+            return ""
+        from runtime.skills.mcp.remote import endpoint_label
+
+        return endpoint_label(self.transport, self.config.endpoint)
 
     # --- lifecycle ---------------------------------------------------------------
 
@@ -104,9 +131,10 @@ class McpSkill(Skill):
 
         Raises:
             PerstackError: A configuration problem, or the server did not start; one
-                line naming the skill and the reason.
+                line naming the skill, the endpoint of a remote one, and the reason.
         """
         self._context = context
+        self._features = ClientFeatures(self.name, self.config, context)
         self._closed = False
         self._launch_plan(context)  # raises before anything is spawned
         if self._locked is not None:
@@ -133,9 +161,7 @@ class McpSkill(Skill):
     def _filtered(self, tools: list[ToolDefinition]) -> list[ToolDefinition]:
         return filter_tools(tools, self.config.pick, self.config.omit)
 
-    async def _connect(self, context: SkillContext) -> None:
-        """Spawn or reach the server, handshake, list tools; emit the lifecycle events."""
-        begun = time.perf_counter()
+    def _transport_factory(self, context: SkillContext) -> Any:
         command, args, env = self._launch_plan(context)
         if self.transport == "stdio":
             from runtime.skills.mcp.stdio import stdio_transport
@@ -144,16 +170,24 @@ class McpSkill(Skill):
                 context.emit_runtime("skillStderr", skill_name=self.name, message=line)
 
             context.emit_runtime("skillStarting", skill_name=self.name, command=command, args=args)
+            return lambda: stdio_transport(command, args, env, emit_stderr)
+        from runtime.skills.mcp.remote import SessionWatch, remote_transport
 
-            def open_transport() -> Any:
-                return stdio_transport(command, args, env, emit_stderr)
-        else:
-            from runtime.skills.mcp.remote import remote_transport
+        self._watch = watch = SessionWatch() if self.transport == "streamableHttp" else None
+        endpoint = self.config.endpoint
+        return lambda: _with_no_process(remote_transport(self.transport, endpoint, watch))
 
-            def open_transport() -> Any:
-                return _with_no_process(remote_transport(self.transport, self.config.endpoint))
-
-        connection = McpConnection(self.name, open_transport)
+    async def _connect(self, context: SkillContext) -> None:
+        """Spawn or reach the server, handshake, list tools; emit the lifecycle events."""
+        begun = time.perf_counter()
+        features = self._features
+        assert features is not None
+        connection = McpConnection(
+            self.name,
+            self._transport_factory(context),
+            features.session_options(),
+            log_level=features.log_level,
+        )
         try:
             connected = await connection.open(self.start_timeout)
         except Exception as exc:
@@ -164,12 +198,21 @@ class McpSkill(Skill):
             elif isinstance(exc, StartTimeout):
                 if process is not None and process.stderr_tail:
                     reason += f" (last stderr line: {process.stderr_tail[-1]})"
-            raise PerstackError(f"Skill {self.name} failed to start: {reason}") from None
+            raise StartFailure(self.name, self.where, reason) from None
         self._connection = connection
         live = self._filtered(connected.tools)
         if self._locked is not None:
             self._warn_on_drift(context, live)
         self._tools = live
+        # Named only when pick/omit would have offered them.
+        task_only = [t.name for t in self._filtered(_named(connected.task_only))]
+        if task_only:
+            self._warn(
+                context,
+                f"Skill {self.name}: not offering {', '.join(task_only)}: "
+                "the server runs them only as MCP tasks (task-augmented execution), "
+                "which perstack does not support",
+            )
         stdio = self.transport == "stdio"
         context.emit_runtime(
             "skillConnected",
@@ -182,19 +225,34 @@ class McpSkill(Skill):
             total_duration_ms=round((time.perf_counter() - begun) * 1000, 3),
         )
 
+    def _warn(self, context: SkillContext, message: str) -> None:
+        context.emit_runtime("warning", skill_name=self.name, message=message)
+
     def _warn_on_drift(self, context: SkillContext, live: list[ToolDefinition]) -> None:
         drift = tool_drift(self._filtered(self._locked or []), live)
         if not drift:
             return
         details = "; ".join(f"{kind}: {', '.join(names)}" for kind, names in drift.items())
-        context.emit_runtime(
-            "warning",
-            skill_name=self.name,
-            message=(
-                f"Skill {self.name}: tools differ from perstack.lock ({details}); "
-                "using the live definitions. Run `perstack install` to update the lockfile."
-            ),
+        self._warn(
+            context,
+            f"Skill {self.name}: tools differ from perstack.lock ({details}); "
+            "using the live definitions. Run `perstack install` to update the lockfile.",
         )
+
+    async def reconnect(self) -> str | None:
+        """Start a new session with a remote server that dropped ours (or went away and
+        may be back); why it failed, or None."""
+        async with self._connect_lock:
+            old, self._connection = self._connection, None
+            if old is not None:
+                await old.close()
+            if self._closed or self._context is None:
+                return f"skill {self.name} is not running"
+            try:
+                await self._connect(self._context)
+            except StartFailure as exc:
+                return exc.reason
+        return None
 
     async def close(self) -> None:
         """End the session and the server process; emit ``skillDisconnected``."""
@@ -221,13 +279,34 @@ class McpSkill(Skill):
         return self._connection is not None
 
     @property
+    def connection(self) -> McpConnection | None:
+        """The open session, if any."""
+        return self._connection
+
+    @property
+    def closed(self) -> bool:
+        """Whether the skill was closed (calls after this fail)."""
+        return self._closed
+
+    @property
+    def features(self) -> ClientFeatures | None:
+        """The client's calls in flight and capability callbacks (once started)."""
+        return self._features
+
+    @property
+    def session_watch(self) -> Any:
+        """The streamable-HTTP session watch, if any (see ``remote.SessionWatch``)."""
+        return self._watch
+
+    @property
     def pid(self) -> int | None:
         """The stdio server's pid while it is connected (for diagnostics and tests)."""
         process = self._connection.process if self._connection else None
         return process.pid if process is not None else None
 
-    async def _ensure_connected(self) -> str | None:
-        """Connect on first use (lock mode); the reason it cannot, or None."""
+    async def ensure_connected(self) -> str | None:
+        """Connect on first use (lock mode, or a remote server that was away); the reason
+        it cannot, or None."""
         if self._connection is not None:
             return None
         async with self._connect_lock:
@@ -239,42 +318,39 @@ class McpSkill(Skill):
                 return self._connect_failure
             try:
                 await self._connect(self._context)
-            except PerstackError as exc:
+            except StartFailure as exc:
+                if self.transport != "stdio":
+                    # A remote server may be back for the next call: try again then.
+                    return f"MCP server {self.name} ({self.where}) is not available: {exc.reason}"
                 # Remembered: a server that cannot start is not respawned on every call.
                 self._connect_failure = str(exc)
                 return self._connect_failure
         return None
 
-    async def call(self, tool_name: str, args: Any) -> list[ToolContent]:
-        """Call one tool; every failure comes back as an error text for the model."""
-        problem = await self._ensure_connected()
-        if problem is not None:
-            return error_contents(tool_name, problem)
-        if args is not None and not isinstance(args, dict):
-            return error_contents(tool_name, "arguments must be a JSON object")
-        connection = self._connection
-        session = connection.session if connection else None
-        if connection is None or session is None:
-            reason = await connection.gone_reason() if connection else "not connected"
-            return error_contents(tool_name, f"MCP server {self.name} is not available: {reason}")
-        try:
-            async with asyncio.timeout(self.call_timeout):
-                result = await session.call_tool(tool_name, arguments=args or {})
-            return result_contents(result, tool_name, args or {})
-        except TimeoutError:
-            return error_contents(
-                tool_name, f"the tool did not answer within {self.call_timeout:g} s"
-            )
-        except Exception as exc:  # an MCP error, a dead server, a malformed result
-            return error_contents(tool_name, await self._call_failure(connection, exc))
+    def tool(self, name: str) -> ToolDefinition | None:
+        """The live (or locked) definition of tool ``name``."""
+        return next((t for t in self._tools if t.name == name), None)
 
-    async def _call_failure(self, connection: McpConnection, exc: Exception) -> str:
-        if is_connection_closed(exc):
-            if self._closed:
-                return f"skill {self.name} was closed while the tool ran"
-            reason = await connection.gone_reason()
-            return f"MCP server {self.name} is not available: {reason}"
-        return describe_error(exc)
+    async def call(self, tool_name: str, args: Any) -> CallResult:
+        """Call one tool; every failure comes back as an error result for the model.
+
+        Raises:
+            InputDeferred: The server asked the person something nobody can answer now.
+        """
+        return await call_tool(self, tool_name, args)
+
+
+class StartFailure(PerstackError):
+    """``Skill <name> failed to start (<endpoint>): <reason>``; ``reason`` alone too."""
+
+    def __init__(self, skill_name: str, where: str, reason: str) -> None:
+        at = f" ({where})" if where else ""
+        super().__init__(f"Skill {skill_name} failed to start{at}: {reason}")
+        self.reason = reason
+
+
+def _named(names: list[str]) -> list[ToolDefinition]:
+    return [ToolDefinition(name=name, description=None, input_schema={}) for name in names]
 
 
 class _with_no_process:

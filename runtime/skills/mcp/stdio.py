@@ -9,7 +9,8 @@ byte pipes (JSON-RPC framing, the session) is the SDK's.
 
 The server runs in its own session (process group), so Ctrl+C in a terminal does not
 reach it directly and one ``killpg`` ends it with every child it spawned (``npx``
-launches node through a shell, for instance).
+launches node through a shell, for instance). The group is also registered with the
+reaper (:mod:`runtime.skills.mcp.reaper`), which kills it if ``perstack`` itself is killed.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from contextlib import asynccontextmanager, suppress
 from typing import Any
 
 from runtime.errors import PerstackError
+from runtime.skills.mcp import reaper
 
 __all__ = [
     "EXIT_GRACE_SECONDS",
@@ -189,6 +191,7 @@ async def _stop(process: Any) -> None:
         _signal_group(pgid, signal.SIGKILL)
         await _wait_group_gone(pgid, _TERM_GRACE_SECONDS / 2)
     _LIVE_GROUPS.discard(pgid)
+    reaper.forget(pgid)
     for stream in (process.stdout, process.stderr):
         with suppress(Exception):
             await stream.aclose()
@@ -224,6 +227,7 @@ async def stdio_transport(
 
     process = await anyio.open_process([command, *args], env=dict(env), start_new_session=True)
     _LIVE_GROUPS.add(process.pid)
+    reaper.watch(process.pid)
     server = ServerProcess(process)
     try:
         await load_sdk()  # while the server boots

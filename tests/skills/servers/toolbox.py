@@ -13,6 +13,11 @@ Options:
                                  $TOOLBOX_VARIANT, else 1
     --spawn-child                start a long-lived child process (for orphan checks)
     --name NAME                  the serverInfo name (default "toolbox")
+    --port N                     listen on this port (SSE / HTTP; default: any free one)
+    --task-tool                  also offer "research", which runs only as an MCP task
+
+Besides the tools below, every tool of ``protocol_tools.py`` (progress, logging,
+sampling, elicitation, roots, every content type…).
 """
 
 # No `from __future__ import annotations`: MCPServer reads the tools' annotations at
@@ -26,6 +31,7 @@ import socket
 import subprocess
 import sys
 import time
+import warnings
 
 # A 1x1 transparent PNG.
 PNG = base64.b64encode(
@@ -36,7 +42,9 @@ PNG = base64.b64encode(
 ).decode()
 
 
-def build_server(variant: int, name: str, child: "subprocess.Popen | None"):
+def build_server(
+    variant: int, name: str, child: "subprocess.Popen | None", task_tool: bool = False
+):
     from mcp.server.mcpserver import MCPServer
     from mcp.server.mcpserver.exceptions import ToolError
     from mcp.shared.exceptions import MCPError
@@ -140,16 +148,20 @@ def build_server(variant: int, name: str, child: "subprocess.Popen | None"):
     def pids() -> str:
         return json.dumps({"server": os.getpid(), "child": child.pid if child else None})
 
+    from protocol_tools import add_protocol_tools
+
+    add_protocol_tools(server, task_tool)
     return server
 
 
-def serve_http(server, transport: str) -> None:
+def serve_http(server, transport: str, port: int = 0) -> None:
     import anyio
     import uvicorn
 
     app = server.sse_app() if transport == "sse" else server.streamable_http_app()
     sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # a restart reuses the port
+    sock.bind(("127.0.0.1", port))
     sock.listen(128)  # connections queue from now on, before uvicorn has started
     print(f"PORT {sock.getsockname()[1]}", flush=True)
     config = uvicorn.Config(app, log_level="error", timeout_graceful_shutdown=1)
@@ -165,7 +177,10 @@ def main() -> None:
     parser.add_argument("--variant", type=int, default=int(os.environ.get("TOOLBOX_VARIANT", 1)))
     parser.add_argument("--spawn-child", action="store_true")
     parser.add_argument("--name", default="toolbox")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--task-tool", action="store_true")
     options = parser.parse_args()
+    warnings.simplefilter("ignore")  # the SDK's deprecation notices (logging, sampling)
 
     print(f"{options.name} starting", file=sys.stderr, flush=True)
     if options.fail_on_start:
@@ -177,11 +192,11 @@ def main() -> None:
     if options.delay:
         time.sleep(options.delay)
     child = subprocess.Popen(["sleep", "300"]) if options.spawn_child else None
-    server = build_server(options.variant, options.name, child)
+    server = build_server(options.variant, options.name, child, options.task_tool)
     if options.transport == "stdio":
         server.run("stdio")
     else:
-        serve_http(server, options.transport)
+        serve_http(server, options.transport, options.port)
 
 
 if __name__ == "__main__":
