@@ -1,12 +1,59 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from tests.helpers import Project
+from tests.s3_server import MotoServer
 
 
 @pytest.fixture
 def project(tmp_path: Path) -> Project:
     return Project(tmp_path)
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[MotoServer]:
+    """A real S3 HTTP API (moto's server) for this test process; fails if it cannot start."""
+    server = MotoServer()
+    yield server
+    server.stop()
+
+
+@dataclass
+class S3Bucket:
+    """A fresh bucket: ``PERSTACK_STORAGE_URL`` and the AWS variables that reach it."""
+
+    name: str
+    url: str
+    env: dict[str, str]
+    server: MotoServer
+
+    def storage_env(self) -> dict[str, str]:
+        return {**self.env, "PERSTACK_STORAGE_URL": self.url}
+
+    def objects(self) -> dict[str, bytes]:
+        """Every object under the store's prefix (key relative to it) and its bytes."""
+        import obstore
+        from obstore.store import S3Store
+
+        store = S3Store(
+            self.name,
+            prefix=self.url.split("/", 3)[3],
+            endpoint=self.env["AWS_ENDPOINT_URL"],
+            access_key_id=self.env["AWS_ACCESS_KEY_ID"],
+            secret_access_key=self.env["AWS_SECRET_ACCESS_KEY"],
+            region=self.env["AWS_REGION"],
+            client_options={"allow_http": True},
+        )
+        keys = [meta["path"] for chunk in obstore.list(store) for meta in chunk]
+        return {key: bytes(obstore.get(store, key).bytes()) for key in keys}
+
+
+@pytest.fixture
+def s3(s3_server: MotoServer) -> S3Bucket:
+    name = s3_server.create_bucket()
+    return S3Bucket(name, f"s3://{name}/team/perstack", s3_server.env(), s3_server)

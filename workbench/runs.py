@@ -84,9 +84,9 @@ class RunControl:
         if self.remote is not None:
             return self.bridge.mirror(self.job_id)  # type: ignore[attr-defined]
         if self._storage is None:
-            from runtime.storage import FileStorage
+            from runtime.storage import open_storage
 
-            self._storage = FileStorage(self.app.session.storage_root())
+            self._storage = open_storage(self.app.session.storage_location())
         return self._storage
 
     # --- start-up -----------------------------------------------------------------------
@@ -279,7 +279,9 @@ class RunControl:
             from workbench.stored_jobs import list_stored_jobs, price_jobs
 
             storage = self.storage()
-            where = f"Kept in {_display_path(self.app.session.storage_root())}"
+            location = self.app.session.storage_location()
+            shown = location if isinstance(location, str) else _display_path(location)
+            where = f"Kept in {shown}"
             prices = PriceBook.from_config(self.app.preflight.config)
             screen = JobsScreen(
                 lambda: list_stored_jobs(storage),
@@ -320,7 +322,7 @@ class RunControl:
             try:
                 if named is not None:
                     session = app.session
-                    job = load_named_job(named, session.cwd, session.storage_root())
+                    job = load_named_job(named, session.cwd, session.storage_location())
                 else:
                     job = load_stored_job(
                         self.storage(),

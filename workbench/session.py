@@ -145,6 +145,13 @@ class Session:
         workspace = Path(self.options.workspace) if self.options.workspace else self.cwd
         return default_storage_root(workspace.resolve(), os.environ)
 
+    def storage_location(self) -> Path | str:
+        """Where this project's jobs are kept: a folder, or ``PERSTACK_STORAGE_URL``."""
+        from runtime.storage import storage_location
+
+        workspace = Path(self.options.workspace) if self.options.workspace else self.cwd
+        return storage_location(workspace.resolve(), os.environ)
+
     def preflight(
         self, *, check_provider: bool = True, loaded: PerstackConfig | None = None
     ) -> Preflight:

@@ -132,7 +132,7 @@ def load_stored_job(
     return StoredJob(job_id, coordinator, checkpoint, [slim_event(e) for e in events], runs)
 
 
-def load_named_job(name: str, cwd: Path, storage_root: Path) -> StoredJob:
+def load_named_job(name: str, cwd: Path, storage_root: Path | str) -> StoredJob:
     """The job ``perstack start --open <name>`` names: a job id of the project's storage,
     a job folder or a ``.jsonl`` capture (see :mod:`runtime.storage.sources`).
 
@@ -144,7 +144,9 @@ def load_named_job(name: str, cwd: Path, storage_root: Path) -> StoredJob:
     source = open_job(name, cwd=cwd, storage_root=storage_root)
     job = load_stored_job(source.storage, continue_job=source.job_id)
     in_project = source.kind == "stored" or (
-        source.kind == "folder" and Path(source.location).parent == storage_root / "jobs"
+        source.kind == "folder"
+        and isinstance(storage_root, Path)
+        and Path(source.location).parent == storage_root / "jobs"
     )
     return job if in_project else replace(job, foreign=source.location)
 

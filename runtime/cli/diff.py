@@ -29,13 +29,13 @@ def diff_command(job_a: str, job_b: str, as_json: bool, pretty: bool) -> None:
     JOB_A and JOB_B are each a job id, a job folder or a .jsonl capture of
     `perstack run`. Equal steps are folded; the first divergence is marked.
     """
-    from runtime.storage import default_storage_root
+    from runtime.storage import storage_location
     from runtime.storage.sources import open_job
     from runtime.views.diff import diff_jobs
     from runtime.views.steps import load_steps
 
-    root = default_storage_root(Path.cwd(), os.environ)
     try:
+        root = storage_location(Path.cwd(), os.environ)
         steps = [load_steps(open_job(name, storage_root=root)) for name in (job_a, job_b)]
         diff = diff_jobs(*steps)
         if as_json:

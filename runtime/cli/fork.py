@@ -100,7 +100,7 @@ def prepare_fork(
     """
     from runtime.config import find_config, load_config, load_env, resolve_env_paths
     from runtime.engine.api import settings_from_config
-    from runtime.storage import FileStorage, default_storage_root
+    from runtime.storage import open_storage, storage_location
     from runtime.storage.sources import open_job
 
     cwd = cwd or Path.cwd()
@@ -112,11 +112,12 @@ def prepare_fork(
     workspace = Path(options.workspace).resolve() if options.workspace else cwd
     if not workspace.is_dir():
         raise PerstackError(f"--workspace {options.workspace}: not a directory")
-    storage = FileStorage(default_storage_root(workspace, os.environ))
-    source = open_job(job, cwd=cwd, storage_root=storage.root)
+    location = storage_location(workspace, os.environ)
+    storage = open_storage(location)
+    source = open_job(job, cwd=cwd, storage_root=location)
     expert_key = source.checkpoint_expert(checkpoint_id)  # the whole one is read once, later
     if options.replay is not None:
-        config = _with_replay(config, options.replay, storage.root)
+        config = _with_replay(config, options.replay, location)
     env = load_env(resolve_env_paths(config, list(options.env_path)), cwd)
     setting = settings_from_config(
         config, expert_key, query, env=env, workspace=workspace, job_id=options.job_id

@@ -7,11 +7,14 @@ import re
 import sys
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from runtime.errors import ConfigError, PerstackError
+
+if TYPE_CHECKING:
+    from runtime.storage import Storage
 
 __all__ = ["log_command", "parse_count"]
 
@@ -91,7 +94,7 @@ def log_command(
     summary: bool,
 ) -> None:
     """Print a stored job's events: the latest job unless told otherwise."""
-    from runtime.storage import FileStorage, Storage, default_storage_root
+    from runtime.storage import describe_location, open_storage, storage_location
     from runtime.views.filtering import parse_filter, parse_step_range
     from runtime.views.logview import DEFAULT_TAKE, LogQuery, select_log
 
@@ -110,16 +113,16 @@ def log_command(
             offset=parse_count(offset, "--offset", 0),
             context=parse_count(context, "--context", 0),
         )
-        root = default_storage_root(Path.cwd(), os.environ)
-        storage: Storage = FileStorage(root)
-        location = str(root)
-        if job_id is not None and _names_a_path(job_id, root):  # a job folder or a capture
+        location = storage_location(Path.cwd(), os.environ)
+        storage: Storage = open_storage(location)
+        where = describe_location(location)
+        if job_id is not None and _names_a_path(job_id, storage):  # a job folder or a capture
             from runtime.storage.sources import open_job
 
-            source = open_job(job_id, storage_root=root)
-            storage, location = source.storage, source.location
+            source = open_job(job_id, storage_root=location)
+            storage, where = source.storage, source.location
             query = replace(query, job=source.job_id)
-        selection = select_log(storage, query, location)
+        selection = select_log(storage, query, where)
         if selection is None:
             click.echo("No data found")
             return
@@ -178,14 +181,14 @@ def _summary_cost(storage: Any, selection: Any) -> Any:
     return stored_cost(storage, str(selection.job["id"]), selection.run_id, prices)
 
 
-def _names_a_path(name: str, root: Path) -> bool:
+def _names_a_path(name: str, storage: Storage) -> bool:
     """``--job`` names a folder or a capture, not a job id of the storage (an id that is
     nowhere keeps upstream's answer, "No data found")."""
-    from runtime.storage.sources import looks_like_path
+    from runtime.storage.sources import holds_job, looks_like_path
 
     if looks_like_path(name):
         return True
-    return not (root / "jobs" / name).is_dir() and Path(name).exists()
+    return Path(name).exists() and not holds_job(storage, name)
 
 
 if __name__ == "__main__":  # `python -m runtime.cli.log`, before `perstack` mounts it

@@ -179,7 +179,7 @@ def _check_flags(options: RunOptions) -> None:
 def prepare_run(options: RunOptions, *, cwd: Path | None = None) -> PreparedRun:
     """Resolve config, checkpoint, env and settings for a run (raising one-line errors)."""
     from runtime.config import find_config, load_config, load_env, resolve_env_paths
-    from runtime.storage import FileStorage, default_storage_root, select_checkpoint
+    from runtime.storage import open_storage, select_checkpoint, storage_location
 
     cwd = cwd or Path.cwd()
     _check_flags(options)
@@ -191,9 +191,10 @@ def prepare_run(options: RunOptions, *, cwd: Path | None = None) -> PreparedRun:
     workspace = Path(options.workspace).resolve() if options.workspace else cwd
     if not workspace.is_dir():
         raise PerstackError(f"--workspace {options.workspace}: not a directory")
-    storage = FileStorage(default_storage_root(workspace, os.environ))
+    location = storage_location(workspace, os.environ)
+    storage = open_storage(location)
     if options.replay is not None:  # the replay provider reads the job from this storage
-        config = _with_replay(config, options.replay, storage.root)
+        config = _with_replay(config, options.replay, location)
     checkpoint = select_checkpoint(
         storage,
         continue_latest=options.continue_latest,
@@ -233,7 +234,7 @@ def prepare_run(options: RunOptions, *, cwd: Path | None = None) -> PreparedRun:
     )
 
 
-def _with_replay(config: PerstackConfig, job_id: str, root: Path) -> PerstackConfig:
+def _with_replay(config: PerstackConfig, job_id: str, root: Path | str) -> PerstackConfig:
     from runtime.config.models import ProviderTable
 
     setting = {"job": job_id, "storage": str(root)}

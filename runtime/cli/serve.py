@@ -22,31 +22,79 @@ KEY_ENV = "PERSTACK_API_KEY"
               help="The perstack.toml of application default.")  # fmt: skip
 @click.option("--serve-config", metavar="PATH",
               help="A file of applications and key hashes (docs/serve.md).")  # fmt: skip
+@click.option("--engine", type=click.Choice(["embedded", "temporal"]), default="embedded",
+              show_default=True,
+              help="Run jobs in this process, or hand them to Temporal's workers.")  # fmt: skip
+@click.option("--temporal-address", metavar="HOST:PORT",
+              help="Temporal's frontend (with --engine temporal).")  # fmt: skip
+@click.option("--namespace", default="default", show_default=True,
+              help="The Temporal namespace (with --engine temporal).")  # fmt: skip
+@click.option("--task-queue", default="perstack", show_default=True,
+              help="The task queue the workers poll (with --engine temporal).")  # fmt: skip
+@click.option("--heartbeat-timeout", default=5.0, show_default=True,
+              type=click.FloatRange(0.5, 3600),
+              help="Seconds before a silent worker's job goes to another worker.")  # fmt: skip
 @click.option("--verbose", is_flag=True, help="Tracebacks for unexpected errors.")
 def serve_command(
-    host: str, port: int, config: str | None, serve_config: str | None, verbose: bool
+    host: str,
+    port: int,
+    config: str | None,
+    serve_config: str | None,
+    engine: str,
+    temporal_address: str | None,
+    namespace: str,
+    task_queue: str,
+    heartbeat_timeout: float,
+    verbose: bool,
 ) -> int:
     """Serve the project's Experts over HTTP: REST and Server-Sent Events."""
-    from runtime.server.settings import Application, ServeSettings, hash_key, new_key
-    from runtime.storage import default_storage_root
+    from runtime.server.settings import (
+        ServeSettings,
+        TemporalOptions,
+        hash_key,
+        load_applications,
+        new_key,
+    )
+    from runtime.storage import default_storage_root, storage_location
 
+    temporal = None
+    if engine == "temporal":
+        if not temporal_address:
+            raise click.UsageError("--engine temporal needs --temporal-address HOST:PORT")
+        temporal = TemporalOptions(temporal_address, namespace, task_queue, heartbeat_timeout)
+    elif temporal_address:
+        raise click.UsageError("--temporal-address goes with --engine temporal")
     cwd = Path.cwd()
-    if serve_config is not None:
-        from runtime.server.settings import load_serve_config
-
-        applications = load_serve_config(Path(serve_config).resolve())
-    else:
-        from runtime.config import find_config
-
+    hashes = []
+    if serve_config is None:
         key = os.environ.get(KEY_ENV) or ""
         if not key:
             key = new_key()
             # Shown once, on the terminal only: never stored, never on stdout.
             _say(f"No {KEY_ENV} set: this run's API key for application default is {key}")
-        config_path = find_config(cwd, config)  # raises a one-line error when there is none
-        applications = {"default": Application("default", Path(config_path), [hash_key(key)])}
-    settings = ServeSettings(applications, default_storage_root(cwd, os.environ))
-    return _serve(settings, host, port)
+        hashes = [hash_key(key)]
+    applications = load_applications(cwd, config, serve_config, hashes)
+    # The server's own records stay in the local folder; jobs go where the environment says.
+    location = storage_location(cwd, os.environ)
+    local = location if isinstance(location, Path) else default_storage_root(cwd, os.environ)
+    settings = ServeSettings(
+        applications,
+        local,
+        storage=None if location == local else location,
+        temporal=temporal,
+    )
+    if temporal is None:
+        return _serve(settings, host, port)
+    from runtime.distributed.worker import exit_without_teardown
+    from runtime.errors import PerstackError
+
+    try:
+        code = _serve(settings, host, port)
+    except PerstackError as exc:  # e.g. Temporal cannot be reached
+        _say(f"Error: {exc}")
+        code = 1
+    exit_without_teardown(code)
+    return code
 
 
 def _serve(settings: Any, host: str, port: int) -> int:
@@ -80,13 +128,17 @@ def _serve(settings: Any, host: str, port: int) -> int:
     )
 
     async def main() -> None:
+        await executor.prepare()  # e.g. reach Temporal: a one-line error if it cannot
         serving = asyncio.create_task(server.serve())
         while not server.started and not serving.done():
             await asyncio.sleep(0.01)  # uvicorn has no started event to await
         if server.started:
             bound = server.servers[0].sockets[0].getsockname()
             names = ", ".join(sorted(settings.applications))
-            _say(f"Serving {names} on http://{bound[0]}:{bound[1]} (Ctrl+C stops)")
+            engine = ""
+            if settings.temporal is not None:
+                engine = f" with Temporal at {settings.temporal.address}"
+            _say(f"Serving {names} on http://{bound[0]}:{bound[1]}{engine} (Ctrl+C stops)")
         await serving
 
     asyncio.run(main())

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,13 +26,14 @@ if TYPE_CHECKING:
     from runtime.config.models import ExpertConfig, PerstackConfig
     from runtime.engine.event_format import EventFormat
     from runtime.engine.fork_plan import ForkPlan
+    from runtime.engine.jobs import JobRunner
     from runtime.events import BaseEvent
     from runtime.skills.calls import ElicitationHandler
     from runtime.skills.factory import InProcessSkills
     from runtime.storage import Storage
     from runtime.storage.sources import JobSource
 
-__all__ = ["fork", "run", "settings_from_config"]
+__all__ = ["fork", "job_runner", "run", "settings_from_config"]
 
 
 def settings_from_config(
@@ -119,8 +121,9 @@ async def run(
     Args:
         setting: What to run (see :func:`settings_from_config`).
         event_listener: Called with every event, in order, as it happens.
-        storage: Where the job is kept. Defaults to files under ``PERSTACK_STORAGE_PATH``
-            or ``<workspace>/perstack``; pass ``MemoryStorage()`` to keep nothing on disk.
+        storage: Where the job is kept. Defaults to the store the environment names
+            (``PERSTACK_STORAGE_URL``, else files under ``PERSTACK_STORAGE_PATH`` or
+            ``<workspace>/perstack``); pass ``MemoryStorage()`` to keep nothing on disk.
         checkpoint: Resume from this checkpoint (``--continue`` / ``--resume-from``).
         provider: Use this provider instead of building one from the settings.
         raw_event_listener: Called with every event and its JSON bytes.
@@ -141,25 +144,68 @@ async def run(
     Raises:
         PerstackError: bad settings, a missing API key, a skill that cannot start.
     """
+    async with job_runner(
+        setting,
+        event_listener,
+        storage=storage,
+        provider=provider,
+        raw_event_listener=raw_event_listener,
+        locked_tools=locked_tools,
+        on_provider=on_provider,
+        event_format=event_format,
+        elicitation_handler=elicitation_handler,
+        in_process_skills=in_process_skills,
+    ) as runner:
+        return await runner.run(checkpoint)
+
+
+@asynccontextmanager
+async def job_runner(
+    setting: RunSetting,
+    event_listener: EventListener | None = None,
+    *,
+    storage: Storage | None = None,
+    provider: Provider | None = None,
+    raw_event_listener: RawEventListener | None = None,
+    locked_tools: Mapping[str, Mapping[str, Any]] | None = None,
+    on_provider: Callable[[Provider], None] | None = None,
+    event_format: EventFormat = "compact",
+    elicitation_handler: ElicitationHandler | None = None,
+    in_process_skills: InProcessSkills | None = None,
+    hand_off_parallel: bool = False,
+) -> AsyncIterator[JobRunner]:
+    """The job runner :func:`run` drives, for callers that drive parts of a job
+    themselves (the scale-out worker). The arguments are :func:`run`'s; the provider it
+    builds is closed on exit, and a remote store's pipelined writes are flushed (the job
+    is whole in it once the block is left).
+
+    Args:
+        hand_off_parallel: Stop at a parallel delegation (see ``DelegationHandedOff``).
+    """
     from runtime.engine.jobs import JobRunner
 
     parts = _JobParts(
         setting, storage, provider, event_listener, raw_event_listener, on_provider, event_format
     )
-    runner = JobRunner(
-        setting=setting,
-        experts=_experts(setting),
-        provider=parts.provider,
-        bus=parts.bus,
-        storage=parts.storage,
-        workspace=parts.workspace,
-        env=setting.env,
-        locked_tools=locked_tools,
-        elicitation_handler=elicitation_handler,
-        in_process_skills=in_process_skills,
-    )
     try:
-        return await runner.run(checkpoint)
+        yield JobRunner(
+            setting=setting,
+            experts=_experts(setting),
+            provider=parts.provider,
+            bus=parts.bus,
+            storage=parts.storage,
+            workspace=parts.workspace,
+            env=setting.env,
+            locked_tools=locked_tools,
+            elicitation_handler=elicitation_handler,
+            in_process_skills=in_process_skills,
+            hand_off_parallel=hand_off_parallel,
+        )
+    except BaseException:
+        _flush_quietly(parts.storage)
+        raise
+    else:
+        parts.flush()
     finally:
         await parts.close()
 
@@ -232,10 +278,15 @@ async def fork(
     copier = _HistoryCopier(source, plan, parts.storage, setting.job_id)
     parts.bus.listeners.append(copier.on_event)
     try:
-        return await runner.run_fork()
+        final = await runner.run_fork()
+    except BaseException:
+        _flush_quietly(parts.storage)
+        raise
     finally:
         await copier.wait()
         await parts.close()
+    parts.flush()
+    return final
 
 
 class _JobParts:
@@ -253,9 +304,9 @@ class _JobParts:
     ) -> None:
         self.workspace = Path(setting.workspace or Path.cwd()).resolve()
         if storage is None:
-            from runtime.storage import FileStorage, default_storage_root
+            from runtime.storage import open_storage, storage_location
 
-            storage = FileStorage(default_storage_root(self.workspace, os.environ))
+            storage = open_storage(storage_location(self.workspace, os.environ))
         self.storage: Storage = storage
         self.owns_provider = provider is None
         if provider is None:
@@ -273,6 +324,12 @@ class _JobParts:
             raw_listeners=[raw_event_listener] if raw_event_listener else [],
             event_format=event_format,
         )
+
+    def flush(self) -> None:
+        """A remote store pipelines its writes: the job is whole in it once this returns."""
+        flush = getattr(self.storage, "flush", None)
+        if flush is not None:
+            flush()
 
     async def close(self) -> None:
         if self.owns_provider:
@@ -333,3 +390,15 @@ class _HistoryCopier:
             await asyncio.to_thread(self._thread.join)
         if self.error is not None:
             raise self.error
+
+
+def _flush_quietly(storage: Any) -> None:
+    """Store what can be stored of a job that failed; its own error is the one to report."""
+    from runtime.errors import PerstackError
+
+    flush = getattr(storage, "flush", None)
+    if flush is not None:
+        try:
+            flush()
+        except PerstackError:
+            pass

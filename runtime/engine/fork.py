@@ -22,6 +22,7 @@ import re
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from runtime.engine.delegation import stopped_child
 from runtime.engine.fork_plan import Continue, Done, ForkPlan, Fresh, NodePlan
 from runtime.engine.jobs import JobRunner
 from runtime.model import Checkpoint, ForkedFrom, InstructionMessage, Job, new_id, now_ms
@@ -52,7 +53,7 @@ class ForkRunner(JobRunner):
         """Run the fork to a stop; return the job's last checkpoint."""
         return await self._run_job(lambda: self._go(self.plan.root))
 
-    def _open_job(self) -> Job:
+    def open_job(self) -> Job:
         checkpoint = self.plan.checkpoint
         self.job = Job(
             id=self.setting.job_id,
@@ -78,21 +79,21 @@ class ForkRunner(JobRunner):
             return self._ours(plan.checkpoint)
         if isinstance(plan, Fresh):
             parent = self._ours(plan.parent)
-            return await self._child(self.setting, parent, plan.target, parallel=plan.parallel)
+            return await self.run_child(self.setting, parent, plan.target, parallel=plan.parallel)
         if isinstance(plan, Continue):
             setting, checkpoint = self._resumed(plan)
-            return await self._drive(setting, checkpoint, parallel=plan.parallel)
+            return await self.drive(setting, checkpoint, parallel=plan.parallel)
         waiting = self._ours(plan.checkpoint)
         if len(plan.children) == 1:
             children = [await self._go(plan.children[0])]
         else:
             children = list(await asyncio.gather(*(self._go(c) for c in plan.children)))
         setting = self.setting.model_copy(update={"expert_key": waiting.expert.key})
-        resumed = self._after_delegates(setting, waiting, children)
-        if isinstance(resumed, Checkpoint):
-            return resumed
-        setting, checkpoint = resumed
-        return await self._drive(setting, checkpoint, parallel=plan.parallel)
+        stopped = stopped_child(children)
+        if stopped is not None:
+            return stopped
+        setting, checkpoint = self.merge_children(setting, waiting, children)
+        return await self.drive(setting, checkpoint, parallel=plan.parallel)
 
     def _ours(self, checkpoint: Checkpoint) -> Checkpoint:
         """A checkpoint of the forked job as one of the new job (what is made from it,

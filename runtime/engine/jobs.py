@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from runtime._version import __version__
-from runtime.engine._messages import delegate_answer as _answer
 from runtime.engine._messages import interactive_payload as _interactive_payload
 from runtime.engine.bus import EventBus
 from runtime.engine.context_window import context_window_for
+from runtime.engine.delegation import answer_of, merged_run, stopped_child
 from runtime.engine.loop import RunSegment, SegmentSpec
 from runtime.engine.prompt import build_instruction_message
 from runtime.errors import PerstackError
@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     from runtime.config.models import ExpertConfig
     from runtime.skills.calls import ElicitationHandler
 
-__all__ = ["JobRunner"]
+__all__ = ["DelegationHandedOff", "JobRunner"]
 
 _BASE_SKILL = "@perstack/base"
 _JOB_STATUS = {
@@ -52,6 +52,22 @@ _JOB_STATUS = {
     "stoppedByExceededMaxSteps": "stoppedByMaxSteps",
     "stoppedByError": "stoppedByError",
 }
+
+
+class DelegationHandedOff(Exception):  # noqa: N818 - a signal, not a failure
+    """A parallel delegation is run elsewhere: the runner stops at its checkpoint.
+
+    Raised (with ``JobRunner(hand_off_parallel=True)``) once a run has stopped to delegate
+    to several Experts and its ``stoppedByDelegate`` checkpoint is stored. The job stays
+    ``running``; whoever runs the children continues the parent with
+    :meth:`JobRunner.merge_children` and :meth:`JobRunner.drive` (the scale-out executor
+    runs each child on a worker of its own).
+    """
+
+    def __init__(self, setting: RunSetting, checkpoint: Checkpoint) -> None:
+        super().__init__(f"parallel delegation from checkpoint {checkpoint.id}")
+        self.setting = setting
+        self.checkpoint = checkpoint
 
 
 class JobRunner:
@@ -69,6 +85,8 @@ class JobRunner:
         elicitation_handler: Asks the person an MCP server's question (a front end's form);
             ``None``: the run stops on the question (headless).
         in_process_skills: Skills the embedding program provides in-process, by name.
+        hand_off_parallel: Raise :class:`DelegationHandedOff` at a parallel delegation
+            instead of running the children here.
     """
 
     def __init__(
@@ -84,6 +102,7 @@ class JobRunner:
         locked_tools: Mapping[str, Mapping[str, Any]] | None = None,
         elicitation_handler: ElicitationHandler | None = None,
         in_process_skills: InProcessSkills | None = None,
+        hand_off_parallel: bool = False,
     ) -> None:
         self.setting = setting
         self.elicitation_handler = elicitation_handler
@@ -95,12 +114,22 @@ class JobRunner:
         self.env = dict(env)
         self.locked_tools = locked_tools or {}
         self.in_process_skills = in_process_skills or {}
+        self.hand_off_parallel = hand_off_parallel
         self.context_window = context_window_for(setting.provider_name, setting.model)
         self.job: Job | None = None
 
     # --- job record ---------------------------------------------------------------------
 
-    def _open_job(self) -> Job:
+    def attach_job(self) -> Job:
+        """Take up the stored job record as it is (a runner that runs part of a job)."""
+        existing = self.storage.retrieve_job(self.setting.job_id) if self.storage else None
+        if existing is None:
+            return self.open_job()
+        self.job = existing
+        return existing
+
+    def open_job(self) -> Job:
+        """Record the job as running (created, or taken up from storage)."""
         existing = self.storage.retrieve_job(self.setting.job_id) if self.storage else None
         if existing is None:
             job = Job(
@@ -126,6 +155,14 @@ class JobRunner:
         if self.storage is not None and self.job is not None:
             self.storage.store_job(self.job)
 
+    def fail_job(self) -> None:
+        """Record the job as stopped by an error (the run raised)."""
+        if self.job is not None:
+            self.job = self.job.model_copy(
+                update={"status": "stoppedByError", "finished_at": now_ms()}
+            )
+            self._store_job()
+
     def _record(self, checkpoint: Checkpoint, *, totals: bool) -> None:
         assert self.job is not None
         update: dict[str, Any] = {"total_steps": max(self.job.total_steps, checkpoint.step_number)}
@@ -134,7 +171,8 @@ class JobRunner:
         self.job = self.job.model_copy(update=update)
         self._store_job()
 
-    def _close_job(self, final: Checkpoint) -> None:
+    def close_job(self, final: Checkpoint) -> None:
+        """Record how the job stopped (``final`` is its last checkpoint)."""
         assert self.job is not None
         status = _JOB_STATUS.get(final.status, "running")
         self.job = self.job.model_copy(
@@ -187,33 +225,33 @@ class JobRunner:
 
         async def body() -> Checkpoint:
             checkpoint = self.initial_checkpoint(resume_from)
-            final = await self._drive(self.setting, checkpoint, parallel=False)
+            final = await self.drive(self.setting, checkpoint, parallel=False)
             # A job stopped inside a delegate resumes there; once that child completes,
             # its parents continue where they left off.
             while final.status == "completed" and final.delegated_by is not None:
-                final = await self._resume_parent(final)
+                final = await self.resume_parent(final)
             return final
 
         return await self._run_job(body)
 
     async def _run_job(self, body: Callable[[], Awaitable[Checkpoint]]) -> Checkpoint:
         """Open the job record, run ``body`` and close the record with its outcome."""
-        self._open_job()
+        self.open_job()
         try:
             final = await body()
-        except (asyncio.CancelledError, KeyboardInterrupt):
+        except (asyncio.CancelledError, KeyboardInterrupt, DelegationHandedOff):
             raise  # the job stays "running": `--continue` resumes from the last checkpoint
         except BaseException:
-            if self.job is not None:
-                self.job = self.job.model_copy(
-                    update={"status": "stoppedByError", "finished_at": now_ms()}
-                )
-                self._store_job()
+            self.fail_job()
             raise
-        self._close_job(final)
+        self.close_job(final)
         return final
 
-    async def _resume_parent(self, child: Checkpoint) -> Checkpoint:
+    async def resume_parent(
+        self, child: Checkpoint, *, parallel: bool = False, run_id: str | None = None
+    ) -> Checkpoint:
+        """Give a finished delegate's answer to the run that delegated to it, and drive
+        that run on (``parallel``: it is itself one of several delegates)."""
         delegated_by = child.delegated_by
         assert delegated_by is not None
         parent = (
@@ -225,8 +263,8 @@ class JobRunner:
             raise PerstackError(
                 f"Checkpoint {delegated_by.checkpoint_id} not found in job {child.job_id}"
             )
-        answer = _answer(child, delegated_by.tool_call_id, delegated_by.tool_name)
-        run_id = new_id()
+        answer = answer_of(child, delegated_by.tool_call_id, delegated_by.tool_name)
+        run_id = run_id or new_id()
         setting = self.setting.model_copy(
             update={
                 "run_id": run_id,
@@ -243,91 +281,71 @@ class JobRunner:
                 "usage": child.usage,
             }
         )
-        return await self._drive(setting, resumed, parallel=False)
+        return await self.drive(setting, resumed, parallel=parallel)
 
-    async def _drive(
-        self, setting: RunSetting, checkpoint: Checkpoint, *, parallel: bool
+    async def drive(
+        self,
+        setting: RunSetting,
+        checkpoint: Checkpoint,
+        *,
+        parallel: bool,
+        delegating: bool = False,
     ) -> Checkpoint:
-        """Run segments of one Expert until it stops for a reason other than delegating."""
+        """Run segments of one Expert until it stops for a reason other than delegating.
+
+        Args:
+            setting: The first segment's settings.
+            checkpoint: Where it starts; with ``delegating``, a stored
+                ``stoppedByDelegate`` checkpoint whose delegates are to run first.
+            parallel: The Expert is one of several delegates (its usage is its own).
+            delegating: Start with ``checkpoint``'s delegation, not a segment.
+        """
         while True:
-            checkpoint = await self._segment(setting, checkpoint)
-            self._record(checkpoint, totals=not parallel)
+            if not delegating:
+                checkpoint = await self._segment(setting, checkpoint)
+                self._record(checkpoint, totals=not parallel)
+            delegating = False
             if checkpoint.status != "stoppedByDelegate":
                 return checkpoint
             targets = checkpoint.delegate_to or []
             if len(targets) == 1:
-                children = [await self._child(setting, checkpoint, targets[0], parallel=False)]
+                children = [await self.run_child(setting, checkpoint, targets[0], parallel=False)]
+            elif self.hand_off_parallel:
+                raise DelegationHandedOff(setting, checkpoint)
             else:
                 children = list(
                     await asyncio.gather(
-                        *(self._child(setting, checkpoint, t, parallel=True) for t in targets)
+                        *(self.run_child(setting, checkpoint, t, parallel=True) for t in targets)
                     )
                 )
-            resumed = self._after_delegates(setting, checkpoint, children)
-            if isinstance(resumed, Checkpoint):
-                return resumed  # e.g. the job's maxSteps reached inside a delegate
-            setting, checkpoint = resumed
+            stopped = stopped_child(children)
+            if stopped is not None:
+                return stopped  # e.g. the job's maxSteps reached inside a delegate
+            setting, checkpoint = self.merge_children(setting, checkpoint, children)
 
-    def _after_delegates(
-        self, setting: RunSetting, waiting: Checkpoint, children: list[Checkpoint]
-    ) -> Checkpoint | tuple[RunSetting, Checkpoint]:
-        """What comes after a delegation: the parent's next segment (its settings and
-        checkpoint, the delegates' answers as tool results), or the child that stopped the
-        job (one stopped for a reason other than completing or failing).
+    def merge_children(
+        self,
+        setting: RunSetting,
+        checkpoint: Checkpoint,
+        children: list[Checkpoint],
+        *,
+        run_id: str | None = None,
+    ) -> tuple[RunSetting, Checkpoint]:
+        """The delegating run's next segment: its settings and the checkpoint it starts
+        from, with every child's answer (``children`` in ``delegate_to`` order)."""
+        return merged_run(setting, checkpoint, children, run_id=run_id or new_id())
 
-        Args:
-            setting: The waiting parent's run setting.
-            waiting: Its ``stoppedByDelegate`` checkpoint.
-            children: Each delegate's last checkpoint, in ``waiting.delegate_to`` order.
-        """
-        targets = waiting.delegate_to or []
-        stopped = next(
-            (c for c in children if c.status not in ("completed", "stoppedByError")), None
-        )
-        if stopped is not None:
-            return stopped
-        answers = [
-            _answer(child, target.tool_call_id, target.tool_name)
-            for child, target in zip(children, targets, strict=True)
-        ]
-        if len(children) == 1:
-            step, usage = children[0].step_number, children[0].usage
-        else:
-            step = max(c.step_number for c in children)
-            usage = sum((c.usage for c in children), waiting.usage)
-        run_id = new_id()
-        setting = setting.model_copy(
-            update={
-                "run_id": run_id,
-                "expert_key": waiting.expert.key,
-                "input": RunInput(interactive_tool_call_result=answers[0]),
-                "updated_at": now_ms(),
-            }
-        )
-        partial = list(waiting.partial_tool_results or []) + [
-            a.as_tool_result()
-            for a in answers[1:]
-        ]
-        checkpoint = waiting.model_copy(
-            update={
-                "id": new_id(),
-                "run_id": run_id,
-                "step_number": step + 1,
-                "usage": usage,
-                "partial_tool_results": partial or None,
-            }
-        )
-        return setting, checkpoint
-
-    async def _child(
+    async def run_child(
         self,
         parent_setting: RunSetting,
         parent: Checkpoint,
         target: DelegationTarget,
         *,
         parallel: bool,
+        run_id: str | None = None,
     ) -> Checkpoint:
-        run_id = new_id()
+        """Run one delegate of ``parent`` to its stop; return its last checkpoint."""
+        run_id = run_id or new_id()
         setting = parent_setting.model_copy(
             update={
                 "run_id": run_id,
@@ -356,7 +374,7 @@ class JobRunner:
                 run_id=parent.run_id,
             ),
         )
-        return await self._drive(setting, checkpoint, parallel=parallel)
+        return await self.drive(setting, checkpoint, parallel=parallel)
 
     # --- one segment --------------------------------------------------------------------
 

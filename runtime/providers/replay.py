@@ -12,6 +12,7 @@ final text with no key and no network. A request the job does not hold fails the
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -215,26 +216,30 @@ def create(
     Args:
         provider_name: Always ``"replay"``.
         setting: ``job`` (required: the job id to replay) and ``storage`` (the storage
-            root holding it, relative to ``base_dir``; default ``PERSTACK_STORAGE_PATH``
-            or ``./perstack`` from the current directory).
-        env: The run's environment (for ``PERSTACK_STORAGE_PATH``).
+            root holding it, relative to ``base_dir``, or an ``s3://bucket/prefix`` URL;
+            default ``PERSTACK_STORAGE_URL``, ``PERSTACK_STORAGE_PATH`` or ``./perstack``
+            from the current directory).
+        env: The run's environment (for those variables and the AWS ones).
         base_dir: The directory of ``perstack.toml``.
 
     Raises:
         PerstackError: no or a bad ``job``, a job that is not stored, or one with no
             recorded model call.
     """
-    from runtime.storage import FileStorage, check_id, default_storage_root
+    from runtime.storage import StorageLocation, check_id, open_storage, storage_location
 
     job_id = setting.get("job")
     if not isinstance(job_id, str) or not job_id.strip():
         raise PerstackError('Replay provider needs [provider.setting] job = "<jobId>"')
     check_id("job", job_id)
     storage_setting = setting.get("storage")
+    location: StorageLocation
     if storage_setting is None:
-        root = default_storage_root(Path.cwd(), env)
+        location = storage_location(Path.cwd(), env)
+    elif isinstance(storage_setting, str) and storage_setting.startswith("s3://"):
+        location = storage_setting
     elif isinstance(storage_setting, str) and storage_setting.strip():
-        root = base_dir / Path(storage_setting).expanduser()
+        location = base_dir / Path(storage_setting).expanduser()
     else:
         raise PerstackError("Replay provider: [provider.setting] storage must be a directory path")
-    return ReplayProvider.from_storage(FileStorage(root), job_id)
+    return ReplayProvider.from_storage(open_storage(location, env={**os.environ, **env}), job_id)

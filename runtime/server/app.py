@@ -8,7 +8,7 @@ never a traceback.
 
 from __future__ import annotations
 
-import mimetypes
+import functools
 from contextlib import asynccontextmanager
 from typing import Annotated, Any, Literal
 
@@ -19,7 +19,12 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from runtime.errors import PerstackError
-from runtime.server.executor import EmbeddedExecutor, JobConflict, UnknownExpert
+from runtime.server.executor_base import (
+    ExecutorBase,
+    JobConflict,
+    ServiceUnavailable,
+    UnknownExpert,
+)
 from runtime.server.records import JOB_STATUSES, ApiJob, ServerRecords
 from runtime.server.settings import Application, ServeSettings
 from runtime.server.sse import job_stream
@@ -93,13 +98,14 @@ AppOfKey = Annotated[Application, Depends(current_application)]
 
 
 def create_app(settings: ServeSettings) -> FastAPI:
-    """The ASGI app serving ``settings``' applications with the embedded executor."""
+    """The ASGI app serving ``settings``' applications, with the embedded executor or
+    (``settings.temporal``) Temporal's workers."""
     records = ServerRecords(settings.storage_root / "server")
-    executor = EmbeddedExecutor(settings, records)
+    executor = _executor(settings, records)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):  # noqa: ANN202
-        executor.start()
+        await executor.start()
         yield
         await executor.shutdown()
 
@@ -107,6 +113,11 @@ def create_app(settings: ServeSettings) -> FastAPI:
     app.state.executor = executor
     app.state.settings = settings
     _install_errors(app, settings)
+
+    @functools.cache
+    def reader() -> Any:
+        """A quiet reader of the job store, opened once (a remote store keeps its client)."""
+        return settings.open_storage(lambda message: None)
 
     def own_job(job_id: str, app_: Application) -> ApiJob:
         job = records.load(job_id) if _safe_id(job_id) else None
@@ -128,9 +139,15 @@ def create_app(settings: ServeSettings) -> FastAPI:
         if body.applicationId != app_.name:
             raise ApiError(404, "not_found", f"application {body.applicationId} not found")
         try:
-            job = executor.start_job(app_, body.expertKey, body.query, body.provider, body.model)
+            job = await executor.start_job(
+                app_, body.expertKey, body.query, body.provider, body.model
+            )
         except UnknownExpert as exc:
             raise ApiError(404, "not_found", str(exc)) from None
+        except ServiceUnavailable as exc:
+            raise ApiError(503, "unavailable", str(exc)) from None
+        except JobConflict as exc:  # a job id Temporal still runs
+            raise ApiError(409, "conflict", str(exc)) from None
         except PerstackError as exc:
             raise ApiError(400, "bad_request", str(exc)) from None
         return {"data": {"job": job.to_json()}}
@@ -169,9 +186,11 @@ def create_app(settings: ServeSettings) -> FastAPI:
                 body.interactiveToolCallResult.model_dump(exclude_none=True)
             )
         try:
-            job = executor.continue_job(job, app_, query=body.query, answer=answer)
+            job = await executor.continue_job(job, app_, query=body.query, answer=answer)
         except JobConflict as exc:
             raise ApiError(409, "conflict", str(exc)) from None
+        except ServiceUnavailable as exc:
+            raise ApiError(503, "unavailable", str(exc)) from None
         except PerstackError as exc:
             raise ApiError(400, "bad_request", str(exc)) from None
         return {"data": {"job": job.to_json()}}
@@ -180,7 +199,7 @@ def create_app(settings: ServeSettings) -> FastAPI:
     async def cancel_job(job_id: str, app_: AppOfKey) -> dict[str, Any]:
         job = own_job(job_id, app_)
         if executor.is_running(job.id):
-            executor.cancel(job)
+            await executor.cancel(job)
             await executor.channels[job.id].wait_stopped()
             job = own_job(job_id, app_)
         return {"data": {"job": job.to_json()}}
@@ -200,47 +219,55 @@ def create_app(settings: ServeSettings) -> FastAPI:
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no", "Connection": "close"},
         )
 
+    # Storage is synchronous: these routes run on FastAPI's thread pool, off the event loop.
     @app.get("/api/v1/jobs/{job_id}/checkpoints")
-    async def checkpoints(job_id: str, app_: AppOfKey) -> dict[str, Any]:
+    def checkpoints(job_id: str, app_: AppOfKey) -> dict[str, Any]:
         own_job(job_id, app_)
-        storage = _reader(settings)
+        storage = reader()
         found = [c.to_json_dict() for c in storage.list_checkpoints(job_id)]
         return {"data": {"checkpoints": found}}
 
     @app.get("/api/v1/jobs/{job_id}/checkpoints/{checkpoint_id}")
-    async def checkpoint(job_id: str, checkpoint_id: str, app_: AppOfKey) -> dict[str, Any]:
+    def checkpoint(job_id: str, checkpoint_id: str, app_: AppOfKey) -> dict[str, Any]:
         own_job(job_id, app_)
-        found = _reader(settings).retrieve_checkpoint(job_id, checkpoint_id)
+        found = reader().retrieve_checkpoint(job_id, checkpoint_id)
         if found is None:
             raise ApiError(404, "not_found", f"checkpoint {checkpoint_id} not found")
         return {"data": {"checkpoint": found.to_json_dict()}}
 
+    @functools.cache
+    def files_of() -> Any:
+        """Where workspaces are read: the server's folder, or the bucket the workers use."""
+        from runtime.server.files import workspace_files
+
+        return workspace_files(settings, records, reader())
+
+    # Off the event loop too: a bucket's workspace is a request or two away.
     @app.get("/api/v1/jobs/{job_id}/files")
-    async def files(job_id: str, app_: AppOfKey) -> dict[str, Any]:
+    def files(job_id: str, app_: AppOfKey) -> dict[str, Any]:
         own_job(job_id, app_)
-        root = records.workspace(job_id)
-        listed = [
-            {
-                "path": path.relative_to(root).as_posix(),
-                "size": (stat := path.stat()).st_size,
-                "modifiedAt": stat.st_mtime_ns // 1_000_000,
-            }
-            for path in sorted(root.rglob("*"))
-            if path.is_file() and not path.is_symlink()
-        ]
-        return {"data": {"files": listed}}
+        return {"data": {"files": files_of().list(job_id)}}
 
     @app.get("/api/v1/jobs/{job_id}/files/{path:path}")
-    async def file(job_id: str, path: str, app_: AppOfKey) -> Response:
+    def file(job_id: str, path: str, app_: AppOfKey) -> Response:
         own_job(job_id, app_)
-        root = records.workspace(job_id).resolve()
-        target = (root / path).resolve()
-        if not target.is_relative_to(root) or not target.is_file():
+        found = files_of().read(job_id, path)
+        if found is None:
             raise ApiError(404, "not_found", f"file {path} not found")
-        media_type = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
-        return Response(target.read_bytes(), media_type=media_type)
+        data, media_type = found
+        return Response(data, media_type=media_type)
 
     return app
+
+
+def _executor(settings: ServeSettings, records: ServerRecords) -> ExecutorBase:
+    if settings.temporal is not None:
+        from runtime.server.temporal import TemporalExecutor
+
+        return TemporalExecutor(settings, records)
+    from runtime.server.executor import EmbeddedExecutor
+
+    return EmbeddedExecutor(settings, records)
 
 
 def _describe(application: Application) -> dict[str, Any]:
@@ -259,12 +286,6 @@ def _describe(application: Application) -> dict[str, Any]:
         for key, expert in config.experts.items()
     ]
     return {"id": application.name, "experts": experts}
-
-
-def _reader(settings: ServeSettings) -> Any:
-    from runtime.storage import FileStorage
-
-    return FileStorage(settings.storage_root, on_warning=lambda message: None)
 
 
 def _safe_id(value: str) -> bool:

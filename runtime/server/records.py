@@ -126,6 +126,10 @@ class ServerRecords:
 
     # --- event streams ------------------------------------------------------------------
 
+    def stream_path(self, job_id: str) -> Path:
+        """The job's stream file."""
+        return self._streams / f"{job_id}.jsonl"
+
     def open_stream(self, job_id: str) -> BinaryIO:
         """The job's stream, open for appending (one run writes it; close when it stops).
 

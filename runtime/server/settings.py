@@ -12,12 +12,22 @@ import hashlib
 import hmac
 import secrets
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from runtime.errors import PerstackError
 
-__all__ = ["Application", "ServeSettings", "hash_key", "load_serve_config", "new_key"]
+__all__ = [
+    "Application",
+    "ServeSettings",
+    "TemporalOptions",
+    "hash_key",
+    "load_applications",
+    "load_serve_config",
+    "new_key",
+]
 
 #: The prefix of a stored key hash.
 HASH_PREFIX = "sha256:"
@@ -56,20 +66,51 @@ class Application:
 
 
 @dataclass
+class TemporalOptions:
+    """Where ``perstack serve --engine temporal`` hands its jobs (docs/scale-out.md).
+
+    Attributes:
+        address: Temporal's frontend, ``host:port``.
+        namespace: The Temporal namespace.
+        task_queue: The task queue the workers poll.
+        heartbeat_timeout: Seconds without a heartbeat before a job's part goes to
+            another worker.
+    """
+
+    address: str
+    namespace: str = "default"
+    task_queue: str = "perstack"
+    heartbeat_timeout: float = 5.0
+
+
+@dataclass
 class ServeSettings:
     """Everything the server needs to start.
 
     Attributes:
         applications: By name.
-        storage_root: Where jobs are stored (the usual ``perstack`` folder).
+        storage_root: The local folder of the server's own records (and of jobs, unless
+            ``storage`` names another store): the usual ``perstack`` folder.
         max_body: The largest request body accepted, in bytes.
         keep_alive: Seconds between keep-alive comments on a quiet stream.
+        storage: Where jobs are stored when not under ``storage_root``: an
+            ``s3://bucket/prefix`` URL (``PERSTACK_STORAGE_URL``).
+        temporal: Hand jobs to Temporal's workers (``None``: run them in the server).
     """
 
     applications: dict[str, Application]
     storage_root: Path
     max_body: int = DEFAULT_MAX_BODY
     keep_alive: float = 15.0
+    storage: str | Path | None = None
+
+    def open_storage(self, on_warning: Callable[[str], None] | None = None) -> Any:
+        """The job store (see :func:`runtime.storage.open_storage`)."""
+        from runtime.storage import open_storage, print_warning
+
+        location = self.storage if self.storage is not None else self.storage_root
+        return open_storage(location, on_warning=on_warning or print_warning)
+    temporal: TemporalOptions | None = None
 
     def application_for_key(self, key: str) -> Application | None:
         """The application ``key`` belongs to, or ``None``."""
@@ -78,6 +119,24 @@ class ServeSettings:
             if application.accepts(key):
                 match = application
         return match
+
+
+def load_applications(
+    cwd: Path, config: str | None, serve_config: str | None, key_hashes: list[str]
+) -> dict[str, Application]:
+    """The applications of ``--serve-config``, or else the project's ``perstack.toml``
+    (``--config``, or found from ``cwd`` up) as application ``default`` with
+    ``key_hashes``.
+
+    Raises:
+        PerstackError: one line, when a file is missing or wrong.
+    """
+    if serve_config is not None:
+        return load_serve_config(Path(serve_config).resolve())
+    from runtime.config import find_config
+
+    config_path = find_config(cwd, config)  # raises a one-line error when there is none
+    return {"default": Application("default", Path(config_path), list(key_hashes))}
 
 
 def load_serve_config(path: Path) -> dict[str, Application]:

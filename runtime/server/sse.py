@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import orjson
 
 if TYPE_CHECKING:
-    from runtime.server.executor import EmbeddedExecutor
+    from runtime.server.executor_base import ExecutorBase
     from runtime.server.records import ApiJob, ServerRecords
 
 __all__ = ["job_stream"]
@@ -36,7 +36,7 @@ def _frame(event: str, data: bytes, event_id: int | None = None) -> bytes:
 
 
 async def job_stream(
-    executor: EmbeddedExecutor,
+    executor: ExecutorBase,
     records: ServerRecords,
     job: ApiJob,
     after: int,

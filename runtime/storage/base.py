@@ -13,6 +13,7 @@ references a caller keeps are read in full.
 from __future__ import annotations
 
 from abc import abstractmethod
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
@@ -36,8 +37,11 @@ from runtime.storage.records import (
 if TYPE_CHECKING:
     # Imported lazily at run time: `perstack log` works on raw JSON and never needs the
     # pydantic models, whose import is a sizeable part of its time budget.
+    from pathlib import Path
+
     from runtime.events import RunEvent
     from runtime.model import Checkpoint, Job
+    from runtime.storage.workspace import WorkspaceBlobs, WorkspaceSync
 
 __all__ = ["Storage"]
 
@@ -133,7 +137,45 @@ class Storage(Protocol):
     def _get_event(self, ref: EventFileRef) -> RawJson | None:
         """An event's stored JSON as written (maybe compact), or ``None`` (warned)."""
 
+    @abstractmethod
+    def _workspace_blobs(self) -> WorkspaceBlobs:
+        """Where this store keeps job workspaces (see :mod:`.workspace`)."""
+
+    # --- hooks a remote store uses; nothing to do for local ones -----------------------
+
+    def flush(self) -> None:
+        """Wait until every write made so far is stored (a no-op for local stores).
+
+        Raises:
+            StorageError: a write failed.
+        """
+
+    def _will_read_jobs(self, job_ids: list[str]) -> None:
+        """These jobs' records are about to be read (a remote store fetches them at once)."""
+
     # --- built on the primitives ----------------------------------------------------
+
+    def sync_workspace(
+        self, job_id: str, folder: Path, *, exclude: Iterable[str] = ()
+    ) -> WorkspaceSync:
+        """Store the job's workspace folder with the job, copying only what changed.
+
+        See :func:`runtime.storage.workspace.sync_workspace`.
+        """
+        from runtime.storage.workspace import sync_workspace
+
+        return sync_workspace(self._workspace_blobs(), job_id, folder, exclude=exclude)
+
+    def restore_workspace(
+        self, job_id: str, folder: Path, *, exclude: Iterable[str] = ()
+    ) -> WorkspaceSync:
+        """Make ``folder`` what the job's workspace was at its last sync.
+
+        See :func:`runtime.storage.workspace.restore_workspace`.
+        """
+        from runtime.storage.workspace import restore_workspace
+
+        return restore_workspace(self._workspace_blobs(), job_id, folder, exclude=exclude)
 
     def store_checkpoint(self, checkpoint: Checkpoint) -> None:
         """Create or replace a checkpoint; its messages are stored as a delta on an
@@ -292,13 +334,17 @@ class Storage(Protocol):
 
     def list_jobs(self) -> list[Job]:
         """Every job, newest ``startedAt`` first."""
-        jobs = [job for job_id in self.list_job_ids() if (job := self.retrieve_job(job_id))]
+        job_ids = self.list_job_ids()
+        self._will_read_jobs(job_ids)
+        jobs = [job for job_id in job_ids if (job := self.retrieve_job(job_id))]
         jobs.sort(key=lambda job: (job.started_at, job.id), reverse=True)
         return jobs
 
     def latest_job_data(self) -> dict[str, Any] | None:
         """The JSON of the job with the newest ``startedAt`` (the first of ``list_jobs``)."""
-        jobs = [data for job_id in self.list_job_ids() if (data := self.job_data(job_id))]
+        job_ids = self.list_job_ids()
+        self._will_read_jobs(job_ids)
+        jobs = [data for job_id in job_ids if (data := self.job_data(job_id))]
         return max(jobs, key=lambda data: (data["startedAt"], data["id"]), default=None)
 
     def read_checkpoint(self, ref: CheckpointFileRef) -> Checkpoint | None:

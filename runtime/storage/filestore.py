@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 import re
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +32,8 @@ from runtime.storage.records import (
     EventFileRef,
     RawJson,
     WarningHandler,
+    WriteClock,
+    check_id,
     event_type_rank,
     now_ms,
     parse_json_object,
@@ -42,6 +43,7 @@ from runtime.storage.records import (
 if TYPE_CHECKING:
     from runtime.events import RunEvent
     from runtime.model import Checkpoint, Job
+    from runtime.storage.workspace import WorkspaceBlobs
 
 __all__ = ["FileStorage", "check_id"]
 
@@ -56,25 +58,6 @@ _EVENT_TYPE = re.compile(r"[A-Za-z][A-Za-z0-9]*\Z")
 # and by upstream. Anything else is parsed in full.
 _HEAD_STEP = re.compile(rb'\{(?:"[A-Za-z]+":"[^"\\]*",)*"stepNumber":(\d+)[,}]')
 _HEAD_BYTES = 4096
-
-
-def check_id(kind: str, value: str) -> str:
-    """Reject ids that would not stay one path component inside the storage root.
-
-    Raises:
-        PerstackError: for an empty id, one with a path separator or NUL, or one starting
-            with ``.``.
-    """
-    if (
-        not value
-        or len(value) > 255
-        or value[0] == "."
-        or "/" in value
-        or "\\" in value
-        or "\0" in value
-    ):
-        raise PerstackError(f"Invalid {kind} id: {value!r}")
-    return value
 
 
 def _is_safe_id(value: str | None) -> bool:
@@ -117,7 +100,8 @@ class FileStorage(Storage):
         self._jobs_dir = str(self.root / "jobs")
         self._on_warning = on_warning
         self._warned: set[str] = set()
-        self._last_write_ns = 0
+        # Orders checkpoints (and run settings) more finely than the filesystem clock.
+        self._clock = WriteClock()
 
     def __repr__(self) -> str:
         return f"FileStorage({str(self.root)!r})"
@@ -135,13 +119,6 @@ class FileStorage(Storage):
 
     def _run_dir(self, job_id: str, run_id: str) -> str:
         return f"{self._runs_dir(job_id)}{os.sep}{run_id}"
-
-    def _next_write_ns(self) -> int:
-        # Strictly increasing write times, finer than the filesystem clock's tick, so
-        # "written last" is exact between checkpoints (and run settings) of one process.
-        now = max(time.time_ns(), self._last_write_ns + 1)
-        self._last_write_ns = now
-        return now
 
     # --- jobs -----------------------------------------------------------------------
 
@@ -177,7 +154,7 @@ class FileStorage(Storage):
             self._checkpoints_dir(checkpoint.job_id),
             f"{checkpoint.id}.json",
             data,
-            mtime_ns=self._next_write_ns(),
+            mtime_ns=self._clock.next(),
         )
 
     def list_checkpoint_files(self, job_id: str) -> list[CheckpointFileRef]:
@@ -330,7 +307,7 @@ class FileStorage(Storage):
         else:
             document = dict(setting)
             document.setdefault("updatedAt", now_ms())
-        write_replace(directory, RUN_SETTING_FILE, dumps(document), mtime_ns=self._next_write_ns())
+        write_replace(directory, RUN_SETTING_FILE, dumps(document), mtime_ns=self._clock.next())
 
     def retrieve_run_setting(self, job_id: str, run_id: str) -> dict[str, Any] | None:
         if not (_is_safe_id(job_id) and _is_safe_id(run_id)):
@@ -371,6 +348,13 @@ class FileStorage(Storage):
                 updated_at = written_ns // 1_000_000
             ranked.append(((int(updated_at), written_ns), run_id, document.data))
         return ranked
+
+    # --- workspaces -----------------------------------------------------------------
+
+    def _workspace_blobs(self) -> WorkspaceBlobs:
+        from runtime.storage._workspace_blobs import FileWorkspaceBlobs
+
+        return FileWorkspaceBlobs(Path(self._jobs_dir))
 
     # --- reading --------------------------------------------------------------------
 

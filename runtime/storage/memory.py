@@ -12,12 +12,12 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from runtime.storage.base import Storage
-from runtime.storage.filestore import check_id
 from runtime.storage.records import (
     CheckpointFileRef,
     EventFileRef,
     RawJson,
     WarningHandler,
+    check_id,
     now_ms,
     parse_json_object,
     print_warning,
@@ -26,6 +26,7 @@ from runtime.storage.records import (
 if TYPE_CHECKING:
     from runtime.events import RunEvent
     from runtime.model import Checkpoint, Job
+    from runtime.storage._workspace_blobs import MemoryWorkspaceBlobs
 
 __all__ = ["MemoryStorage"]
 
@@ -60,6 +61,7 @@ class MemoryStorage(Storage):
         self._events: dict[str, dict[int, _StoredEvent]] = {}
         # job id -> run id -> (write order, JSON)
         self._settings: dict[str, dict[str, tuple[int, bytes]]] = {}
+        self._workspaces: MemoryWorkspaceBlobs | None = None
 
     def _touch(self, job_id: str) -> None:
         self._created.setdefault(job_id, now_ms())
@@ -199,3 +201,12 @@ class MemoryStorage(Storage):
                 updated_at = 0
             ranked.append(((int(updated_at), seq), run_id, raw))
         return ranked
+
+    # --- workspaces -----------------------------------------------------------------
+
+    def _workspace_blobs(self) -> MemoryWorkspaceBlobs:
+        if self._workspaces is None:
+            from runtime.storage._workspace_blobs import MemoryWorkspaceBlobs
+
+            self._workspaces = MemoryWorkspaceBlobs()
+        return self._workspaces

@@ -15,23 +15,70 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import orjson
 
+from runtime.errors import PerstackError
+
 if TYPE_CHECKING:
     from pydantic import ValidationError
 
 __all__ = [
+    "STORAGE_URL_ENV",
     "CheckpointFileRef",
     "EventFileRef",
     "RawJson",
     "STEP_END_TYPES",
+    "StorageError",
     "WarningHandler",
+    "WriteClock",
+    "check_id",
     "default_storage_root",
     "event_type_rank",
     "now_ms",
     "parse_json_object",
+    "parse_s3_url",
     "print_warning",
 ]
 
 WarningHandler = Callable[[str], None]
+
+#: The variable naming a store by URL (wins over ``PERSTACK_STORAGE_PATH``).
+STORAGE_URL_ENV = "PERSTACK_STORAGE_URL"
+
+
+class StorageError(PerstackError):
+    """The store could not be reached or refused a request (after its retries)."""
+
+
+def check_id(kind: str, value: str) -> str:
+    """Reject ids that would not stay one path component inside the storage root.
+
+    Raises:
+        PerstackError: for an empty id, one with a path separator or NUL, or one starting
+            with ``.``.
+    """
+    if (
+        not value
+        or len(value) > 255
+        or value[0] == "."
+        or "/" in value
+        or "\\" in value
+        or "\0" in value
+    ):
+        raise PerstackError(f"Invalid {kind} id: {value!r}")
+    return value
+
+
+def parse_s3_url(url: str) -> tuple[str, str]:
+    """``(bucket, prefix)`` of ``s3://bucket/prefix``; the prefix has no leading or
+    trailing ``/`` and may be empty.
+
+    Raises:
+        StorageError: not an ``s3://`` URL with a bucket.
+    """
+    scheme, _, rest = url.partition("://")
+    bucket, _, prefix = rest.partition("/")
+    if scheme != "s3" or not bucket:
+        raise StorageError(f"{STORAGE_URL_ENV}={url!r}: expected s3://bucket/prefix")
+    return bucket, prefix.strip("/")
 
 
 def print_warning(message: str) -> None:
@@ -160,6 +207,19 @@ class RawJson(NamedTuple):
 def now_ms() -> int:
     """Wall-clock milliseconds (as ``runtime.model.now_ms``, without importing pydantic)."""
     return time.time_ns() // 1_000_000
+
+
+class WriteClock:
+    """Strictly increasing write times (ns), finer than a filesystem's or an object
+    store's clock, so "written last" is exact between the documents one store writes."""
+
+    def __init__(self) -> None:
+        self._last = 0
+
+    def next(self) -> int:
+        """A time later than every one given before."""
+        self._last = max(time.time_ns(), self._last + 1)
+        return self._last
 
 
 def _is_int(value: Any) -> bool:

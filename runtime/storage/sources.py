@@ -29,11 +29,16 @@ from typing import TYPE_CHECKING, Any, Literal
 from runtime._gcpause import paused_gc
 from runtime.errors import PerstackError
 from runtime.storage.filestore import JOB_FILE, FileStorage, check_id
+from runtime.storage.locate import (
+    StorageLocation,
+    describe_location,
+    open_storage,
+    storage_location,
+)
 from runtime.storage.records import (
     EventFileRef,
     WarningHandler,
     _first_error,
-    default_storage_root,
     print_warning,
 )
 
@@ -42,7 +47,7 @@ if TYPE_CHECKING:
     from runtime.model import Checkpoint
     from runtime.storage.base import Storage
 
-__all__ = ["JobSource", "SourceKind", "open_job", "looks_like_path"]
+__all__ = ["JobSource", "SourceKind", "holds_job", "open_job", "looks_like_path"]
 
 SourceKind = Literal["stored", "folder", "capture"]
 #: Events read (and put in order) at a time by :meth:`JobSource.iter_events`.
@@ -171,7 +176,7 @@ def open_job(
     *,
     cwd: Path | None = None,
     env: Mapping[str, str] | None = None,
-    storage_root: Path | None = None,
+    storage_root: StorageLocation | None = None,
     on_warning: WarningHandler = print_warning,
 ) -> JobSource:
     """Open the job ``name`` names: a stored job's id, a job folder or a capture.
@@ -180,8 +185,10 @@ def open_job(
         name: As given on the command line.
         cwd: Where relative paths (and the default storage root) start; the current
             directory by default.
-        env: The environment (for ``PERSTACK_STORAGE_PATH``); the process's by default.
-        storage_root: The project's storage root, when already known.
+        env: The environment (for ``PERSTACK_STORAGE_URL`` / ``PERSTACK_STORAGE_PATH``);
+            the process's by default.
+        storage_root: The project's storage (a folder or an ``s3://`` URL), when already
+            known.
         on_warning: Receives one line per problem found while reading (a cut capture,
             a corrupt file).
 
@@ -192,12 +199,13 @@ def open_job(
     cwd = cwd or Path.cwd()
     if not name:
         raise PerstackError("No job named: give a job id, a job folder or a .jsonl capture")
-    root = storage_root or default_storage_root(cwd, os.environ if env is None else env)
+    env = os.environ if env is None else env
+    root = storage_root or storage_location(cwd, env)
     if not looks_like_path(name):
         check_id("job", name)
-        storage = FileStorage(root, on_warning=on_warning)
-        if _holds_job(storage, name):
-            return JobSource(storage, name, "stored", str(root), name)
+        storage = open_storage(root, env=env, on_warning=on_warning)
+        if holds_job(storage, name):
+            return JobSource(storage, name, "stored", describe_location(root), name)
     path = (cwd / Path(name).expanduser()).resolve()
     if path.is_dir():
         return _open_folder(path, name, on_warning)
@@ -211,8 +219,11 @@ def open_job(
     )
 
 
-def _holds_job(storage: FileStorage, job_id: str) -> bool:
-    return (storage.root / "jobs" / job_id).is_dir()
+def holds_job(storage: Storage, job_id: str) -> bool:
+    """Whether ``storage`` holds anything of the job ``job_id``."""
+    if isinstance(storage, FileStorage):
+        return (storage.root / "jobs" / job_id).is_dir()
+    return storage.read_job_raw(job_id) is not None or bool(storage.list_checkpoint_files(job_id))
 
 
 class _FolderStorage(FileStorage):

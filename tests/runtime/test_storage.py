@@ -46,10 +46,16 @@ def warnings() -> Warnings:
     return Warnings()
 
 
-@pytest.fixture(params=["file", "memory"])
+@pytest.fixture(params=["file", "memory", "s3"])
 def storage(request: pytest.FixtureRequest, tmp_path: Path, warnings: Warnings) -> Storage:
+    """Each store, behaving alike: files, memory, and a bucket on a real S3 HTTP API."""
     if request.param == "file":
         return FileStorage(tmp_path / "perstack", on_warning=warnings)
+    if request.param == "s3":
+        from runtime.storage.objectstore import ObjectStorage
+
+        bucket = request.getfixturevalue("s3")
+        return ObjectStorage(bucket.url, env=bucket.env, on_warning=warnings)
     return MemoryStorage(on_warning=warnings)
 
 

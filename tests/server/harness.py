@@ -118,9 +118,11 @@ class Server:
         return code
 
 
-def start_server(project: Project, *args: str, key: str | None = KEY) -> Server:
+def start_server(
+    project: Project, *args: str, key: str | None = KEY, env: dict[str, str] | None = None
+) -> Server:
     """Start `perstack serve --port 0` in the project; return once it listens."""
-    env = project.env({"PERSTACK_API_KEY": key} if key else None)
+    env = project.env({**({"PERSTACK_API_KEY": key} if key else {}), **(env or {})})
     process = subprocess.Popen(
         [PERSTACK, "serve", "--port", "0", *args],
         cwd=project.root,

@@ -223,9 +223,10 @@ async def test_handshake_timeout_kills_the_server(context: SkillContext) -> None
 
 async def test_cancelled_start_leaves_no_process(context: SkillContext, recorder: Recorder) -> None:
     skill = McpSkill(toolbox_config("stuck", "--hang"))
+    before = child_pids()  # a session's services (an S3 server, say) are children too
     task = asyncio.create_task(skill.start(context))
     await recorder.wait_for(lambda kind, p: kind == "skillStderr")  # the process runs
-    spawned = child_pids()
+    spawned = child_pids() - before
     assert spawned
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
