@@ -6,8 +6,8 @@ with the live stream panel (centre); the delegation tree (right); the filter bar
 box and the footer (bottom). ``app.tcss`` holds the layout; widgets style themselves.
 
 The app owns the job on screen (a :class:`~workbench.jobview.JobView`) and the
-:class:`~workbench.bridge.RunBridge` that runs jobs; everything it shows is derived by
-``runtime`` from the events the bridge relays.
+:class:`~workbench.bridge.RunBridge` that runs jobs; what it shows is derived by ``runtime``
+from the events the bridge relays (replay: :mod:`workbench.replaying`).
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from workbench.create_expert import CreateExpertControl
 from workbench.editing import EditingControl
 from workbench.jobview import JobUpdate, JobView
 from workbench.panes import PaneActions, PaneControl
+from workbench.replaying import CheckpointPanel, ReplayActions, ReplayBar, ReplayControl
 from workbench.runs import RunControl
 from workbench.status_line import now_ms, status_line
 from workbench.waiters import StateWaiters
@@ -54,7 +55,7 @@ if TYPE_CHECKING:
 __all__ = ["WorkbenchApp"]
 
 
-class WorkbenchApp(PaneActions, App[None]):
+class WorkbenchApp(PaneActions, ReplayActions, App[None]):
     """The workbench for one project.
 
     Args:
@@ -105,6 +106,7 @@ class WorkbenchApp(PaneActions, App[None]):
         self.editing = EditingControl(self)
         self.create = CreateExpertControl(self)
         self.panes = PaneControl(self)
+        self.replay = ReplayControl(self)
         self.themes: Any = None  # the ThemeManager, from on_mount
         self._debounce = debounce
         self._reload_step_ms = reload_step_ms
@@ -136,21 +138,21 @@ class WorkbenchApp(PaneActions, App[None]):
             model = self.preflight.config.model if self.preflight.config else ""
         yield HeaderBar(title, experts, expert, model, id="header")
         with Horizontal(id="main"):
-            yield ConfigPane(project.config_path, id="config", **self._editor_options())
+            editor = {} if self._debounce is None else {"debounce": self._debounce}
+            yield ConfigPane(project.config_path, id="config", **editor)
             yield Splitter(id="split-config")
             with Vertical(id="centre"):
                 yield Notice(id="notice")
+                yield ReplayBar(id="replay-bar")
                 yield Timeline(self.view, clock=self.clock, id="timeline")
                 yield StreamPanel(id="stream")
                 yield AnswerPanel(id="answer")
+                yield CheckpointPanel(id="checkpoint")
             yield Splitter(id="split-tree")
             yield RunTreePanel(id="run-tree")
         yield FilterBar(id="filter")
         yield QueryBar(value=query, id="query")
         yield Footer()
-
-    def _editor_options(self) -> dict[str, Any]:
-        return {} if self._debounce is None else {"debounce": self._debounce}
 
     async def on_mount(self) -> None:
         from workbench.theme_manager import ThemeManager
@@ -259,6 +261,8 @@ class WorkbenchApp(PaneActions, App[None]):
 
     def refresh_status(self) -> None:
         """Rewrite the header's status line."""
+        if self.replay.active:  # the cursor's moment, not the job's now
+            return self.replay.moved()
         status = status_line(self.state, self.view, self.clock())
         self.query_one(HeaderBar).set_status(status)
         self.panes.follow_answer(self.view, self.state)
@@ -275,7 +279,7 @@ class WorkbenchApp(PaneActions, App[None]):
     def show_job(self, view: JobView, label: str) -> None:
         """Put another job (or an empty one) on screen."""
         self.view = view
-        view.set_filter(self._row_filter())
+        view.set_filter(self.row_filter())
         self.query_one(RunTreePanel).reset_job(label)
         self.query_one(Timeline).set_view(view)
         # A stored job arrives with its runs: every node of its tree is new.
@@ -358,12 +362,14 @@ class WorkbenchApp(PaneActions, App[None]):
 
     # --- filtering ----------------------------------------------------------------------
 
-    def _row_filter(self) -> RowFilter:
+    def row_filter(self) -> RowFilter:
+        """The timeline's filter: the bar's, narrowed to the tree's node."""
         return dataclasses.replace(self.bar_filter, node_id=self.node_filter)
 
     def apply_filter(self) -> None:
         """Re-filter the timeline with the bar's filter and the tree's node."""
-        self.view.set_filter(self._row_filter())
+        self.view.set_filter(self.row_filter())
+        self.replay.set_filter(self.row_filter())
         self.after_update(JobUpdate(shown_changed=True))
 
     def on_filter_bar_changed(self, message: FilterBar.Changed) -> None:
@@ -386,7 +392,7 @@ class WorkbenchApp(PaneActions, App[None]):
     # --- other messages -----------------------------------------------------------------
 
     def on_query_bar_submitted(self, message: QueryBar.Submitted) -> None:
-        self.runs.run(message.text)
+        self.action_run(message.text)
 
     def on_header_bar_expert_chosen(self, message: HeaderBar.ExpertChosen) -> None:
         self.runs.update_prompt()
@@ -396,9 +402,10 @@ class WorkbenchApp(PaneActions, App[None]):
 
     # --- actions ------------------------------------------------------------------------
 
-    def action_run(self) -> None:
+    def action_run(self, text: str | None = None) -> None:
         """Run the query box's text (a new job, a follow-up or an answer)."""
-        self.runs.run(self.query_one(QueryBar).text)
+        self.replay.leave()  # a follow-up continues the job as it is, not as replayed
+        self.runs.run(self.query_one(QueryBar).text if text is None else text)
 
     def action_stop(self) -> None:
         """Cancel the run in progress."""

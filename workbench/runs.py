@@ -224,6 +224,23 @@ class RunControl:
             interactive=interactive,
         )
 
+    def job_name(self) -> str | None:
+        """How to name the job on screen to :func:`runtime.storage.sources.open_job`:
+        where it was read from (a folder, a capture), else its id."""
+        return self._foreign or self.job_id
+
+    def launch_job(self, starter: Any, coordinator: str) -> None:
+        """Run a job that is not a plain run (a fork: ``starter`` is a
+        :data:`~workbench.bridge.JobStarter`) on a cleared screen, live."""
+        if self.bridge.running:
+            self.app.notify("A run is in progress; Ctrl+T stops it first.", severity="warning")
+            return
+        self._clear(coordinator)
+        self._first = False
+        self.app.set_state("running")
+        self.bridge.start_job(starter)
+        self.update_prompt()
+
     def _launch(self, options: Any) -> None:
         self._first = False
         self._resume_from = None
@@ -251,9 +268,9 @@ class RunControl:
             self.app.notify("A run is in progress; Ctrl+T stops it first.", severity="warning")
             return
 
-        def chosen(job_id: str | None) -> None:
-            if job_id:
-                self.open_stored(continue_job=job_id)
+        def chosen(choice: Any) -> None:
+            if choice is not None:  # a JobChoice: open, replay or diff (workbench.replaying)
+                self.app.open_choice(choice)
 
         remote = self.remote
         if remote is not None:
@@ -273,8 +290,9 @@ class RunControl:
             storage = self.storage()
             where = f"Kept in {_display_path(self.app.session.storage_root())}"
             prices = PriceBook.from_config(self.app.preflight.config)
+            foreign, session = self._foreign, self.app.session
             screen = JobsScreen(
-                lambda: list_stored_jobs(storage),
+                lambda: list_stored_jobs(storage, also=foreign, cwd=session.cwd),
                 self.app.clock(),
                 self.job_id,
                 where=where,

@@ -18,7 +18,7 @@ from runtime.views.cost import Cost, PriceBook, RunModel, run_models, stored_cos
 
 if TYPE_CHECKING:
     from runtime.events import BaseEvent
-    from runtime.model import Checkpoint
+    from runtime.model import Checkpoint, Job
     from runtime.storage.base import Storage
 
 __all__ = [
@@ -45,6 +45,8 @@ class JobSummary:
         query: The query that started it ("" when no run setting says).
         cost: What its generations cost (``None`` until priced, see :func:`price_jobs`).
         forked_from: The job it was forked from (``perstack fork``), or ``None``.
+        location: Where it was read from when it is not in the project's storage (a
+            job folder elsewhere, a ``.jsonl`` capture), or ``None``.
     """
 
     job_id: str
@@ -56,6 +58,12 @@ class JobSummary:
     query: str
     cost: Cost | None = None
     forked_from: str | None = None
+    location: str | None = None
+
+    @property
+    def name(self) -> str:
+        """How :func:`runtime.storage.sources.open_job` finds it: its place, or its id."""
+        return self.location or self.job_id
 
 
 @dataclass(frozen=True)
@@ -80,23 +88,41 @@ class StoredJob:
     foreign: str | None = None
 
 
-def list_stored_jobs(storage: Storage, limit: int = 200) -> list[JobSummary]:
-    """The newest ``limit`` jobs of ``storage``, newest first."""
-    summaries = []
-    for job in storage.list_jobs()[:limit]:
-        summaries.append(
-            JobSummary(
-                job_id=job.id,
-                coordinator=job.coordinator_expert_key,
-                status=str(job.status),
-                steps=job.total_steps,
-                tokens=job.usage.total_tokens,
-                started_at=job.started_at,
-                query=_first_query(storage, job.id, job.coordinator_expert_key),
-                forked_from=job.forked_from.job_id if job.forked_from else None,
-            )
-        )
+def list_stored_jobs(
+    storage: Storage, limit: int = 200, *, also: str | None = None, cwd: Path | None = None
+) -> list[JobSummary]:
+    """The newest ``limit`` jobs of ``storage``, newest first; with ``also``, first the
+    job read from there (a folder elsewhere, a capture: the job on screen)."""
+    summaries = [] if also is None else _named_summary(also, cwd or Path.cwd(), storage)
+    summaries += [_summary(storage, job) for job in storage.list_jobs()[:limit]]
     return summaries
+
+
+def _named_summary(name: str, cwd: Path, storage: Storage) -> list[JobSummary]:
+    """The list's line of a job read from ``name`` (``[]`` when it cannot be read)."""
+    from runtime.model import Job
+    from runtime.storage.sources import open_job
+
+    try:
+        source = open_job(name, cwd=cwd, storage_root=getattr(storage, "root", None))
+        job = Job.model_validate(source.job_data())
+    except (PerstackError, ValueError):
+        return []
+    return [_summary(source.storage, job, source.location)]
+
+
+def _summary(storage: Storage, job: Job, location: str | None = None) -> JobSummary:
+    return JobSummary(
+        job_id=job.id,
+        coordinator=job.coordinator_expert_key,
+        status=str(job.status),
+        steps=job.total_steps,
+        tokens=job.usage.total_tokens,
+        started_at=job.started_at,
+        query=_first_query(storage, job.id, job.coordinator_expert_key),
+        forked_from=job.forked_from.job_id if job.forked_from else None,
+        location=location,
+    )
 
 
 def price_jobs(
