@@ -60,9 +60,20 @@ def checkpoint_text(held: CheckpointAt | None, actor: str = "") -> str:
     lines.append(
         f"messages: {len(messages)}" + (f" (the last {len(shown)} below)" if earlier else "")
     )
-    dumped = [m.model_dump(mode="json", by_alias=True) for m in shown]
+    dumped = [_folded(m.model_dump(mode="json", by_alias=True)) for m in shown]
     lines.append(messages_text(dumped))
     return "\n".join(lines)
+
+
+def _folded(message: dict[str, Any]) -> dict[str, Any]:
+    """The instruction on one line: it is long, the same at every step, and in the
+    details of any generation (Enter on a row) in full."""
+    if message.get("type") != "instructionMessage":
+        return message
+    text = "".join(part.get("text", "") for part in message.get("contents", []))
+    first, _, rest = text.partition("\n")
+    more = f" … ({rest.count(chr(10)) + 1} more lines)" if rest else ""
+    return {**message, "contents": [{"type": "textPart", "text": first + more}]}
 
 
 def _todo_line(todo: Any) -> str:
