@@ -48,11 +48,11 @@ def checkpoint_text(held: CheckpointAt | None, actor: str = "") -> str:
     todos = held.todos
     lines.append("todo list: " + ("(empty)" if not todos else ""))
     for todo in todos:
-        lines.append(f"  {_todo_line(todo)}")
+        lines.append(f" · {_todo_line(todo)}")
     calls = held.pending_tool_calls
     lines.append("waiting for: " + ("nothing" if not calls else ""))
     for call in calls:
-        lines.append(f"  {call.tool_name} {short_args(call.args, 60)}".rstrip())
+        lines.append(f" · {call.tool_name} {short_args(call.args, 60)}".rstrip())
     messages = held.messages
     shown = messages[-MESSAGES_SHOWN:]
     earlier = len(messages) - len(shown)
@@ -124,4 +124,4 @@ class CheckpointPanel(VerticalScroll, can_focus=True):
         self.key = key
         self.text = checkpoint_text(held, actor)
         self.query_one("#checkpoint-text", Static).update(Text(self.text))
-        self.scroll_end(animate=False, immediate=True)
+        self.scroll_home(animate=False, immediate=True)
