@@ -44,7 +44,7 @@ __all__ = [
 #: Play speeds, in the order ``s`` cycles through them (``None``: as fast as it draws).
 SPEEDS: tuple[float | None, ...] = (1.0, 4.0, 16.0, None)
 #: Seconds the checkpoint panel waits for the cursor to rest before reading storage.
-PANEL_DELAY = 0.06
+PANEL_DELAY = 0.1
 
 _JUMPS = {
     "next_step": ("step", 1), "prev_step": ("step", -1),
@@ -334,16 +334,25 @@ class ReplayControl:
             self._panel_timer = None
 
     def _show_checkpoint(self) -> None:
+        """Read the checkpoint at the cursor in a thread (a long job's history is large),
+        then show it if the cursor is still there."""
         self._panel_timer = None
         replay = self.replay
         if replay is None:
             return
-        held = replay.checkpoint_at()
-        actor = ""
-        if held is not None:
-            node = replay.tree.nodes.get(held.node_id)
-            actor = node.label if node is not None else ""
-        self.app.query_one("#checkpoint").show(held, actor)
+        cursor, app = replay.cursor, self.app
+
+        def read() -> None:
+            held = replay.checkpoint_at(cursor)
+            node = replay.tree.nodes.get(held.node_id) if held is not None else None
+            app.call_from_thread(self._checkpoint_read, replay, cursor, held, node)
+
+        app.run_worker(read, name="checkpoint", group="checkpoint", thread=True)
+
+    def _checkpoint_read(self, replay: JobReplay, cursor: int, held: Any, node: Any) -> None:
+        if self.replay is not replay or replay.cursor != cursor:
+            return  # the cursor moved on: its own read follows
+        self.app.query_one("#checkpoint").show(held, node.label if node is not None else "")
         self.app.state_changed()
 
     # --- playing --------------------------------------------------------------------------

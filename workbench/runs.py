@@ -225,8 +225,7 @@ class RunControl:
         )
 
     def job_name(self) -> str | None:
-        """How to name the job on screen to :func:`runtime.storage.sources.open_job`:
-        where it was read from (a folder, a capture), else its id."""
+        """The job on screen as :func:`runtime.storage.sources.open_job` takes it."""
         return self._foreign or self.job_id
 
     def launch_job(self, starter: Any, coordinator: str) -> None:
@@ -337,6 +336,7 @@ class RunControl:
                         continue_latest=continue_latest,
                         continue_job=continue_job,
                         resume_from=resume_from,
+                        first_rows=lambda events: app.call_from_thread(self._show_first, events),
                     )
             except PerstackError as error:
                 app.call_from_thread(self._not_loaded, str(error))
@@ -383,6 +383,12 @@ class RunControl:
         )
         self._clear(self.coordinator)
         self.update_prompt()
+
+    def _show_first(self, events: list[Any]) -> None:
+        """The first rows of a long stored job, while the rest is read."""
+        view = JobView.priced(self.app.preflight.config)
+        view.apply(events)
+        self.app.show_job(view, f"job {view.job_id[:8]} · reading…" if view.job_id else "")
 
     def _show_stored(self, job: StoredJob, resumed_earlier: bool, then_run: str) -> None:
         app = self.app

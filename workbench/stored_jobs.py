@@ -13,13 +13,17 @@ from typing import TYPE_CHECKING
 
 from runtime.errors import PerstackError
 from runtime.storage import select_checkpoint
-from runtime.views.activity import slim_event
 from runtime.views.cost import Cost, PriceBook, RunModel, run_models, stored_cost
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from runtime.events import BaseEvent
     from runtime.model import Checkpoint, Job
     from runtime.storage.base import Storage
+
+#: Events read and shown first when a long stored job is opened (a screenful of rows).
+_FIRST_ROWS = 200
 
 __all__ = [
     "JobSummary",
@@ -139,12 +143,28 @@ def load_stored_job(
     continue_latest: bool = False,
     continue_job: str | None = None,
     resume_from: str | None = None,
+    first_rows: Callable[[list[BaseEvent]], None] | None = None,
 ) -> StoredJob:
     """The job that ``--continue`` / ``--continue-job`` / ``--resume-from`` point at.
+
+    With ``first_rows``, a job named by id (``continue_job``, to its latest checkpoint)
+    hands its first events to ``first_rows`` as soon as they are read, before the rest
+    and its checkpoint (a viewer shows them meanwhile: a 10,000-event job takes a second
+    or two to read whole).
 
     Raises:
         PerstackError: The options point at nothing (the messages of ``perstack run``).
     """
+    from runtime._gcpause import paused_gc
+    from runtime.storage.sources import JobSource
+
+    early = first_rows is not None and continue_job is not None and resume_from is None
+    if early and storage.retrieve_job(continue_job) is not None:  # type: ignore[arg-type]
+        head = JobSource(storage, continue_job, "stored", continue_job, continue_job)  # type: ignore[arg-type]
+        refs = storage.list_event_files(continue_job)  # type: ignore[arg-type]
+        with paused_gc():
+            first = [event for _, event in head.iter_events(refs[:_FIRST_ROWS])]
+        first_rows(first)  # type: ignore[misc]
     checkpoint = select_checkpoint(
         storage, continue_latest=continue_latest, continue_job=continue_job, resume_from=resume_from
     )
@@ -153,9 +173,14 @@ def load_stored_job(
     job_id = checkpoint.job_id
     job = storage.retrieve_job(job_id)
     coordinator = job.coordinator_expert_key if job is not None else checkpoint.expert.key
-    events = storage.list_events(job_id, max_step=checkpoint.step_number)
+    # Slim from the files (no history rebuilt: a whole one per step would make a long
+    # job's load quadratic, minutes and gigabytes for 2,000 steps).
+    source = JobSource(storage, job_id, "stored", job_id, job_id)
+    refs = storage.list_event_files(job_id, max_step=checkpoint.step_number)
+    with paused_gc():
+        events: list[BaseEvent] = [event for _, event in source.iter_events(refs)]
     runs = run_models(storage.list_runs(job_id))
-    return StoredJob(job_id, coordinator, checkpoint, [slim_event(e) for e in events], runs)
+    return StoredJob(job_id, coordinator, checkpoint, events, runs)
 
 
 def load_named_job(name: str, cwd: Path, storage_root: Path) -> StoredJob:
