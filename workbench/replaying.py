@@ -382,7 +382,7 @@ class ReplayControl:
         if replay is None or not self.playing:
             return
         delay = replay.play_delay_ms(self.speed) / 1000
-        if self.speed is None:
+        if delay < 0.001:  # (a timer of 0 s divides by zero in Textual)
             # As fast as it draws: the next event once this one is on screen.
             self._play_timer = None
             self.app.call_after_refresh(self._advance)

@@ -107,7 +107,14 @@ async def test_play_runs_to_the_end(tmp_path: Path) -> None:
     app = make_app(project, expert="lead", query="Survey the lake", providers=fast_snap(project))
     async with app.run_test(size=(120, 36)) as pilot:
         replay = await replaying(app, pilot)
-        await pilot.press("s", "s", "s")  # 1× -> 4× -> 16× -> as fast as it draws
+        await pilot.press("space")  # at the recorded pace
+        await app.wait_until(lambda: replay.cursor >= 3)
+        await pilot.press("space", "home")
+        assert not app.replay.playing and replay.cursor == 0
+        await pilot.press("s", "s")  # 1× -> 4× -> 16×
+        await pilot.press("space")
+        await app.wait_until(lambda: replay.cursor >= 3)
+        await pilot.press("space", "home", "s")  # -> as fast as it draws
         assert app.replay.speed is None
         await pilot.press("space")
         assert app.replay.playing
