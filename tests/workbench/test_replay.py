@@ -116,8 +116,7 @@ async def test_play_runs_to_the_end(tmp_path: Path) -> None:
         await app.wait_until(lambda: replay.cursor >= 3)
         await pilot.press("space", "home", "s")  # -> as fast as it draws
         assert app.replay.speed is None
-        await pilot.press("space")
-        assert app.replay.playing
+        await pilot.press("space")  # (at this speed it may be done before the press returns)
         await app.wait_until(lambda: not app.replay.playing)
         assert replay.cursor == len(replay) - 1
         assert app.query_one(Timeline).shown_count == len(replay.rows)
