@@ -166,6 +166,7 @@ class JobsScreen(ModalScreen["JobChoice | None"]):
         self.priced = 0
         #: The job marked for a diff (``m``), by name.
         self.marked: str | None = None
+        self._width = 100
 
     def compose(self) -> ComposeResult:
         with Vertical(id="jobs") as frame:
@@ -206,7 +207,7 @@ class JobsScreen(ModalScreen["JobChoice | None"]):
                 Option("No stored job yet: every run keeps one here.", disabled=True)
             )
             return
-        width = max(40, options.scrollable_content_region.width - 1)
+        width = self._width = max(40, options.scrollable_content_region.width - 1)
         options.add_options(Option(self._line(job, width), id=job.name) for job in jobs)
         ids = [job.job_id for job in jobs]
         options.highlighted = ids.index(self.current) if self.current in ids else 0
@@ -229,9 +230,10 @@ class JobsScreen(ModalScreen["JobChoice | None"]):
         for index, job in enumerate(self.jobs):
             if job.job_id == job_id and job.location is None:
                 self.jobs[index] = job = dataclasses.replace(job, cost=cost)
+                # The width the list was drawn at: measured now, it may be short of a
+                # scrollbar the list shows for a moment while its height settles.
                 options = self.query_one(OptionList)
-                width = max(40, options.scrollable_content_region.width - 1)
-                options.replace_option_prompt(job.name, self._line(job, width))
+                options.replace_option_prompt(job.name, self._line(job, self._width))
                 self.priced += 1
 
     def _line(self, job: JobSummary, width: int) -> str:
@@ -251,8 +253,7 @@ class JobsScreen(ModalScreen["JobChoice | None"]):
     def _relabel(self, job: JobSummary | None) -> None:
         if job is not None:
             options = self.query_one(OptionList)
-            width = max(40, options.scrollable_content_region.width - 1)
-            options.replace_option_prompt(job.name, self._line(job, width))
+            options.replace_option_prompt(job.name, self._line(job, self._width))
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         event.stop()
