@@ -6,8 +6,8 @@ with the live stream panel (centre); the delegation tree (right); the filter bar
 box and the footer (bottom). ``app.tcss`` holds the layout; widgets style themselves.
 
 The app owns the job on screen (a :class:`~workbench.jobview.JobView`) and the
-:class:`~workbench.bridge.RunBridge` that runs jobs; everything it shows is derived by
-``runtime`` from the events the bridge relays.
+:class:`~workbench.bridge.RunBridge` that runs jobs; what it shows is derived by ``runtime``
+from the events the bridge relays (replay: :mod:`workbench.replaying`).
 """
 
 from __future__ import annotations
@@ -30,7 +30,9 @@ from workbench.create_expert import CreateExpertControl
 from workbench.editing import EditingControl
 from workbench.jobview import JobUpdate, JobView
 from workbench.panes import PaneActions, PaneControl
+from workbench.preflight_notice import show_preflight, show_problems
 from workbench.questions import ask_live
+from workbench.replaying import CheckpointPanel, ReplayActions, ReplayBar, ReplayControl
 from workbench.runs import RunControl
 from workbench.status_line import now_ms, status_line
 from workbench.waiters import StateWaiters
@@ -55,7 +57,7 @@ if TYPE_CHECKING:
 __all__ = ["WorkbenchApp"]
 
 
-class WorkbenchApp(PaneActions, App[None]):
+class WorkbenchApp(PaneActions, ReplayActions, App[None]):
     """The workbench for one project.
 
     Args:
@@ -106,6 +108,7 @@ class WorkbenchApp(PaneActions, App[None]):
         self.editing = EditingControl(self)
         self.create = CreateExpertControl(self)
         self.panes = PaneControl(self)
+        self.replay = ReplayControl(self)
         self.themes: Any = None  # the ThemeManager, from on_mount
         self._debounce = debounce
         self._reload_step_ms = reload_step_ms
@@ -137,21 +140,21 @@ class WorkbenchApp(PaneActions, App[None]):
             model = self.preflight.config.model if self.preflight.config else ""
         yield HeaderBar(title, experts, expert, model, id="header")
         with Horizontal(id="main"):
-            yield ConfigPane(project.config_path, id="config", **self._editor_options())
+            editor = {} if self._debounce is None else {"debounce": self._debounce}
+            yield ConfigPane(project.config_path, id="config", **editor)
             yield Splitter(id="split-config")
             with Vertical(id="centre"):
                 yield Notice(id="notice")
+                yield ReplayBar(id="replay-bar")
                 yield Timeline(self.view, clock=self.clock, id="timeline")
                 yield StreamPanel(id="stream")
                 yield AnswerPanel(id="answer")
+                yield CheckpointPanel(id="checkpoint")
             yield Splitter(id="split-tree")
             yield RunTreePanel(id="run-tree")
         yield FilterBar(id="filter")
         yield QueryBar(value=query, id="query")
         yield Footer()
-
-    def _editor_options(self) -> dict[str, Any]:
-        return {} if self._debounce is None else {"debounce": self._debounce}
 
     async def on_mount(self) -> None:
         from workbench.theme_manager import ThemeManager
@@ -161,7 +164,7 @@ class WorkbenchApp(PaneActions, App[None]):
         self.themes.install()
         self.themes.start_watching()
         self.panes.restore_saved()  # the pane sizes kept in workbench.toml
-        self._show_preflight()
+        show_preflight(self)
         if not self.preflight.problems and self.session.remote is None:
             self.check_provider()  # a server's jobs use the server's provider
         self.query_one(RunTreePanel).root.expand()
@@ -198,46 +201,13 @@ class WorkbenchApp(PaneActions, App[None]):
     def _provider_checked(self, problem: str | None) -> None:
         self.preflight.provider_problem = problem
         self.preflight.provider_checked = True
-        self._show_preflight()
+        show_preflight(self)
         self.state_changed()
 
     def reset_notice(self) -> None:
         """The preflight changed (a reload): show its problems, or hide the banner."""
         self.query_one(Notice).hide()
-        self._show_problems()
-
-    def _show_problems(self) -> None:
-        notice = self.query_one(Notice)
-        preflight = self.preflight
-        if preflight.problems:
-            notice.show_problem(
-                f"{self.session.project.config_path.name} has problems; runs are off until "
-                "they are fixed:",
-                preflight.problems,
-                error=True,
-            )
-        elif preflight.provider_problem:
-            notice.show_problem(
-                "Runs will fail until the provider is set up:", [preflight.provider_problem]
-            )
-
-    def _show_preflight(self) -> None:
-        self._show_problems()
-        preflight = self.preflight
-        if preflight.provider_checked:
-            return
-        for warning in preflight.warnings:
-            self.notify(warning, severity="warning")
-        if self.session.remote is not None:
-            self.query_one(Timeline).empty_text = (
-                f"Jobs run on {self.session.remote.url}. Press Enter to run the query below, "
-                "or F2 to open one of the server's jobs."
-            )
-        elif self.session.project.is_demo:
-            self.query_one(Timeline).empty_text = (
-                "No perstack.toml here, so this is the bundled demo: it runs offline, with no "
-                "API key. Press Enter to run the query below."
-            )
+        show_problems(self)
 
     # --- state ----------------------------------------------------------------------------
 
@@ -260,6 +230,8 @@ class WorkbenchApp(PaneActions, App[None]):
 
     def refresh_status(self) -> None:
         """Rewrite the header's status line."""
+        if self.replay.active:  # the cursor's moment, not the job's now
+            return self.replay.moved()
         status = status_line(self.state, self.view, self.clock())
         self.query_one(HeaderBar).set_status(status)
         self.panes.follow_answer(self.view, self.state)
@@ -276,7 +248,7 @@ class WorkbenchApp(PaneActions, App[None]):
     def show_job(self, view: JobView, label: str) -> None:
         """Put another job (or an empty one) on screen."""
         self.view = view
-        view.set_filter(self._row_filter())
+        view.set_filter(self.row_filter())
         self.query_one(RunTreePanel).reset_job(label)
         self.query_one(Timeline).set_view(view)
         # A stored job arrives with its runs: every node of its tree is new.
@@ -362,12 +334,14 @@ class WorkbenchApp(PaneActions, App[None]):
 
     # --- filtering ----------------------------------------------------------------------
 
-    def _row_filter(self) -> RowFilter:
+    def row_filter(self) -> RowFilter:
+        """The timeline's filter: the bar's, narrowed to the tree's node."""
         return dataclasses.replace(self.bar_filter, node_id=self.node_filter)
 
     def apply_filter(self) -> None:
         """Re-filter the timeline with the bar's filter and the tree's node."""
-        self.view.set_filter(self._row_filter())
+        self.view.set_filter(self.row_filter())
+        self.replay.set_filter(self.row_filter())
         self.after_update(JobUpdate(shown_changed=True))
 
     def on_filter_bar_changed(self, message: FilterBar.Changed) -> None:
@@ -390,7 +364,7 @@ class WorkbenchApp(PaneActions, App[None]):
     # --- other messages -----------------------------------------------------------------
 
     def on_query_bar_submitted(self, message: QueryBar.Submitted) -> None:
-        self.runs.run(message.text)
+        self.action_run(message.text)
 
     def on_header_bar_expert_chosen(self, message: HeaderBar.ExpertChosen) -> None:
         self.runs.update_prompt()
@@ -400,9 +374,10 @@ class WorkbenchApp(PaneActions, App[None]):
 
     # --- actions ------------------------------------------------------------------------
 
-    def action_run(self) -> None:
+    def action_run(self, text: str | None = None) -> None:
         """Run the query box's text (a new job, a follow-up or an answer)."""
-        self.runs.run(self.query_one(QueryBar).text)
+        self.replay.leave()  # a follow-up continues the job as it is, not as replayed
+        self.runs.run(self.query_one(QueryBar).text if text is None else text)
 
     def action_stop(self) -> None:
         """Cancel the run in progress."""

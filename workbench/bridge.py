@@ -142,6 +142,7 @@ class RunBridge:
         self._task: asyncio.Task[Any] | None = None
         self._stop_requested = False
         self._timer: Timer | None = None
+        self._finished_posted = False
         self.running = False
 
     # --- UI side ----------------------------------------------------------------------
@@ -170,6 +171,7 @@ class RunBridge:
         sys.setswitchinterval(_SWITCH_INTERVAL)
         self.running = True
         self._stop_requested = False
+        self._finished_posted = False
         self._timer = self.app.set_timer(self.flush_interval, self._pace, name="run-bridge")
         self.app.run_worker(work, name="run", group="run", thread=True, exit_on_error=False)
 
@@ -190,9 +192,11 @@ class RunBridge:
     def _flush(self) -> list[BaseEvent]:
         """Post the buffered events as one batch; return it."""
         with self._lock:
+            if self._finished_posted:
+                return []  # settle() hands them over, after Finished, in order
             batch, self._buffer = self._buffer, []
-        if batch:
-            self.app.post_message(self.Events(batch))
+            if batch:
+                self.app.post_message(self.Events(batch))
         return batch
 
     def _pace(self) -> None:
@@ -316,4 +320,8 @@ class RunBridge:
 
     def _done(self, message: Finished) -> None:
         # Not call_from_thread: it would block this thread on an app that may be closing.
-        self.app.post_message(message)
+        # Under the lock: no batch is posted after Finished (it would arrive after the
+        # app has moved on, a dialog opened on the finished job, say).
+        with self._lock:
+            self._finished_posted = True
+            self.app.post_message(message)

@@ -42,16 +42,24 @@ def is_headless(json_output: bool) -> bool:
     help="Open a job on screen: a job id, a job folder or a .jsonl capture of `perstack run`.",
 )
 @click.option(
+    "--in-replay",
+    "in_replay",
+    is_flag=True,
+    help="With --open: show the job in replay, a cursor in time from its first event.",
+)
+@click.option(
     "--remote",
     metavar="URL",
     help="Drive a `perstack serve` at URL: jobs run there (key from PERSTACK_API_KEY).",
 )
 def start_command(
-    json_output: bool, remote: str | None, open_name: str | None, **kwargs: Any
+    json_output: bool, remote: str | None, open_name: str | None, in_replay: bool, **kwargs: Any
 ) -> int:
     """Open the workbench: pick an Expert, run it, watch every step live."""
     kwargs.pop("run_id", None)
     expert_key, query = kwargs.pop("expert_key"), kwargs.pop("query")
+    if in_replay and open_name is None:
+        raise PerstackError("--in-replay replays the job --open names: give --open <job>")
     if open_name is not None:
         if is_headless(json_output) or remote is not None:
             raise PerstackError(
@@ -61,7 +69,7 @@ def start_command(
         if kwargs.get("continue_latest") or kwargs.get("continue_job"):
             raise PerstackError("--open and --continue/--continue-job cannot be used together")
         options = RunOptions(expert_key or "", query or "", **kwargs)
-        return open_workbench(options, open_name=open_name)
+        return open_workbench(options, open_name=open_name, replay=in_replay)
     if remote is not None:
         if is_headless(json_output):
             raise PerstackError(
@@ -83,6 +91,7 @@ def open_workbench(
     cwd: Path | None = None,
     remote: str | None = None,
     open_name: str | None = None,
+    replay: bool = False,
 ) -> int:
     """Find the project (or install the demo) and run the workbench until it quits.
 
@@ -100,6 +109,7 @@ def open_workbench(
 
         target = connect(remote, os.environ.get("PERSTACK_API_KEY") or None)
     session = Session(find_project(cwd, options.config), options, target, open_job=open_name)
+    session.replay = replay
     from workbench.app import WorkbenchApp
 
     WorkbenchApp(session).run()

@@ -18,8 +18,6 @@ refuse exactly the same things.
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from runtime.errors import PerstackError
@@ -232,6 +230,22 @@ class RunControl:
             interactive=interactive,
         )
 
+    def job_name(self) -> str | None:
+        """The job on screen as :func:`runtime.storage.sources.open_job` takes it."""
+        return self._foreign or self.job_id
+
+    def launch_job(self, starter: Any, coordinator: str) -> None:
+        """Run a job that is not a plain run (a fork: ``starter`` is a
+        :data:`~workbench.bridge.JobStarter`) on a cleared screen, live."""
+        if self.bridge.running:
+            self.app.notify("A run is in progress; Ctrl+T stops it first.", severity="warning")
+            return
+        self._clear(coordinator)
+        self._first = False
+        self.app.set_state("running")
+        self.bridge.start_job(starter)
+        self.update_prompt()
+
     def _launch(self, options: Any) -> None:
         self._first = False
         self._resume_from = None
@@ -253,44 +267,17 @@ class RunControl:
 
     def choose_stored(self) -> None:
         """Open the list of stored jobs; the one chosen goes on screen."""
-        from workbench.screens.jobs import JobsScreen
+        from workbench.jobs_list import jobs_screen
 
         if self.bridge.running:
             self.app.notify("A run is in progress; Ctrl+T stops it first.", severity="warning")
             return
 
-        def chosen(job_id: str | None) -> None:
-            if job_id:
-                self.open_stored(continue_job=job_id)
+        def chosen(choice: Any) -> None:
+            if choice is not None:  # a JobChoice: open, replay or diff (workbench.replaying)
+                self.app.open_choice(choice)
 
-        remote = self.remote
-        if remote is not None:
-            from workbench.remote import list_remote_jobs
-
-            screen = JobsScreen(
-                lambda: list_remote_jobs(remote),
-                self.app.clock(),
-                self.job_id,
-                where=f"Jobs of application {remote.application_id} on {remote.url}",
-                title="Server jobs",
-            )
-        else:
-            from runtime.views.cost import PriceBook
-            from workbench.stored_jobs import list_stored_jobs, price_jobs
-
-            storage = self.storage()
-            location = self.app.session.storage_location()
-            shown = location if isinstance(location, str) else _display_path(location)
-            where = f"Kept in {shown}"
-            prices = PriceBook.from_config(self.app.preflight.config)
-            screen = JobsScreen(
-                lambda: list_stored_jobs(storage),
-                self.app.clock(),
-                self.job_id,
-                where=where,
-                price_jobs=lambda ids: price_jobs(storage, ids, prices),
-            )
-        self.app.push_screen(screen, chosen)
+        self.app.push_screen(jobs_screen(self), chosen)
 
     def open_stored(
         self,
@@ -329,6 +316,7 @@ class RunControl:
                         continue_latest=continue_latest,
                         continue_job=continue_job,
                         resume_from=resume_from,
+                        first_rows=lambda events: app.call_from_thread(self._show_first, events),
                     )
             except PerstackError as error:
                 app.call_from_thread(self._not_loaded, str(error))
@@ -375,6 +363,12 @@ class RunControl:
         )
         self._clear(self.coordinator)
         self.update_prompt()
+
+    def _show_first(self, events: list[Any]) -> None:
+        """The first rows of a long stored job, while the rest is read."""
+        view = JobView.priced(self.app.preflight.config)
+        view.apply(events)
+        self.app.show_job(view, f"job {view.job_id[:8]} · reading…" if view.job_id else "")
 
     def _show_stored(self, job: StoredJob, resumed_earlier: bool, then_run: str) -> None:
         app = self.app
@@ -469,14 +463,3 @@ class RunControl:
         else:
             bar.set_mode("Ask", f"What should {expert} do?", "Enter: run")
 
-
-def _display_path(path: Path) -> str:
-    """``path`` as the person at the terminal would type it: relative to where they are,
-    else under ``~``, else absolute (the demo keeps its jobs in the cache directory)."""
-    path = path.resolve()
-    for base, prefix in ((Path.cwd().resolve(), ""), (Path.home().resolve(), f"~{os.sep}")):
-        try:
-            return f"{prefix}{path.relative_to(base)}{os.sep}"
-        except ValueError:
-            continue
-    return f"{path}{os.sep}"

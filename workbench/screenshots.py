@@ -7,8 +7,9 @@ finished run with its parallel delegation, a step's details, a filter applied, a
 invalid filter, the interactive question, the demo at 80x24, the finished run in the light
 and high-contrast themes, the perstack.toml editor showing problems typed into it, the
 stored jobs, create-expert's flow (F3: the dialog, the proposed change, the report, the
-team's job), a finished job with its final answer on a wide terminal and the editor
-maximised (dark is the default theme of every other picture). The demo's script runs
+team's job), a finished job with its final answer on a wide terminal, the editor
+maximised, and replay (mid-job, the checkpoint panel, the fork dialog, the diff view:
+:mod:`workbench.replay_shots`) (dark is the default theme of every other picture). The demo's script runs
 without its delays, event timestamps come from a counter and the clock is fixed, so the
 pictures come out the same every time. Jobs and the demo copy go to a temporary
 directory, never to your cache, your theme choice or the repository.
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import hashlib
 import itertools
 import os
@@ -27,6 +29,8 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 from unittest import mock
+
+from workbench.replay_shots import REPLAY_SHOTS, fixed_ids
 
 __all__ = ["main", "SHOTS"]
 
@@ -216,6 +220,7 @@ SHOTS: dict[
     "18-maximised-editor": ((120, 36), "coordinator", None, _maximised_editor),
     "19-tool-progress": ((120, 36), "surveyor", None, _progress),
     "20-server-question": ((120, 36), "host", None, _server_question),
+    **REPLAY_SHOTS,  # replay mid-job, the checkpoint panel, the fork dialog, the diff view
 }
 
 
@@ -312,7 +317,8 @@ async def _shoot(name: str, out: Path, work: Path) -> Path:
     counter = itertools.count(_NOW_MS - 20_000, 30)  # ~ the demo's real pace
     empty = work / name
     empty.mkdir()
-    with mock.patch("runtime.engine.bus.now_ms", lambda: next(counter)):
+    ids = fixed_ids() if name in REPLAY_SHOTS else contextlib.nullcontext()
+    with mock.patch("runtime.engine.bus.now_ms", lambda: next(counter)), ids:
         query = DEMO_QUERY if expert == "coordinator" else "Where should I stay in Kyoto?"
         # A job id of the shot's own: the pictures stay the same from one run to the next.
         job_id = hashlib.sha1(name.encode()).hexdigest()[:24]

@@ -127,6 +127,8 @@ class Session:
         self.remote = remote
         #: The job ``perstack start --open`` names (an id, a job folder, a capture).
         self.open_job = open_job
+        #: Show that job in replay (``perstack start --open <job> --in-replay``).
+        self.replay = False
         self.options = dataclasses.replace(
             options,
             config=str(project.config_path),

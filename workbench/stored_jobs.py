@@ -13,13 +13,17 @@ from typing import TYPE_CHECKING
 
 from runtime.errors import PerstackError
 from runtime.storage import select_checkpoint
-from runtime.views.activity import slim_event
 from runtime.views.cost import Cost, PriceBook, RunModel, run_models, stored_cost
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from runtime.events import BaseEvent
-    from runtime.model import Checkpoint
+    from runtime.model import Checkpoint, Job
     from runtime.storage.base import Storage
+
+#: Events read and shown first when a long stored job is opened (a screenful of rows).
+_FIRST_ROWS = 200
 
 __all__ = [
     "JobSummary",
@@ -45,6 +49,8 @@ class JobSummary:
         query: The query that started it ("" when no run setting says).
         cost: What its generations cost (``None`` until priced, see :func:`price_jobs`).
         forked_from: The job it was forked from (``perstack fork``), or ``None``.
+        location: Where it was read from when it is not in the project's storage (a
+            job folder elsewhere, a ``.jsonl`` capture), or ``None``.
     """
 
     job_id: str
@@ -56,6 +62,12 @@ class JobSummary:
     query: str
     cost: Cost | None = None
     forked_from: str | None = None
+    location: str | None = None
+
+    @property
+    def name(self) -> str:
+        """How :func:`runtime.storage.sources.open_job` finds it: its place, or its id."""
+        return self.location or self.job_id
 
 
 @dataclass(frozen=True)
@@ -80,23 +92,41 @@ class StoredJob:
     foreign: str | None = None
 
 
-def list_stored_jobs(storage: Storage, limit: int = 200) -> list[JobSummary]:
-    """The newest ``limit`` jobs of ``storage``, newest first."""
-    summaries = []
-    for job in storage.list_jobs()[:limit]:
-        summaries.append(
-            JobSummary(
-                job_id=job.id,
-                coordinator=job.coordinator_expert_key,
-                status=str(job.status),
-                steps=job.total_steps,
-                tokens=job.usage.total_tokens,
-                started_at=job.started_at,
-                query=_first_query(storage, job.id, job.coordinator_expert_key),
-                forked_from=job.forked_from.job_id if job.forked_from else None,
-            )
-        )
+def list_stored_jobs(
+    storage: Storage, limit: int = 200, *, also: str | None = None, cwd: Path | None = None
+) -> list[JobSummary]:
+    """The newest ``limit`` jobs of ``storage``, newest first; with ``also``, first the
+    job read from there (a folder elsewhere, a capture: the job on screen)."""
+    summaries = [] if also is None else _named_summary(also, cwd or Path.cwd(), storage)
+    summaries += [_summary(storage, job) for job in storage.list_jobs()[:limit]]
     return summaries
+
+
+def _named_summary(name: str, cwd: Path, storage: Storage) -> list[JobSummary]:
+    """The list's line of a job read from ``name`` (``[]`` when it cannot be read)."""
+    from runtime.model import Job
+    from runtime.storage.sources import open_job
+
+    try:
+        source = open_job(name, cwd=cwd, storage_root=getattr(storage, "root", None))
+        job = Job.model_validate(source.job_data())
+    except (PerstackError, ValueError):
+        return []
+    return [_summary(source.storage, job, source.location)]
+
+
+def _summary(storage: Storage, job: Job, location: str | None = None) -> JobSummary:
+    return JobSummary(
+        job_id=job.id,
+        coordinator=job.coordinator_expert_key,
+        status=str(job.status),
+        steps=job.total_steps,
+        tokens=job.usage.total_tokens,
+        started_at=job.started_at,
+        query=_first_query(storage, job.id, job.coordinator_expert_key),
+        forked_from=job.forked_from.job_id if job.forked_from else None,
+        location=location,
+    )
 
 
 def price_jobs(
@@ -113,12 +143,28 @@ def load_stored_job(
     continue_latest: bool = False,
     continue_job: str | None = None,
     resume_from: str | None = None,
+    first_rows: Callable[[list[BaseEvent]], None] | None = None,
 ) -> StoredJob:
     """The job that ``--continue`` / ``--continue-job`` / ``--resume-from`` point at.
+
+    With ``first_rows``, a job named by id (``continue_job``, to its latest checkpoint)
+    hands its first events to ``first_rows`` as soon as they are read, before the rest
+    and its checkpoint (a viewer shows them meanwhile: a 10,000-event job takes a second
+    or two to read whole).
 
     Raises:
         PerstackError: The options point at nothing (the messages of ``perstack run``).
     """
+    from runtime._gcpause import paused_gc
+    from runtime.storage.sources import JobSource
+
+    early = first_rows is not None and continue_job is not None and resume_from is None
+    if early and storage.retrieve_job(continue_job) is not None:  # type: ignore[arg-type]
+        head = JobSource(storage, continue_job, "stored", continue_job, continue_job)  # type: ignore[arg-type]
+        refs = storage.list_event_files(continue_job)  # type: ignore[arg-type]
+        with paused_gc():
+            first = [event for _, event in head.iter_events(refs[:_FIRST_ROWS])]
+        first_rows(first)  # type: ignore[misc]
     checkpoint = select_checkpoint(
         storage, continue_latest=continue_latest, continue_job=continue_job, resume_from=resume_from
     )
@@ -127,9 +173,14 @@ def load_stored_job(
     job_id = checkpoint.job_id
     job = storage.retrieve_job(job_id)
     coordinator = job.coordinator_expert_key if job is not None else checkpoint.expert.key
-    events = storage.list_events(job_id, max_step=checkpoint.step_number)
+    # Slim from the files (no history rebuilt: a whole one per step would make a long
+    # job's load quadratic, minutes and gigabytes for 2,000 steps).
+    source = JobSource(storage, job_id, "stored", job_id, job_id)
+    refs = storage.list_event_files(job_id, max_step=checkpoint.step_number)
+    with paused_gc():
+        events: list[BaseEvent] = [event for _, event in source.iter_events(refs)]
     runs = run_models(storage.list_runs(job_id))
-    return StoredJob(job_id, coordinator, checkpoint, [slim_event(e) for e in events], runs)
+    return StoredJob(job_id, coordinator, checkpoint, events, runs)
 
 
 def load_named_job(name: str, cwd: Path, storage_root: Path | str) -> StoredJob:

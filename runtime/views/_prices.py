@@ -134,6 +134,18 @@ def lookup(provider_id: str, model: str) -> LibraryModel | None:
         return None
 
 
+def model_ids(provider_id: str) -> list[str]:
+    """The ids of every model the library prices for provider ``provider_id``, sorted
+    (``[]`` for a provider it does not know, or when it is not installed)."""
+    try:
+        from genai_prices.data_snapshot import get_snapshot
+
+        provider = get_snapshot().find_provider(None, provider_id, None)
+    except (ImportError, LookupError):
+        return []
+    return sorted(model.id for model in provider.models if not getattr(model, "deprecated", False))
+
+
 _preloading: threading.Thread | None = None
 
 

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "FREE_PROVIDERS",
+    "known_models",
     "GENERATION_TYPES",
     "Cost",
     "CostMeter",
@@ -259,6 +260,15 @@ class PriceBook:
         except (ValueError, LookupError) as error:  # usage the table cannot price
             return _unknown(f"{library_name()} cannot price this usage of {run}: {error}")
         return _priced(usd, basis)
+
+
+def known_models(provider: str) -> list[str]:
+    """The models the price library knows for our provider ``provider`` (what a model
+    picker can offer); ``[]`` for a provider it has no table for."""
+    from runtime.views._prices import model_ids
+
+    library_provider = _LIBRARY_PROVIDER.get(provider)
+    return model_ids(library_provider) if library_provider else []
 
 
 def _library_lookup(run: RunModel) -> tuple[LibraryModel, str] | str:

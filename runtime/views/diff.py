@@ -24,7 +24,7 @@ from typing import Any
 
 from runtime.views.steps import JobStep, JobSteps, StepNode
 
-__all__ = ["JobDiff", "StepPair", "align", "diff_jobs"]
+__all__ = ["JobDiff", "StepPair", "align", "diff_jobs", "fold_pairs"]
 
 #: Beyond this many differences between two Experts' steps, the exact alignment (whose
 #: cost grows with the square of the differences) gives way to a quicker, rougher one.
@@ -96,6 +96,21 @@ def diff_jobs(a: JobSteps, b: JobSteps) -> JobDiff:
         _pair_nodes(a, b, root_a, root_b, 0, pairs)
     first = next((index for index, pair in enumerate(pairs) if not pair.same), None)
     return JobDiff(a, b, pairs, first)
+
+
+def fold_pairs(pairs: Sequence[StepPair]) -> list[range]:
+    """The pairs as a diff shows them: each range is one line, a run of two or more
+    equal pairs folded into one (``len(span) > 1``), any other pair alone."""
+    lines: list[range] = []
+    index = 0
+    while index < len(pairs):
+        end = index
+        if pairs[index].same:
+            while end + 1 < len(pairs) and pairs[end + 1].same:
+                end += 1
+        lines.append(range(index, end + 1))
+        index = end + 1
+    return lines
 
 
 def _pair_nodes(

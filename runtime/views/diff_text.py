@@ -21,10 +21,10 @@ import shutil
 from typing import IO, Any
 
 from runtime.views._row_text import short_args
-from runtime.views.diff import JobDiff, StepPair
+from runtime.views.diff import JobDiff, StepPair, fold_pairs
 from runtime.views.steps import JobStep, JobSteps
 
-__all__ = ["render_diff", "describe_action"]
+__all__ = ["render_diff", "describe_action", "pair_mark"]
 
 _MARKS = {"same": "=", "changed": "~", "only_a": "-", "only_b": "+"}
 _STYLES = {"=": "dim", "~": "yellow", "-": "red", "+": "green"}
@@ -101,7 +101,8 @@ def _cell(step: JobStep | None, depth: int, width: int) -> str:
     return f"{text:<{width}}"
 
 
-def _mark(pair: StepPair) -> str:
+def pair_mark(pair: StepPair) -> str:
+    """``=`` same, ``~`` changed, ``-`` only in A, ``+`` only in B."""
     if pair.same:
         return _MARKS["same"]
     if pair.a is None:
@@ -115,28 +116,21 @@ def _lines(diff: JobDiff, width: int) -> list[tuple[str, str]]:
     side = max(20, (width - 9) // 2)
     lines = [(_summary_line("A", diff.a), "bold"), (_summary_line("B", diff.b), "bold"), ("", "")]
     pairs = diff.pairs
-    index = 0
-    while index < len(pairs):
-        if pairs[index].same:
-            end = index
-            while end + 1 < len(pairs) and pairs[end + 1].same:
-                end += 1
-            count = end - index + 1
-            if count > 1:
-                first, last = pairs[index].a, pairs[end].a
-                span = f"{first.step_number}–{last.step_number}" if first and last else ""
-                lines.append((f"       … {count} equal steps ({span}) …", "dim"))
-                index = end + 1
-                continue
+    for span in fold_pairs(pairs):
+        if len(span) > 1:
+            first, last = pairs[span[0]].a, pairs[span[-1]].a
+            steps = f"{first.step_number}–{last.step_number}" if first and last else ""
+            lines.append((f"       … {len(span)} equal steps ({steps}) …", "dim"))
+            continue
+        index = span[0]
         pair = pairs[index]
-        mark = _mark(pair)
+        mark = pair_mark(pair)
         pointer = "▶" if index == diff.first_divergence else " "
         text = (
             f"{pointer} {mark} {_cell(pair.a, pair.depth, side)} │ "
             f"{_cell(pair.b, pair.depth, side).rstrip()}"
         )
         lines.append((text.rstrip(), _STYLES[mark]))
-        index += 1
     if diff.first_divergence is None:
         lines += [("", ""), ("The jobs did the same things, step by step.", "green")]
     for name, steps in (("A", diff.a), ("B", diff.b)):

@@ -46,6 +46,7 @@ from runtime.views.runtree import STEP_END_TYPES, RunNode, RunTree
 
 if TYPE_CHECKING:
     from runtime.events import RunEvent
+    from runtime.model import Checkpoint
     from runtime.storage.base import Storage
     from runtime.storage.records import EventFileRef
     from runtime.storage.sources import JobSource
@@ -61,6 +62,8 @@ __all__ = [
 
 _ERROR_EVENTS = frozenset({"retry", "stopRunByError"})
 _CHECKPOINT_EVENTS = STEP_END_TYPES | {"startRun"}
+#: Whole checkpoints kept after reading (a long job's histories are large).
+_CHECKPOINTS_KEPT = 8
 
 
 class JobReplay(ReplayNavigation):
@@ -124,6 +127,7 @@ class JobReplay(ReplayNavigation):
         self._first_end_of_step: dict[int, int] = {}
         self._first_of_step: dict[int, int] = {}
         self._index_of_id: dict[str, int] = {}
+        self._checkpoints: dict[int, Checkpoint | None] = {}
         with paused_gc():
             self._build()
         self.cursor = len(self.events) - 1
@@ -358,13 +362,9 @@ class JobReplay(ReplayNavigation):
         if index is None:
             return None
         event = self.events[index]
-        field = "initialCheckpoint" if event.type == "startRun" else "checkpoint"
-        data = self.stored_event(index)
-        if data is None or not isinstance(data.get(field), dict):
+        checkpoint = self._read_checkpoint(index)
+        if checkpoint is None:
             return None
-        from runtime.model import Checkpoint
-
-        checkpoint = Checkpoint.model_validate(data[field])
         return CheckpointAt(
             checkpoint=checkpoint,
             node_id=node_id,
@@ -372,6 +372,24 @@ class JobReplay(ReplayNavigation):
             stored=event.type != "startRun",
             waiting=self._open_calls(node_id, cursor),
         )
+
+    def _read_checkpoint(self, index: int) -> Checkpoint | None:
+        """The whole checkpoint event ``index`` carried, read once: moving the cursor
+        back and forth over a step does not read and parse its history again."""
+        if index in self._checkpoints:
+            return self._checkpoints[index]
+        event = self.events[index]
+        field = "initialCheckpoint" if event.type == "startRun" else "checkpoint"
+        data = self.stored_event(index)
+        checkpoint = None
+        if data is not None and isinstance(data.get(field), dict):
+            from runtime.model import Checkpoint
+
+            checkpoint = Checkpoint.model_validate(data[field])
+        if len(self._checkpoints) >= _CHECKPOINTS_KEPT:
+            self._checkpoints.pop(next(iter(self._checkpoints)))
+        self._checkpoints[index] = checkpoint
+        return checkpoint
 
     def stored_event(self, index: int) -> dict[str, Any] | None:
         """The whole JSON of event ``index`` (histories rebuilt), read from storage."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
 from textual import work
@@ -29,7 +30,11 @@ if TYPE_CHECKING:
     from runtime.views.cost import Cost
     from workbench.stored_jobs import JobSummary
 
-__all__ = ["JobsScreen", "job_line", "format_age"]
+__all__ = ["JobChoice", "JobsScreen", "job_line", "format_age"]
+
+_HINT = "Enter: show the job (a query then continues it) · Esc: close"
+_HINT_MARKED = "◆ marked · Enter on another job: diff the two · m: unmark · r: replay · Esc: close"
+_MARKED = "◆ "
 
 _STATUS = {
     "completed": "✓ completed",
@@ -59,8 +64,9 @@ def format_age(started_ms: int, now_ms: int) -> str:
 def job_line(job: JobSummary, now_ms: int, width: int = 100) -> str:
     """One job as a line of the list, at most ``width`` cells.
 
-    Status, Expert, steps, tokens and their cost (blank until priced), age, id and query;
-    below 90 cells the tokens, the cost and the id make room for the query.
+    Status, Expert, steps, tokens and their cost (blank until priced), age, id, the job
+    it was forked from (``fork of k3f…``) and the query (or, for a job read from elsewhere, its
+    path); below 90 cells the tokens, the cost and the id make room for the query.
     """
     status = _STATUS.get(job.status, f"· {job.status}")
     age = format_age(job.started_at, now_ms)
@@ -71,12 +77,35 @@ def job_line(job: JobSummary, now_ms: int, width: int = 100) -> str:
     cells.append(f"{age:>10}")
     if width >= 90:
         cells.append(job.job_id[:8])
-    cells.append(" ".join(job.query.split()))
+    if job.forked_from:
+        cells.append(f"fork of {job.forked_from[:8]}")
+    cells.append(job.location or " ".join(job.query.split()))
     return fit("  ".join(cells), width)
 
 
-class JobsScreen(ModalScreen[str | None]):
-    """Dismissed with the chosen job's id, or ``None``.
+@dataclass(frozen=True)
+class JobChoice:
+    """What was chosen in the list.
+
+    Attributes:
+        name: The job (its id, or where it was read from).
+        action: ``open`` (show it), ``replay`` (show it in replay) or ``diff`` (compare
+            ``other`` with it).
+        other: The job marked first, for ``diff``.
+        location: ``name`` is a place (a folder, a capture), not an id of the storage.
+    """
+
+    name: str
+    action: str = "open"
+    other: str | None = None
+    location: bool = False
+
+
+class JobsScreen(ModalScreen["JobChoice | None"]):
+    """Dismissed with the choice (:class:`JobChoice`), or ``None``.
+
+    ``m`` marks the highlighted job; choosing another then diffs the two. ``r`` opens the
+    highlighted job in replay.
 
     Args:
         list_jobs: Reads the jobs to list (called in a thread; may raise
@@ -89,7 +118,11 @@ class JobsScreen(ModalScreen[str | None]):
             ``(job id, cost)`` as each is priced); ``None``: the list has no costs.
     """
 
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "close", "Close")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "close", "Close"),
+        Binding("m", "mark", "Mark for a diff", show=False),
+        Binding("r", "replay", "Replay", show=False),
+    ]
 
     DEFAULT_CSS = """
     JobsScreen {
@@ -132,15 +165,16 @@ class JobsScreen(ModalScreen[str | None]):
         self.jobs: list[JobSummary] | None = None
         #: How many of them have their cost shown.
         self.priced = 0
+        #: The job marked for a diff (``m``), by name.
+        self.marked: str | None = None
+        self._width = 100
 
     def compose(self) -> ComposeResult:
         with Vertical(id="jobs") as frame:
             frame.border_title = self.title
             yield Label(self.where or "Kept in memory", id="jobs-where", markup=False)
             yield OptionList(Option("Reading the jobs…", disabled=True), id="jobs-list")
-            yield Label(
-                "Enter: show the job (a query then continues it) · Esc: close", id="jobs-hint"
-            )
+            yield Label(_HINT, id="jobs-hint")
 
     def on_mount(self) -> None:
         self.query_one(OptionList).focus()
@@ -174,14 +208,12 @@ class JobsScreen(ModalScreen[str | None]):
                 Option("No stored job yet: every run keeps one here.", disabled=True)
             )
             return
-        width = self._line_width()
-        options.add_options(
-            Option(job_line(job, self.now_ms, width), id=job.job_id) for job in jobs
-        )
+        width = self._width = max(40, options.scrollable_content_region.width - 1)
+        options.add_options(Option(self._line(job, width), id=job.name) for job in jobs)
         ids = [job.job_id for job in jobs]
         options.highlighted = ids.index(self.current) if self.current in ids else 0
         if self.price_jobs is not None:
-            self._price(ids)
+            self._price([job.job_id for job in jobs if job.location is None])
 
     @work(thread=True, exclusive=True, group="job-costs")
     def _price(self, ids: list[str]) -> None:
@@ -197,27 +229,59 @@ class JobsScreen(ModalScreen[str | None]):
         if not self.is_attached or self.jobs is None:
             return
         for index, job in enumerate(self.jobs):
-            if job.job_id == job_id:
+            if job.job_id == job_id and job.location is None:
                 self.jobs[index] = job = dataclasses.replace(job, cost=cost)
+                # The width the list was drawn at: measured now, it may be short of a
+                # scrollbar the list shows for a moment while its height settles.
                 options = self.query_one(OptionList)
-                line = job_line(job, self.now_ms, self._line_width())
-                options.replace_option_prompt(job_id, line)
+                options.replace_option_prompt(job.name, self._line(job, self._width))
                 self.priced += 1
 
-    def _line_width(self) -> int:
-        return max(40, self.query_one(OptionList).scrollable_content_region.width - 1)
+    def _line(self, job: JobSummary, width: int) -> str:
+        if job.name == self.marked:
+            return _MARKED + job_line(job, self.now_ms, width - len(_MARKED))
+        return job_line(job, self.now_ms, width)
 
-    def on_resize(self) -> None:
-        """Lines fit the list's width: drawn again when it changes."""
-        if not self.jobs:
-            return
-        options, width = self.query_one(OptionList), self._line_width()
-        for job in self.jobs:
-            options.replace_option_prompt(job.job_id, job_line(job, self.now_ms, width))
+    def _job(self, name: str | None) -> JobSummary | None:
+        return next((job for job in self.jobs or [] if job.name == name), None)
+
+    def _highlighted(self) -> JobSummary | None:
+        options = self.query_one(OptionList)
+        if options.highlighted is None or not self.jobs:
+            return None
+        return self._job(options.get_option_at_index(options.highlighted).id)
+
+    def _relabel(self, job: JobSummary | None) -> None:
+        if job is not None:
+            options = self.query_one(OptionList)
+            options.replace_option_prompt(job.name, self._line(job, self._width))
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         event.stop()
-        self.dismiss(event.option.id)
+        job = self._job(event.option.id)
+        if job is None:
+            return
+        if self.marked is not None and self.marked != job.name:
+            self.dismiss(JobChoice(job.name, "diff", other=self.marked))
+        else:
+            self.dismiss(JobChoice(job.name, location=job.location is not None))
+
+    def action_mark(self) -> None:
+        """Mark the highlighted job (again: unmark); choosing another diffs the two."""
+        job = self._highlighted()
+        if job is None:
+            return
+        previous = self._job(self.marked)
+        self.marked = None if self.marked == job.name else job.name
+        self._relabel(previous)
+        self._relabel(job)
+        self.query_one("#jobs-hint", Label).update(_HINT if self.marked is None else _HINT_MARKED)
+
+    def action_replay(self) -> None:
+        """Show the highlighted job in replay."""
+        job = self._highlighted()
+        if job is not None:
+            self.dismiss(JobChoice(job.name, "replay", location=job.location is not None))
 
     def action_close(self) -> None:
         """Close without choosing."""

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
     from textual.widgets.tree import TreeNode
 
+    from runtime.views.replay import NodeState
     from runtime.views.runtree import RunNode, RunTree
 
 __all__ = ["RunTreePanel"]
@@ -70,11 +71,14 @@ class RunTreePanel(Tree[str | None]):
         #: Experts whose definition changed (or went) since the job on screen ran them.
         self._edited: dict[str, str] = {}
         self._tree: RunTree | None = None
+        #: While replaying: each shown node's label figures, to relabel only what changed.
+        self._replayed: dict[str, tuple[object, ...]] = {}
 
     def reset_job(self, label: str) -> None:
         """Empty the tree for a new job."""
         self.reset(label, data=None)
         self._tree_nodes.clear()
+        self._replayed.clear()
         self._edited.clear()
         self.root.expand()
 
@@ -96,6 +100,42 @@ class RunTreePanel(Tree[str | None]):
             else:
                 shown.set_label(self._label(node, now_ms))
 
+    def show_states(self, states: dict[str, NodeState]) -> None:
+        """Replay: show the nodes that had started, each as it was (``states``, in the
+        order they started; see :meth:`runtime.views.replay.JobReplay.nodes_at`).
+
+        Only what differs from the last call is touched: nodes that had not started yet
+        are removed, new ones added, changed ones relabelled.
+        """
+        shown = self._replayed
+        for node_id in [n for n in shown if n not in states]:
+            node = self._tree_nodes.pop(node_id, None)
+            shown.pop(node_id)
+            if node is not None:
+                node.remove()
+        for node_id, state in states.items():
+            figures = (state.status, state.total_steps, state.total_tokens, state.elapsed_ms // 100)
+            if shown.get(node_id) == figures:
+                continue
+            shown[node_id] = figures
+            label = self._replay_label(state)
+            existing = self._tree_nodes.get(node_id)
+            if existing is None:
+                parent = self._tree_nodes.get(state.parent_id or "", self.root)
+                parent.allow_expand = True
+                existing = parent.add(label, data=node_id, expand=True)
+                existing.allow_expand = False
+                self._tree_nodes[node_id] = existing
+            else:
+                existing.set_label(label)
+
+    def _replay_label(self, state: NodeState) -> Text:
+        parts = [f"{state.total_steps}st"]
+        if state.total_tokens:
+            parts.append(format_tokens(state.total_tokens))
+        parts.append(format_duration(state.elapsed_ms))
+        return self._assemble(state.status, state.label, "", parts)
+
     def mark_edited(self, changed: Sequence[str], removed: Sequence[str], now_ms: int) -> None:
         """perstack.toml was reloaded: label the runs of Experts that changed or went
         (the job on screen ran their old definitions)."""
@@ -115,7 +155,15 @@ class RunTreePanel(Tree[str | None]):
                 self._tree_nodes[node_id].set_label(self._label(node, now_ms))
 
     def _label(self, node: RunNode, now_ms: int) -> Text:
-        status = node.status
+        parts = [f"{node.total_steps}st"]
+        if node.total_tokens:
+            parts.append(format_tokens(node.total_tokens))
+            parts.append(format_cost(node.total_cost))
+        parts.append(format_duration(node.elapsed_ms(now_ms)))
+        edited = self._edited.get(node.expert_key)
+        return self._assemble(node.status, node.label, f" ({edited})" if edited else "", parts)
+
+    def _assemble(self, status: str, label: str, note: str, parts: list[str]) -> Text:
         style_name = {
             "running": "running",
             "delegating": "running",
@@ -126,17 +174,11 @@ class RunTreePanel(Tree[str | None]):
         }.get(status, "stopped")
         style = self.get_component_rich_style(f"run-tree--{style_name}", partial=True)
         figures = self.get_component_rich_style("run-tree--figures", partial=True)
-        parts = [f"{node.total_steps}st"]
-        if node.total_tokens:
-            parts.append(format_tokens(node.total_tokens))
-            parts.append(format_cost(node.total_cost))
-        parts.append(format_duration(node.elapsed_ms(now_ms)))
-        edited = self._edited.get(node.expert_key)
         return Text.assemble(
             (STATUS_GLYPHS.get(status, "·"), style),
             " ",
-            node.label,
-            (f" ({edited})" if edited else "", figures),
+            label,
+            (note, figures),
             (f" {' '.join(parts)}", figures),
         )
 

@@ -9,7 +9,7 @@ per (row, version, width, cursor); open rows (their duration ticks) are not.
 from __future__ import annotations
 
 import textwrap
-from typing import TYPE_CHECKING, ClassVar, NamedTuple
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
 from rich.segment import Segment
 from rich.style import Style
@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from textual import events
 
     from runtime.views.activity import ActivityRow
+    from runtime.views.replay_rows import ReplayRows
     from workbench.jobview import JobView
 
 __all__ = ["Timeline", "Columns", "columns_for"]
@@ -155,21 +156,51 @@ class Timeline(ScrollView, can_focus=True):
         self.clock = clock
         #: Keep the last row in view as rows arrive (off when the user moves up).
         self.follow = True
+        #: The rows drawn instead of the view's while replaying (a
+        #: :class:`~runtime.views.replay_rows.ReplayRows`), and the time they are drawn at.
+        self.replay: ReplayRows | None = None
+        self._replay_clock: Callable[[], int] | None = None
         self._cache: LRUCache[tuple[int, int, int, bool], Strip] = LRUCache(2048)
 
     # --- data -------------------------------------------------------------------------
 
     @property
+    def shown(self) -> Any:
+        """The rows drawn: those of the view that pass its filter, or the replay's."""
+        return self.view.shown if self.replay is None else self.replay
+
+    @property
     def shown_count(self) -> int:
         """How many rows pass the filter."""
-        return len(self.view.shown)
+        return len(self.shown)
 
     @property
     def highlighted(self) -> ActivityRow | None:
-        """The row under the cursor."""
+        """The row under the cursor (while replaying: the row itself, final)."""
         if 0 <= self.cursor < self.shown_count:
-            return self.view.shown.row_at(self.cursor)
+            row = self.shown.row_at(self.cursor)
+            return row if self.replay is None else row.row
         return None
+
+    def show_replay(self, rows: ReplayRows | None, clock: Callable[[], int] | None = None) -> None:
+        """Draw ``rows`` (a replay's, as of its cursor, timed by ``clock``) instead of the
+        view's; ``None``: the view's again."""
+        self.replay = rows
+        self._replay_clock = clock
+        self._cache.clear()
+        self.follow = True
+        self.rows_changed(shown_changed=True)
+
+    def replay_moved(self) -> None:
+        """The replay's cursor moved: the rows shown and their states changed."""
+        count = self.shown_count
+        self._set_virtual_height(count + 1)
+        self.follow = True
+        if count:
+            self._move(count - 1)
+        else:
+            self.cursor = -1
+        self.refresh()
 
     def set_view(self, view: JobView) -> None:
         """Show another job."""
@@ -187,7 +218,7 @@ class Timeline(ScrollView, can_focus=True):
             if self.follow and count:
                 self._move(count - 1)
             elif keep is not None:
-                position = self.view.shown.position_of(keep.index)
+                position = self.shown.position_of(keep.index)
                 self._move(position if position is not None else min(self.cursor, count - 1))
             elif self.cursor >= count or (self.cursor < 0 and count):
                 self._move(min(max(self.cursor, 0), count - 1))
@@ -195,7 +226,7 @@ class Timeline(ScrollView, can_focus=True):
         elif rows:
             top = int(self.scroll_y)
             for row in rows:
-                position = self.view.shown.position_of(row.index)
+                position = self.shown.position_of(row.index)
                 if position is not None and top <= position < top + self.size.height:
                     self._refresh_position(position)
 
@@ -307,8 +338,10 @@ class Timeline(ScrollView, can_focus=True):
                         0, width, self.rich_style
                     )
             return Strip.blank(width, self.rich_style)
-        row = self.view.shown.row_at(position)
+        row = self.shown.row_at(position)
         selected = position == self.cursor
+        if self.replay is not None:  # a row as it was: drawn afresh (30 lines, not 10,000)
+            return self._row_strip(row, width, selected)
         key = (row.index, row.version, width, selected)
         if not row.is_open:
             cached = self._cache.get(key)
@@ -344,7 +377,7 @@ class Timeline(ScrollView, can_focus=True):
         expert = _fit_actor(_indent(row.depth), row.actor, c.expert)
         label = _label(row)
         glyph = KIND_GLYPHS.get(row.kind, " ")
-        duration = row.duration_ms(self.clock())
+        duration = row.duration_ms((self._replay_clock or self.clock)())
         label_cells = self._label_cells(row, label, c.label - 2, label_style)
         cells = [
             (f"{row.step:>{c.step}} ", muted),
