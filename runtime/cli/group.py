@@ -26,6 +26,7 @@ HEADLESS_COMMANDS: dict[str, str] = {
     "create-expert": "runtime.cli.create_expert:create_expert_command",
     "fork": "runtime.cli.fork:fork_command",
     "diff": "runtime.cli.diff:diff_command",
+    "compare": "runtime.cli.compare:compare_command",
 }
 #: Upstream registry commands we do not support yet (D11).
 UNSUPPORTED_COMMANDS = ("publish", "unpublish", "tag", "status")
