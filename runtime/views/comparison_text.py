@@ -98,7 +98,8 @@ def render_comparison(comparison: Comparison, out: IO[str], *, width: int | None
     from rich.console import Console
     from rich.table import Table
 
-    width = width or shutil.get_terminal_size((140, 24)).columns
+    if width is None:  # a pipe or a file gets every cell whole
+        width = shutil.get_terminal_size((140, 24)).columns if out.isatty() else 200
     console = Console(file=out, width=width, highlight=False, emoji=False, markup=False)
     table = Table(title=f"{comparison.expert}: {comparison.query}", title_justify="left")
     for header in _HEADERS:
