@@ -26,6 +26,7 @@ from textual.widgets import Footer
 from runtime.views.timeline_filter import RowFilter
 from workbench.bridge import ProviderFactory, RunBridge
 from workbench.commands import bindings, palette_provider
+from workbench.comparing import CompareActions, CompareControl
 from workbench.create_expert import CreateExpertControl
 from workbench.editing import EditingControl
 from workbench.jobview import JobUpdate, JobView
@@ -54,7 +55,7 @@ if TYPE_CHECKING:
 __all__ = ["WorkbenchApp"]
 
 
-class WorkbenchApp(PaneActions, App[None]):
+class WorkbenchApp(CompareActions, PaneActions, App[None]):
     """The workbench for one project.
 
     Args:
@@ -105,6 +106,7 @@ class WorkbenchApp(PaneActions, App[None]):
         self.editing = EditingControl(self)
         self.create = CreateExpertControl(self)
         self.panes = PaneControl(self)
+        self.compare = CompareControl(self)
         self.themes: Any = None  # the ThemeManager, from on_mount
         self._debounce = debounce
         self._reload_step_ms = reload_step_ms
@@ -415,6 +417,10 @@ class WorkbenchApp(PaneActions, App[None]):
     def action_create_expert(self) -> None:
         """Open "New Expert from a description" (create-expert as a job on screen)."""
         self.create.open()
+
+    def action_compare(self) -> None:
+        """Open the compare view: the Expert and query on 2–4 models at once."""
+        self.compare.open()
 
     def action_answer(self) -> None:
         """Reopen the pending interactive question."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -92,6 +93,7 @@ def build_request(
     env_path: tuple[str, ...] = (),
     workspace: str | None = None,
     cwd: Path | None = None,
+    on_warning: Callable[[str], None] | None = None,
     **_: Any,
 ) -> Any:
     """Resolve the command line into a :class:`~runtime.engine.compare.CompareRequest`
@@ -114,7 +116,10 @@ def build_request(
         timeout=timeout,
     )
     for warning in loaded.warnings:
-        sys.stderr.write(f"warning: {warning}\n")
+        if on_warning is None:
+            sys.stderr.write(f"warning: {warning}\n")
+        else:
+            on_warning(warning)
     folder = Path(workspace).resolve() if workspace else cwd
     if not folder.is_dir():
         raise PerstackError(f"--workspace {workspace}: not a directory")

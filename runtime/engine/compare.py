@@ -30,6 +30,8 @@ from runtime.views.comparison import Comparison, RunFigures, job_figures
 if TYPE_CHECKING:
     from runtime.config.models import PerstackConfig
     from runtime.events import BaseEvent
+    from runtime.providers.base import Provider
+    from runtime.settings import RunSetting
     from runtime.storage.sources import JobSource
     from runtime.views.cost import PriceBook
     from runtime.views.steps import JobSteps
@@ -99,6 +101,8 @@ class CompareRequest:
         baseline: A recorded job shown as the first column, not run.
         locked_tools: Tool definitions from ``perstack.lock``, if any.
         prices: How figures are priced (``perstack.toml``'s ``[prices]``).
+        provider_factory: Builds each run's provider from its settings instead of
+            ``[provider]`` (embedding, tests, benchmarks); ``None``: as ``perstack run``.
     """
 
     expert: str
@@ -112,6 +116,7 @@ class CompareRequest:
     baseline: JobSource | None = None
     locked_tools: Mapping[str, Any] | None = None
     prices: PriceBook | None = None
+    provider_factory: Callable[[RunSetting], Provider] | None = None
     comparison_id: str = field(default_factory=new_id)
 
     def __post_init__(self) -> None:
@@ -242,7 +247,15 @@ async def _run_one(
             job_id=figures.job_id,
         )
         listener = None if on_event is None else (lambda event: on_event(index, event))
-        await run(setting, listener, storage=storage, locked_tools=request.locked_tools)
+        factory = request.provider_factory
+        provider = None if factory is None else factory(setting)
+        await run(
+            setting,
+            listener,
+            storage=storage,
+            provider=provider,
+            locked_tools=request.locked_tools,
+        )
     except asyncio.CancelledError:
         raise
     except Exception as error:  # noqa: BLE001 - any failure is this column's, not the others'

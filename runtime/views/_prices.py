@@ -134,6 +134,16 @@ def lookup(provider_id: str, model: str) -> LibraryModel | None:
         return None
 
 
+def library_models(provider_id: str) -> list[str]:
+    """The model ids the library's table has for ``provider_id`` (none: ``[]``)."""
+    from genai_prices.data_snapshot import get_snapshot
+
+    for provider in get_snapshot().providers:
+        if provider.id == provider_id:
+            return [model.id for model in provider.models]
+    return []
+
+
 _preloading: threading.Thread | None = None
 
 

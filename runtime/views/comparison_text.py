@@ -26,7 +26,13 @@ from runtime.views.steps import JobStep
 if TYPE_CHECKING:
     from rich.console import Console
 
-__all__ = ["BEST_MARKS", "comparison_markdown", "figure_cells", "render_comparison"]
+__all__ = [
+    "BEST_MARKS",
+    "comparison_markdown",
+    "figure_cells",
+    "render_comparison",
+    "step_line",
+]
 
 #: How the best runs are marked, by :func:`~runtime.views.comparison.best_runs`' names.
 BEST_MARKS = {"fastest": "⚡", "cheapest": "$", "fewestSteps": "◆"}
@@ -65,11 +71,13 @@ def _marks(comparison: Comparison) -> list[set[str]]:
     return marks
 
 
-def _cell(step: JobStep | None, depth: int, width: int) -> str:
+def step_line(step: JobStep | None, depth: int = 0, width: int | None = None) -> str:
+    """One aligned step on a line: ``3 writer  readTextFile path=a.txt`` (delegates
+    indented by ``depth``; ``""`` for no step), cut to ``width`` with ``…``."""
     if step is None:
         return ""
     text = f"{step.step_number} {'  ' * depth}{step.actor}  {describe_action(step.action)}"
-    return text if len(text) <= width else text[: width - 1] + "…"
+    return text if width is None or len(text) <= width else text[: width - 1] + "…"
 
 
 def _rows(comparison: Comparison) -> list[tuple[str, StepRow | None]]:
@@ -160,7 +168,7 @@ def _print_alignment(comparison: Comparison, console: Console, width: int) -> No
         if row is None:
             print_(f"     {mark}", style="dim")
             continue
-        cells = [_cell(step, row.depth, side).ljust(side) for step in row.steps]
+        cells = [step_line(step, row.depth, side).ljust(side) for step in row.steps]
         style = "dim" if row.same else "yellow"
         print_(f"{mark} " + " │ ".join(cells).rstrip(), style=style)
     if comparison.first_divergence is None:
@@ -185,7 +193,7 @@ def comparison_markdown(comparison: Comparison) -> str:
             if row is None:
                 lines.append(f"| | {mark} |" + " |" * (len(names) - 1))
                 continue
-            cells = [_cell(step, row.depth, 80).replace("|", "\\|") for step in row.steps]
+            cells = [step_line(step, row.depth, 80).replace("|", "\\|") for step in row.steps]
             lines.append(f"| {mark.strip()} | " + " | ".join(cells) + " |")
         lines.append("")
     for run in comparison.runs:

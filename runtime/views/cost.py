@@ -30,7 +30,13 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from runtime.model import Usage
-from runtime.views._prices import LibraryModel, library_name, lookup, preload_in_background
+from runtime.views._prices import (
+    LibraryModel,
+    library_models,
+    library_name,
+    lookup,
+    preload_in_background,
+)
 
 if TYPE_CHECKING:
     from runtime.config.models import PerstackConfig
@@ -48,6 +54,7 @@ __all__ = [
     "StoredCost",
     "format_cost",
     "format_usd",
+    "known_models",
     "preload_in_background",
     "run_models",
     "stored_cost",
@@ -272,6 +279,18 @@ def _library_lookup(run: RunModel) -> tuple[LibraryModel, str] | str:
     if model is None:
         return f"{library_name()} has no price for {run}: {how}"
     return model, f"{run} at {library_name()} prices"
+
+
+def known_models(provider: str) -> list[str]:
+    """The models the price table knows for our provider ``provider`` (for pickers);
+    ``[]`` for a provider it does not cover."""
+    library_provider = _LIBRARY_PROVIDER.get(provider)
+    if library_provider is None:
+        return []
+    try:
+        return library_models(library_provider)
+    except ImportError:
+        return []
 
 
 def run_models(settings: Iterable[Mapping[str, Any]]) -> dict[str, RunModel]:
