@@ -59,7 +59,7 @@ async def test_two_models_run_side_by_side_and_a_column_opens_its_job(tmp_path: 
         screen.query_one("#model-2", Input).value = "scripted:other-model"
         await pilot.press("ctrl+r")
         await app.wait_until(lambda: screen.phase == "done")
-        assert [c.label.split("  ")[0] for c in screen.columns] == [
+        assert [c.label.split("\n")[0] for c in screen.columns] == [
             "scripted:scripted-snap",
             "scripted:other-model",
         ]

@@ -98,7 +98,8 @@ class CompareScreen(Screen[None]):
         & #compare-setup { height: 1fr; padding: 0 1; }
         & #compare-models { height: auto; }
         & #compare-models > Input { width: 1fr; }
-        & #known-models { height: 1fr; margin-top: 1; }
+        & #known-title { color: $text-muted; margin-top: 1; }
+        & #known-models { height: 1fr; }
         & #compare-columns { height: 1fr; display: none; }
         &.-columns #compare-columns { display: block; }
         &.-columns #compare-setup { display: none; }
@@ -146,6 +147,7 @@ class CompareScreen(Screen[None]):
         self._offset: int | None = None  # first aligned row shown; None: follow the end
         self._rows: list[tuple[int | None, ...]] = []
         self._counted = -1
+        self._timer: Any = None
 
     def compose(self) -> ComposeResult:
         yield Label(self.setup.title, id="compare-title", markup=False)
@@ -161,6 +163,7 @@ class CompareScreen(Screen[None]):
                 id="baseline",
                 suggester=SuggestFromList(self.setup.jobs),
             )
+            yield Label("Known models (Enter: into the next free slot)", id="known-title")
             yield OptionList(*self.setup.choices, id="known-models")
         yield Horizontal(id="compare-columns")
         yield Label(_SETUP_HINT, id="compare-hint")
@@ -205,7 +208,8 @@ class CompareScreen(Screen[None]):
         self.runner = self.start(request)
         self.begin([run.label for run in self.runner.runs])
         self.runner.start()
-        self.set_interval(0.1, self._tick, name="compare-refresh")
+        if self._timer is None:
+            self._timer = self.set_interval(0.1, self._tick, name="compare-refresh")
 
     def begin(self, labels: Sequence[str]) -> None:
         """Show one column per run (the view's live phase)."""
@@ -213,7 +217,7 @@ class CompareScreen(Screen[None]):
         self._offset, self._rows, self._counted = None, [], -1
         holder = self.query_one("#compare-columns")
         holder.remove_children()
-        self.columns = [CompareColumn(label, id=f"column-{n}") for n, label in enumerate(labels)]
+        self.columns = [CompareColumn(label) for label in labels]
         holder.mount_all(self.columns)
         self.columns[0].selected = True
         self.add_class("-columns")
@@ -255,7 +259,7 @@ class CompareScreen(Screen[None]):
             if figures.baseline:
                 status = figures.status
             column.show(
-                head=figures.label,
+                head=figures.label + "\n",
                 status=status,
                 figures=_done_figures(figures) if figures.baseline else run.summary(),
                 steps=lines,
@@ -298,7 +302,7 @@ class CompareScreen(Screen[None]):
                 "" if position is None else step_line(row.steps[position], row.depth)
                 for row in rows[window]
             ]
-            head = run.label + (f"  {'  '.join(marks[index])}" if marks[index] else "")
+            head = run.label + "\n" + "  ".join(marks[index])
             column.show(
                 head=head,
                 status=run.status,

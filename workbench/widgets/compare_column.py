@@ -40,8 +40,8 @@ class CompareColumn(Vertical):
         border: round $panel;
         padding: 0 1;
         &.-selected { border: round $accent; }
-        & > .column-head { text-style: bold; color: $text; }
-        & > .column-figures { color: $text-muted; height: 2; }
+        & > .column-head { text-style: bold; color: $text; height: 2; }
+        & > .column-figures { color: $text-muted; height: 3; border-bottom: solid $panel; }
         & > .column-steps { height: 1fr; color: $text; }
         & > .column-answer { height: 6; border-top: solid $panel; color: $text; }
     }
@@ -75,7 +75,7 @@ class CompareColumn(Vertical):
         if head != self.label:
             self.label = head
             parts[0].update(head)
-        line = f"{_STATUS_MARKS.get(status, '·')} {status}  {figures}"
+        line = f"{_STATUS_MARKS.get(status, '·')} {status}\n{figures}"
         if (status, figures) != (self.status, self.figures):
             self.status, self.figures = status, figures
             parts[1].update(line)
