@@ -266,8 +266,13 @@ class CompareScreen(Screen[None]):
                 answer=figures.final_answer or run.final_answer or "",
             )
 
+    def _steps_height(self) -> int:
+        """How many step rows a column shows (12 until the columns are laid out)."""
+        found = self.columns[0].query(".column-steps") if self.columns else None
+        return max(1, (found.first().size.height if found else 0) or 12)
+
     def _window(self, total: int) -> slice:
-        height = max(1, self.columns[0].query(".column-steps").first().size.height or 12)
+        height = self._steps_height()
         if self._offset is None:
             return slice(max(0, total - height), total)
         self._offset = max(0, min(self._offset, max(0, total - height)))
@@ -311,6 +316,10 @@ class CompareScreen(Screen[None]):
                 answer=run.final_answer or (f"({run.error})" if run.error else "(no answer)"),
             )
 
+    def on_resize(self) -> None:
+        if self.columns:
+            self.call_after_refresh(self._redraw)
+
     def _redraw(self) -> None:
         if self.comparison is not None:
             self.draw_result(self.comparison)
@@ -332,7 +341,7 @@ class CompareScreen(Screen[None]):
         if not self.columns:
             return
         total = len(self.comparison.alignment) if self.comparison else len(self._rows)
-        height = self.columns[0].query(".column-steps").first().size.height or 12
+        height = self._steps_height()
         start = self._offset if self._offset is not None else max(0, total - height)
         start += delta
         self._offset = None if start >= total - height else max(0, start)

@@ -70,22 +70,37 @@ class CompareColumn(Vertical):
     def show(
         self, *, head: str, status: str, figures: str, steps: list[str], answer: str
     ) -> None:
-        """Draw these (only the parts that changed are repainted)."""
+        """Draw these (only the parts that changed are repainted; before the column is
+        composed, they are kept and drawn once it is)."""
+        changed = [
+            head != self.label,
+            (status, figures) != (self.status, self.figures),
+            steps != self.steps,
+            answer != self.answer,
+        ]
+        self.label, self.status, self.figures = head, status, figures
+        self.steps, self.answer = steps, answer
+        self._paint(changed)
+
+    def on_mount(self) -> None:
+        self._paint([True] * 4)
+
+    def _paint(self, changed: list[bool]) -> None:
         parts = self.query(Static)
-        if head != self.label:
-            self.label = head
-            parts[0].update(head)
-        line = f"{_STATUS_MARKS.get(status, '·')} {status}\n{figures}"
-        if (status, figures) != (self.status, self.figures):
-            self.status, self.figures = status, figures
-            parts[1].update(line)
-        if steps != self.steps:
-            self.steps = steps
+        if len(parts) < 4:
+            return  # not composed yet: on_mount paints
+        if changed[0]:
+            parts[0].update(self.label)
+        if changed[1]:
+            parts[1].update(f"{_STATUS_MARKS.get(self.status, '·')} {self.status}\n{self.figures}")
+        if changed[2]:
             width = max(8, self.content_region.width or 30)
-            parts[2].update("\n".join(_fit(text, width) for text in steps))
-        if answer != self.answer:
-            self.answer = answer
-            parts[3].update(answer)
+            parts[2].update("\n".join(_fit(text, width) for text in self.steps))
+        if changed[3]:
+            parts[3].update(self.answer)
+
+    def on_resize(self) -> None:
+        self._paint([False, False, True, False])
 
 
 def _fit(text: str, width: int) -> str:
