@@ -136,6 +136,7 @@ def main() -> None:
     args = parser.parse_args()
     headless(args.steps, args.rounds, args.latency_ms)
     if not args.skip_view:
+        sys.path.insert(0, str(ROOT / "bench"))
         from bench_compare_view import workbench_figures
 
         workbench_figures(args.view_steps)

@@ -64,6 +64,11 @@ class CompareRunner:
 
     def start(self) -> None:
         """Start the comparison in a worker thread."""
+        import sys
+
+        # As for a single run (workbench.bridge): the runs' thread hands the GIL back to
+        # the UI's within half a millisecond, so a key press never waits long for it.
+        sys.setswitchinterval(0.0005)
         self.running = True
         self.app.run_worker(
             self._work, name="compare", group="compare", thread=True, exit_on_error=False
