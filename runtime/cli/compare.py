@@ -60,6 +60,11 @@ def compare_command(**kwargs: Any) -> int:
     request = build_request(**kwargs)
     from runtime.engine.compare import run_comparison
 
+    import gc
+
+    # As perstack run does: what is loaded by now lives as long as the process, so keep it
+    # out of the collector's full passes (which otherwise grow with every SDK loaded).
+    gc.freeze()
     comparison = asyncio.run(run_comparison(request))
     try:
         if kwargs["as_json"]:
