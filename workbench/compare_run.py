@@ -1,6 +1,6 @@
 """Runs a comparison for the workbench's compare view, off the UI thread.
 
-The comparison is :func:`runtime.engine.compare.run_comparison`, exactly as ``perstack
+The comparison is :func:`runtime.compare.run_comparison`, exactly as ``perstack
 compare`` runs it, inside a Textual thread worker with its own asyncio loop (for the same
 reason as :mod:`workbench.bridge`: instant models seldom suspend, and on the UI's loop
 they would starve key presses). Each run's events go to its column's
@@ -23,7 +23,7 @@ from runtime.views.comparison_live import LiveRun
 if TYPE_CHECKING:
     from textual.app import App
 
-    from runtime.engine.compare import CompareRequest
+    from runtime.compare import CompareRequest
     from runtime.events import BaseEvent
     from runtime.views.comparison import Comparison, RunFigures
 
@@ -108,7 +108,7 @@ class CompareRunner:
         self.app.call_from_thread(self._finished, result)
 
     async def _guarded(self) -> Comparison | str:
-        from runtime.engine.compare import run_comparison
+        from runtime.compare import run_comparison
 
         self._task = asyncio.current_task()
         try:

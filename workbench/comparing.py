@@ -17,7 +17,7 @@ from workbench.widgets.query_bar import QueryBar
 
 if TYPE_CHECKING:
     from runtime.config.models import PerstackConfig
-    from runtime.engine.compare import CompareRequest
+    from runtime.compare import CompareRequest
     from workbench.compare_run import CompareRunner
     from workbench.screens.compare import CompareScreen
 

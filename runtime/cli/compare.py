@@ -2,7 +2,7 @@
 on several models at once, side by side.
 
 Every model runs the Expert (its delegates on the same model) concurrently, each as its
-own job in its own copy of the workspace (see :mod:`runtime.engine.compare`). Prints a
+own job in its own copy of the workspace (see :mod:`runtime.compare`). Prints a
 table (or, with ``--json``, one object ``{"runs": [...], "alignment": [...], ...}``).
 Exit code 0 when every run completed, 1 when any did not (every run is reported either
 way); bad input is one line on stderr and exit code 1, before anything runs.
@@ -58,7 +58,7 @@ def compare_command(**kwargs: Any) -> int:
     or a .jsonl capture) as the first column. Exit code 1 when any run did not complete.
     """
     request = build_request(**kwargs)
-    from runtime.engine.compare import run_comparison
+    from runtime.compare import run_comparison
 
     import gc
 
@@ -101,11 +101,11 @@ def build_request(
     on_warning: Callable[[str], None] | None = None,
     **_: Any,
 ) -> Any:
-    """Resolve the command line into a :class:`~runtime.engine.compare.CompareRequest`
+    """Resolve the command line into a :class:`~runtime.compare.CompareRequest`
     (raising one-line :class:`PerstackError`\\ s before anything runs)."""
     from runtime.cli.run import _locked_tools
     from runtime.config import find_config, load_config, load_env, resolve_env_paths, with_overrides
-    from runtime.engine.compare import CompareRequest, ModelChoice
+    from runtime.compare import CompareRequest, ModelChoice
     from runtime.storage import default_storage_root
     from runtime.storage.sources import open_job
     from runtime.views.cost import PriceBook

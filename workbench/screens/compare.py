@@ -34,7 +34,7 @@ from runtime.views.diff_text import format_seconds, format_tokens
 from workbench.widgets.compare_column import CompareColumn
 
 if TYPE_CHECKING:
-    from runtime.engine.compare import CompareRequest
+    from runtime.compare import CompareRequest
     from runtime.views.comparison import Comparison, RunFigures
     from runtime.views.comparison_live import LiveRun
     from workbench.compare_run import CompareRunner
