@@ -12,7 +12,14 @@ from textual.widgets import Input, OptionList
 from runtime.errors import PerstackError
 from runtime.providers._script import parse_script
 from runtime.providers.scripted import ScriptedProvider
-from tests.workbench.helpers import Messages, copy_project, make_app, script_rules, without_delays
+from tests.workbench.helpers import (
+    Messages,
+    copy_project,
+    holding,
+    make_app,
+    script_rules,
+    without_delays,
+)
 from workbench.comparing import model_choices
 from workbench.screens.compare import CompareScreen
 
@@ -20,15 +27,16 @@ from workbench.screens.compare import CompareScreen
 class ByModel:
     """Scripted providers whose rules depend on the run's model; ``broken`` fails to build."""
 
-    def __init__(self, project: Path, *, broken: str = "") -> None:
+    def __init__(self, project: Path, *, broken: str = "", held: str = "") -> None:
         rules = without_delays(script_rules(project / "script.toml"))
-        self.rules = {"default": rules}
+        self.rules = {"default": rules, held: holding(rules, "lead", "runResult", chunkSize=8)}
         self.broken = broken
 
     def __call__(self, setting: Any) -> ScriptedProvider:
         if setting.model == self.broken:
             raise PerstackError(f"{setting.model}: no such model here")
-        return ScriptedProvider(parse_script({"rules": self.rules["default"]}, "test rules"))
+        rules = self.rules.get(setting.model, self.rules["default"])
+        return ScriptedProvider(parse_script({"rules": rules}, "test rules"))
 
 
 def posted(messages: Messages, cls: type) -> list[Any]:
