@@ -26,6 +26,7 @@ from textual.widgets import Footer
 from runtime.views.timeline_filter import RowFilter
 from workbench.bridge import ProviderFactory, RunBridge
 from workbench.commands import bindings, palette_provider
+from workbench.comparing import CompareActions, CompareControl
 from workbench.create_expert import CreateExpertControl
 from workbench.editing import EditingControl
 from workbench.jobview import JobUpdate, JobView
@@ -57,7 +58,7 @@ if TYPE_CHECKING:
 __all__ = ["WorkbenchApp"]
 
 
-class WorkbenchApp(PaneActions, ReplayActions, App[None]):
+class WorkbenchApp(CompareActions, PaneActions, ReplayActions, App[None]):
     """The workbench for one project.
 
     Args:
@@ -109,6 +110,7 @@ class WorkbenchApp(PaneActions, ReplayActions, App[None]):
         self.create = CreateExpertControl(self)
         self.panes = PaneControl(self)
         self.replay = ReplayControl(self)
+        self.compare = CompareControl(self)
         self.themes: Any = None  # the ThemeManager, from on_mount
         self._debounce = debounce
         self._reload_step_ms = reload_step_ms
@@ -394,6 +396,10 @@ class WorkbenchApp(PaneActions, ReplayActions, App[None]):
     def action_create_expert(self) -> None:
         """Open "New Expert from a description" (create-expert as a job on screen)."""
         self.create.open()
+
+    def action_compare(self) -> None:
+        """Open the compare view: the Expert and query on 2–4 models at once."""
+        self.compare.open()
 
     def action_answer(self) -> None:
         """Reopen the pending interactive question."""

@@ -8,8 +8,9 @@ invalid filter, the interactive question, the demo at 80x24, the finished run in
 and high-contrast themes, the perstack.toml editor showing problems typed into it, the
 stored jobs, create-expert's flow (F3: the dialog, the proposed change, the report, the
 team's job), a finished job with its final answer on a wide terminal, the editor
-maximised, and replay (mid-job, the checkpoint panel, the fork dialog, the diff view:
-:mod:`workbench.replay_shots`) (dark is the default theme of every other picture). The demo's script runs
+maximised, replay (mid-job, the checkpoint panel, the fork dialog, the diff view:
+:mod:`workbench.replay_shots`) and the compare view part way and finished (dark is the
+default theme of every other picture). The demo's script runs
 without its delays, event timestamps come from a counter and the clock is fixed, so the
 pictures come out the same every time. Jobs and the demo copy go to a temporary
 directory, never to your cache, your theme choice or the repository.
@@ -30,6 +31,7 @@ from pathlib import Path
 from typing import Any
 from unittest import mock
 
+from workbench.compare_samples import COMPARE_SHOTS, shoot_compare
 from workbench.replay_shots import REPLAY_SHOTS, fixed_ids
 
 __all__ = ["main", "SHOTS"]
@@ -192,6 +194,8 @@ async def _server_question(app: Any, pilot: Any) -> None:
     _hide_config(app)
     await pilot.press("enter")
     await app.wait_until(lambda: isinstance(app.screen, ElicitationScreen), timeout=60)
+    # Typed only once the form has its focus (a space would press a button).
+    await app.wait_until(lambda: getattr(app.focused, "id", None) == "field-name")
     await pilot.pause()
     await pilot.press(*"Ada Lovelace")
     await pilot.pause()
@@ -346,7 +350,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("screenshots"))
     parser.add_argument(
-        "names", nargs="*", choices=[[], *SHOTS, *CREATE_SHOTS], help="only these"
+        "names", nargs="*", choices=[[], *SHOTS, *CREATE_SHOTS, *COMPARE_SHOTS], help="only these"
     )
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -358,7 +362,10 @@ def main(argv: list[str] | None = None) -> None:
         os.environ.pop("PERSTACK_STORAGE_PATH", None)
         os.environ["XDG_CACHE_HOME"] = str(work / ".cache")
         os.environ["XDG_CONFIG_HOME"] = str(work / "config")
-        for name in args.names or [*SHOTS, *CREATE_SHOTS]:
+        for name in args.names or [*SHOTS, *CREATE_SHOTS, *COMPARE_SHOTS]:
+            if name in COMPARE_SHOTS:  # the compare view, on a sample of its own
+                print(asyncio.run(shoot_compare(name, args.out, work, _NOW_MS)))
+                continue
             shoot = _shoot_create if name in CREATE_SHOTS else _shoot
             print(asyncio.run(shoot(name, args.out, work)))
 

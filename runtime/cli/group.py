@@ -27,6 +27,7 @@ HEADLESS_COMMANDS: dict[str, str] = {
     "fork": "runtime.cli.fork:fork_command",
     "diff": "runtime.cli.diff:diff_command",
     "worker": "runtime.cli.worker:worker_command",
+    "compare": "runtime.cli.compare:compare_command",
 }
 #: Upstream registry commands we do not support yet (D11).
 UNSUPPORTED_COMMANDS = ("publish", "unpublish", "tag", "status")

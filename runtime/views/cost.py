@@ -30,7 +30,12 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from runtime.model import Usage
-from runtime.views._prices import LibraryModel, library_name, lookup, preload_in_background
+from runtime.views._prices import (
+    LibraryModel,
+    library_name,
+    lookup,
+    preload_in_background,
+)
 
 if TYPE_CHECKING:
     from runtime.config.models import PerstackConfig
@@ -49,6 +54,7 @@ __all__ = [
     "StoredCost",
     "format_cost",
     "format_usd",
+    "known_models",
     "preload_in_background",
     "run_models",
     "stored_cost",

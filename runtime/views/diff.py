@@ -12,8 +12,9 @@ Two steps are the *same* when they did the same thing: the same tool calls with 
 arguments, the same delegations, the same text or answer, the same error. Tokens, times
 and ids do not count. The first pair that is not the same is the *first divergence*.
 
-:func:`align` works on any two sequences of comparable keys, so comparing more than two
-jobs (``perstack compare``) can align each against a reference the same way.
+:func:`align` works on any two sequences of comparable keys; :func:`align_many` and
+:func:`align_jobs` align any number of jobs the same way (``perstack compare``): each
+further job is aligned against the rows of the ones before it.
 """
 
 from __future__ import annotations
@@ -24,7 +25,10 @@ from typing import Any
 
 from runtime.views.steps import JobStep, JobSteps, StepNode
 
-__all__ = ["JobDiff", "StepPair", "align", "diff_jobs", "fold_pairs"]
+__all__ = [
+    "JobDiff", "StepPair", "StepRow", "align", "align_jobs", "align_many", "diff_jobs",
+    "fold_pairs",
+]  # fmt: skip
 
 #: Beyond this many differences between two Experts' steps, the exact alignment (whose
 #: cost grows with the square of the differences) gives way to a quicker, rougher one.
@@ -91,9 +95,8 @@ class JobDiff:
 
 def diff_jobs(a: JobSteps, b: JobSteps) -> JobDiff:
     """Align the steps of jobs ``a`` and ``b`` (see the module docstring)."""
-    pairs: list[StepPair] = []
-    for root_a, root_b in _matched(a.roots, b.roots, a, b):
-        _pair_nodes(a, b, root_a, root_b, 0, pairs)
+    rows = align_jobs([a, b])
+    pairs = [StepPair(row.steps[0], row.steps[1], row.same, row.depth) for row in rows]
     first = next((index for index, pair in enumerate(pairs) if not pair.same), None)
     return JobDiff(a, b, pairs, first)
 
@@ -113,46 +116,106 @@ def fold_pairs(pairs: Sequence[StepPair]) -> list[range]:
     return lines
 
 
-def _pair_nodes(
-    a: JobSteps, b: JobSteps, node_a: str | None, node_b: str | None, depth: int,
-    pairs: list[StepPair],
-) -> None:  # fmt: skip
-    """Append the pairs of two matched nodes (either may be ``None``), then of their
+@dataclass(frozen=True)
+class StepRow:
+    """One row of several jobs' aligned steps: the k-th entry is job k's step, or
+    ``None`` when that job took no step there.
+
+    Attributes:
+        steps: One entry per job, in the jobs' order.
+        same: Every job took it, and all did the same thing.
+        depth: Delegation depth of the Experts (0 for the coordinators).
+    """
+
+    steps: tuple[JobStep | None, ...]
+    same: bool
+    depth: int
+
+    def to_json(self) -> dict[str, Any]:
+        """``{"steps": [step | null, ...], "same": bool, "depth": int}``."""
+        steps = [None if step is None else step.to_json() for step in self.steps]
+        return {"steps": steps, "same": self.same, "depth": self.depth}
+
+
+def align_jobs(jobs: Sequence[JobSteps]) -> list[StepRow]:
+    """Align the steps of any number of jobs, run by run (as :func:`diff_jobs` does for
+    two): coordinators with coordinators, delegates matched by Expert and order under
+    the rows that delegated them, each Expert's steps aligned by :func:`align_many`."""
+    rows: list[StepRow] = []
+    roots = _matched([job.roots for job in jobs], jobs)
+    for nodes in roots:
+        _rows_of(jobs, nodes, 0, rows)
+    return rows
+
+
+def _rows_of(
+    jobs: Sequence[JobSteps], node_ids: tuple[str | None, ...], depth: int, rows: list[StepRow]
+) -> None:
+    """Append the rows of matched nodes (one per job, any may be ``None``), then of their
     delegates, recursively."""
-    left: StepNode | None = a.nodes.get(node_a) if node_a else None
-    right: StepNode | None = b.nodes.get(node_b) if node_b else None
-    steps_a = left.steps if left else []
-    steps_b = right.steps if right else []
-    for i, j in align([s.key for s in steps_a], [s.key for s in steps_b]):
-        step_a = None if i is None else steps_a[i]
-        step_b = None if j is None else steps_b[j]
-        same = step_a is not None and step_b is not None and step_a.key == step_b.key
-        pairs.append(StepPair(step_a, step_b, same, depth))
-        children_a = left.delegated.get(i, []) if left and i is not None else []
-        children_b = right.delegated.get(j, []) if right and j is not None else []
-        for child_a, child_b in _matched(children_a, children_b, a, b):
-            _pair_nodes(a, b, child_a, child_b, depth + 1, pairs)
+    nodes: list[StepNode | None] = [
+        job.nodes.get(node_id) if node_id else None for job, node_id in zip(jobs, node_ids)
+    ]
+    steps = [node.steps if node else [] for node in nodes]
+    for indexes in align_many([[step.key for step in own] for own in steps]):
+        row = tuple(None if i is None else own[i] for i, own in zip(indexes, steps))
+        keys = {step.key if step is not None else None for step in row}
+        rows.append(StepRow(row, len(keys) == 1 and None not in keys, depth))
+        children = [
+            node.delegated.get(i, []) if node is not None and i is not None else []
+            for node, i in zip(nodes, indexes)
+        ]
+        if any(children):
+            for matched in _matched(children, jobs):
+                _rows_of(jobs, matched, depth + 1, rows)
 
 
 def _matched(
-    ids_a: list[str], ids_b: list[str], a: JobSteps, b: JobSteps
-) -> list[tuple[str | None, str | None]]:
-    """Nodes paired by Expert and order: the k-th of an Expert on one side with the k-th
-    of that Expert on the other; the rest alone. In the first side's order, then the
-    second's leftovers."""
-    by_expert: dict[str, list[str]] = {}
-    for node_id in ids_b:
-        by_expert.setdefault(b.nodes[node_id].expert_key, []).append(node_id)
-    matched: list[tuple[str | None, str | None]] = []
-    used: set[str] = set()
-    for node_id in ids_a:
-        candidates = by_expert.get(a.nodes[node_id].expert_key) or []
-        partner = candidates.pop(0) if candidates else None
-        if partner is not None:
-            used.add(partner)
-        matched.append((node_id, partner))
-    matched += [(None, node_id) for node_id in ids_b if node_id not in used]
-    return matched
+    ids: Sequence[list[str]], jobs: Sequence[JobSteps]
+) -> list[tuple[str | None, ...]]:
+    """Nodes matched across jobs by Expert and order: the k-th of an Expert in one job
+    with the k-th of that Expert in the others. In the first job's order, then each
+    later job's leftovers."""
+    width = len(jobs)
+    matched: list[list[str | None]] = []
+    slots: dict[tuple[str, int], int] = {}  # (expert, ordinal) -> its index in matched
+    for position, (node_ids, job) in enumerate(zip(ids, jobs)):
+        seen: dict[str, int] = {}
+        for node_id in node_ids:
+            expert = job.nodes[node_id].expert_key
+            ordinal = seen[expert] = seen.get(expert, -1) + 1
+            slot = slots.get((expert, ordinal))
+            if slot is None:
+                slot = slots[(expert, ordinal)] = len(matched)
+                matched.append([None] * width)
+            matched[slot][position] = node_id
+    return [tuple(row) for row in matched]
+
+
+def align_many(
+    sequences: Sequence[Sequence[Hashable]],
+) -> list[tuple[int | None, ...]]:
+    """Align any number of sequences: a tuple of indexes per row, ``None`` where a
+    sequence has nothing there. Two sequences align exactly as :func:`align` does; each
+    further one is aligned with :func:`align` against the rows so far, a row standing
+    for the first sequence's element in it (or the first present)."""
+    if not sequences:
+        return []
+    rows: list[list[int | None]] = [[i] for i in range(len(sequences[0]))]
+    keys: list[Hashable] = list(sequences[0])
+    for width, sequence in enumerate(sequences[1:], start=1):
+        merged: list[list[int | None]] = []
+        merged_keys: list[Hashable] = []
+        for i, j in align(keys, sequence):
+            if i is None:
+                assert j is not None
+                merged.append([None] * width + [j])
+                merged_keys.append(sequence[j])
+            else:
+                merged.append([*rows[i], j])
+                merged_keys.append(keys[i])
+        rows, keys = merged, merged_keys
+    return [tuple(row) for row in rows]
 
 
 # --- aligning two sequences ---------------------------------------------------------------

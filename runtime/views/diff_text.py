@@ -24,7 +24,7 @@ from runtime.views._row_text import short_args
 from runtime.views.diff import JobDiff, StepPair, fold_pairs
 from runtime.views.steps import JobStep, JobSteps
 
-__all__ = ["render_diff", "describe_action", "pair_mark"]
+__all__ = ["render_diff", "describe_action", "format_seconds", "format_tokens", "pair_mark"]
 
 _MARKS = {"same": "=", "changed": "~", "only_a": "-", "only_b": "+"}
 _STYLES = {"=": "dim", "~": "yellow", "-": "red", "+": "green"}
@@ -60,7 +60,8 @@ def describe_action(action: dict[str, Any]) -> str:
     return " ".join(text.split())
 
 
-def _figures(tokens: int) -> str:
+def format_tokens(tokens: int) -> str:
+    """A token count for a narrow column: ``310``, ``10.2k``, ``1.4M``."""
     if tokens >= 1_000_000:
         return f"{tokens / 1_000_000:.1f}M"
     if tokens >= 1_000:
@@ -68,7 +69,8 @@ def _figures(tokens: int) -> str:
     return str(tokens)
 
 
-def _seconds(ms: int) -> str:
+def format_seconds(ms: int) -> str:
+    """A duration for a narrow column: ``1.2s``, ``3m05s``."""
     return f"{ms / 1000:.1f}s" if ms < 60_000 else f"{ms // 60_000}m{(ms % 60_000) // 1000:02d}s"
 
 
@@ -82,8 +84,8 @@ def _summary_line(side: str, steps: JobSteps) -> str:
     line = (
         f"{side}  {summary['jobId']}  {summary['status']}  {summary['coordinator']}  "
         f"{_count(summary['steps'], 'step')} · {_count(summary['toolCalls'], 'tool call')} · "
-        f"{_figures(tokens['input'])} in / {_figures(tokens['output'])} out · "
-        f"{_seconds(summary['durationMs'])}"
+        f"{format_tokens(tokens['input'])} in / {format_tokens(tokens['output'])} out · "
+        f"{format_seconds(summary['durationMs'])}"
     )
     forked = summary.get("forkedFrom")
     if forked:

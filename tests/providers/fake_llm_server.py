@@ -100,6 +100,8 @@ class FakeLLMServer:
     ) -> None:
         self.responder = responder
         self.record = record
+        #: Seconds to wait before each reply (0: answer at once).
+        self.latency = 0.0
         self.requests: list[RecordedRequest] = []
         self._script: deque[Reply] = deque()
         self._stalls: list[StallReply] = []
@@ -229,6 +231,8 @@ class FakeLLMServer:
             await _json(send, 404, {"error": {"message": f"no route {scope['path']}"}})
             return
         reply = self._next(request)
+        if self.latency:  # a real model's time to answer (bench_compare's --latency-ms)
+            await asyncio.sleep(self.latency)
         await _answer(reply, protocol, request, send, receive)
 
 
@@ -371,13 +375,18 @@ def main() -> None:
     )
     parser.add_argument("--tool-args", default="{}", help="the tool call's arguments (JSON)")
     parser.add_argument(
+        "--latency-ms", type=int, default=0, help="wait this long before each reply"
+    )
+    parser.add_argument(
         "--log",
         action="store_true",
         help="print each request's time.monotonic(), path and sender (sdk or -) on stdout",
     )
     args = parser.parse_args()
     answer = InstantModel(args.text, args.chunk, args.tool, args.tool_args, log=args.log)
-    server = FakeLLMServer(answer, record=False).start()
+    server = FakeLLMServer(answer, record=False)
+    server.latency = args.latency_ms / 1000
+    server.start()
     print(server.base_url, flush=True)
     try:
         threading.Event().wait()

@@ -175,6 +175,8 @@ def test_snapshot_server_question_form(snap_compare, tmp_path: Path, fixed_time)
         await hide_config(app, pilot)
         await pilot.press("enter")
         await app.wait_until(lambda: isinstance(app.screen, ElicitationScreen), timeout=60)
+        # Typed only once the form has its focus (a space would press a button).
+        await app.wait_until(lambda: getattr(app.focused, "id", None) == "field-name")
         await pilot.pause()
         await pilot.press(*"Ada Lovelace")
         await app.wait_until(lambda: not app.bridge._buffer and not app.counts_pending)

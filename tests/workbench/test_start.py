@@ -145,7 +145,7 @@ def test_help_lists_every_key() -> None:
 
 def test_docs_list_every_key_and_show_every_screenshot() -> None:
     from workbench.commands import key_name
-    from workbench.screenshots import CREATE_SHOTS, SHOTS
+    from workbench.screenshots import COMPARE_SHOTS, CREATE_SHOTS, SHOTS
 
     root = Path(__file__).parents[2]
     docs = (root / "docs" / "workbench.md").read_text()
@@ -153,6 +153,6 @@ def test_docs_list_every_key_and_show_every_screenshot() -> None:
         assert item.title.split()[0] in docs
         for key in item.keys.split(","):
             assert f"| {key_name(key)}" in docs or f", {key_name(key)} " in docs, key
-    for name in [*SHOTS, *CREATE_SHOTS]:
+    for name in [*SHOTS, *CREATE_SHOTS, *COMPARE_SHOTS]:
         assert f"../screenshots/{name}.svg" in docs
         assert (root / "screenshots" / f"{name}.svg").is_file()
