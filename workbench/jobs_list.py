@@ -33,7 +33,7 @@ def jobs_screen(runs: Any) -> JobsScreen:
     shown = location if isinstance(location, str) else _display_path(location)
     where = f"Kept in {shown}"
     prices = PriceBook.from_config(runs.app.preflight.config)
-    foreign, session = runs._foreign, runs.app.session
+    foreign, session = runs.foreign, runs.app.session
     return JobsScreen(
         lambda: list_stored_jobs(storage, also=foreign, cwd=session.cwd),
         runs.app.clock(),

@@ -65,7 +65,7 @@ class RunControl:
         #: The checkpoint the next follow-up resumes from, when not the job's latest.
         self._resume_from: str | None = None
         #: Where the job on screen was read from, when not this project's storage.
-        self._foreign: str | None = None
+        self.foreign: str | None = None
 
     @property
     def bridge(self) -> RunBridge:
@@ -133,7 +133,7 @@ class RunControl:
         if expert is None:
             app.notify("perstack.toml defines no Expert to run.", severity="error")
             return
-        if self.job_id is not None and expert == self.coordinator and self._foreign is None:
+        if self.job_id is not None and expert == self.coordinator and self.foreign is None:
             options = self._follow_up(text)
             if options is None:
                 return
@@ -204,7 +204,7 @@ class RunControl:
         self.update_prompt()
 
     def _clear(self, expert: str | None) -> None:
-        self.job_id = self.last = self.pending = self._resume_from = self._foreign = None
+        self.job_id = self.last = self.pending = self._resume_from = self.foreign = None
         self.coordinator = expert
         self.app.node_filter = None
         self.app.show_job(JobView.priced(self.app.preflight.config), "No job yet")
@@ -232,7 +232,7 @@ class RunControl:
 
     def job_name(self) -> str | None:
         """The job on screen as :func:`runtime.storage.sources.open_job` takes it."""
-        return self._foreign or self.job_id
+        return self.foreign or self.job_id
 
     def launch_job(self, starter: Any, coordinator: str) -> None:
         """Run a job that is not a plain run (a fork: ``starter`` is a
@@ -382,7 +382,7 @@ class RunControl:
         self.job_id = job.job_id
         self.coordinator = job.coordinator
         self._resume_from = checkpoint.id if resumed_earlier else None
-        self._foreign = job.foreign
+        self.foreign = job.foreign
         app.node_filter = None
         app.query_one(HeaderBar).pick(job.coordinator)
         app.show_job(view, f"job {job.job_id[:8]}")
