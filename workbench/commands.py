@@ -103,6 +103,21 @@ ACTIONS: tuple[WorkbenchAction, ...] = (
 )
 
 
+#: Actions that stay live on the full screens pushed over the main one (diff, compare).
+_EVERYWHERE = frozenset({"help", "change_theme"})
+_MAIN_ACTIONS = frozenset(item.action.split("(")[0] for item in ACTIONS) - _EVERYWHERE
+
+
+def main_screen_action(action: str, on_main_screen: bool) -> bool:
+    """Whether ``action`` may run (and show in the footer) on the screen in front.
+
+    The app's bindings act on the main screen's job; on a full screen pushed over it (the
+    diff, the compare view) they would act on a job the user cannot see (Ctrl+R would
+    start a run behind the diff), and their labels would crowd that screen's own keys.
+    """
+    return on_main_screen or action not in _MAIN_ACTIONS
+
+
 def bindings() -> list[BindingType]:
     """The app's bindings, built from :data:`ACTIONS`.
 

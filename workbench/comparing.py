@@ -52,18 +52,20 @@ def model_choices(config: PerstackConfig | None, env: dict[str, str] | os._Envir
 
 
 class CompareActions:
-    """The app's side of the keys while the compare view is on show: the main view's
-    actions (Ctrl+R runs the main query, F2 opens a job …) stand aside, so the view's own
-    keys (Ctrl+R runs the comparison) reach it. Help and the theme still work."""
+    """The app's side of the keys while a full screen is over the main one (the compare
+    view, the diff): the main view's actions (Ctrl+R runs the main query, F2 opens a job …)
+    stand aside, so the screen's own keys (Ctrl+R runs the comparison) reach it, and its
+    footer lists its own keys. Help and the theme still work."""
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        from workbench.commands import ACTIONS
-        from workbench.screens.compare import CompareScreen
+        from textual.screen import ModalScreen
 
-        if isinstance(self.screen, CompareScreen):  # type: ignore[attr-defined]
-            names = {item.action.split("(")[0] for item in ACTIONS} - {"help", "change_theme"}
-            if action in names:
-                return False
+        from workbench.commands import main_screen_action
+
+        stack = self.screen_stack[1:]  # type: ignore[attr-defined]
+        on_main = all(isinstance(screen, ModalScreen) for screen in stack)
+        if not main_screen_action(action, on_main):
+            return False
         return super().check_action(action, parameters)  # type: ignore[misc]
 
 

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from rich.text import Text
 
 from runtime.errors import PerstackError
+from runtime.views.cost import format_cost
 from workbench.formatting import format_duration, format_tokens
 from workbench.widgets.checkpoint_panel import CheckpointPanel
 from workbench.widgets.replay_bar import ReplayBar
@@ -60,11 +61,13 @@ def speed_name(speed: float | None) -> str:
 
 
 def replay_status(header: Header) -> Text:
-    """The header's status line at the cursor: ``↺ replay · step 4 of 7 · 1.2k tokens · 3.4s``."""
+    """The header's status line at the cursor: ``↺ replay · step 4 of 7 · 1.2k tokens ·
+    $0.0123 · 3.4s``."""
     return Text.assemble(
         ("↺ replay", "bold"),
         f" · step {header.step} of {header.last_step}"
         f" · {format_tokens(header.tokens) or '0'} tokens"
+        f" · {format_cost(header.cost) or '$0'}"
         f" · {format_duration(header.elapsed_ms)}"
         f" · {header.status}",
     )
@@ -169,7 +172,7 @@ class ReplayControl:
 
             try:
                 source = open_job(name, cwd=session.cwd, storage_root=session.storage_root())
-                replay = JobReplay.from_source(source)
+                replay = JobReplay.from_source(source, app.view.costs.prices)
             except PerstackError as error:
                 app.call_from_thread(self._not_loaded, str(error))
                 return

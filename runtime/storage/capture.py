@@ -75,6 +75,8 @@ class CaptureStorage(MemoryStorage):
         self._root_usage: Any = None
         self._coordinator: str | None = None
         self._first_expert: str | None = None
+        #: runId -> the part of its settings its ``initializeRuntime`` told.
+        self._run_models: dict[str, dict[str, Any]] = {}
 
     # --- reading a capture ----------------------------------------------------------
 
@@ -91,6 +93,8 @@ class CaptureStorage(MemoryStorage):
             raise ValueError("not an event (no type)")
         step = data.get("stepNumber")
         if step is None and "expertKey" not in data:
+            if event_type == "initializeRuntime":
+                self._note_run_model(data)
             return  # a runtime event: printed, never stored
         job_id, run_id, timestamp = data.get("jobId"), data.get("runId"), data.get("timestamp")
         if not (
@@ -138,6 +142,17 @@ class CaptureStorage(MemoryStorage):
         self._first_ms = timestamp if self._first_ms is None else self._first_ms
         self._last_ms = max(self._last_ms, timestamp)
         self._max_step = max(self._max_step, step)
+
+    def _note_run_model(self, data: dict[str, Any]) -> None:
+        """A store keeps each run's settings (its model, to price its tokens); a capture
+        tells the model in the run's ``initializeRuntime``: keep that much of them."""
+        job_id, run_id, model = data.get("jobId"), data.get("runId"), data.get("model")
+        if isinstance(job_id, str) and isinstance(run_id, str) and isinstance(model, str):
+            provider = data.get("providerName")
+            setting: dict[str, Any] = {"jobId": job_id, "runId": run_id, "model": model}
+            if isinstance(provider, str):
+                setting["providerConfig"] = {"providerName": provider}
+            self._run_models[run_id] = setting
 
     def _keep(self, checkpoint: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         """The document to keep for a checkpoint the stream shows (checked, not stored yet)."""
@@ -198,6 +213,9 @@ class CaptureStorage(MemoryStorage):
         if status not in ("running", "stoppedByInteractiveTool"):
             record["finishedAt"] = self._last_ms
         self._jobs[self.job_id] = orjson.dumps(record)
+        for run_id, setting in self._run_models.items():
+            if setting["jobId"] == self.job_id:
+                self.store_run_setting(self.job_id, run_id, setting)
         self._documents.clear()  # only needed while reading: the store keeps the bytes
 
     # --- what differs from a memory store ---------------------------------------------

@@ -11,6 +11,7 @@ from runtime.views.runtree import ACTIVE_STATUSES, RunNode
 if TYPE_CHECKING:
     from runtime.events import RunEvent
     from runtime.model import Checkpoint, Message, ToolCall, Usage
+    from runtime.views.cost import Cost
 
 __all__ = ["NAVIGATION_KINDS", "CheckpointAt", "Header", "NodeState", "RowState", "fork_pause"]
 
@@ -34,18 +35,19 @@ class RowState:
     status: str
     result: str | None
     tokens: int | None
+    cost: Cost | None
     finished_ms: int | None
     text: str
 
     @classmethod
     def of(cls, row: ActivityRow, values: tuple[Any, ...], now_ms: int) -> RowState:
-        kind, label, status, result, tokens, finished_ms, text_length = values
+        kind, label, status, result, tokens, cost, finished_ms, text_length = values
         text = row.text if text_length == len(row.text) else row.text[:text_length]
-        return cls(row, kind, label, status, result, tokens, finished_ms, text)
+        return cls(row, kind, label, status, result, tokens, cost, finished_ms, text)
 
     @classmethod
     def future(cls, row: ActivityRow) -> RowState:
-        return cls(row, row.kind, row.label, "future", None, None, None, "")
+        return cls(row, row.kind, row.label, "future", None, None, None, None, "")
 
     def __getattr__(self, name: str) -> Any:
         # What never changes (step, expert, actor, node, depth, tool, arguments, start):
@@ -80,14 +82,15 @@ class NodeState:
     tokens: int
     total_steps: int
     total_tokens: int
+    total_cost: Cost
     elapsed_ms: int
     children: list[str]
 
     @classmethod
     def of(cls, node: RunNode, values: tuple[Any, ...], now_ms: int) -> NodeState:
-        status, steps, tokens, total_steps, total_tokens, since, busy, _, count = values
+        status, steps, tokens, total_steps, total_tokens, total_cost, since, busy, _, count = values
         elapsed = busy if since is None else busy + max(0, now_ms - since)
-        return cls(node, status, steps, tokens, total_steps, total_tokens, elapsed,
+        return cls(node, status, steps, tokens, total_steps, total_tokens, total_cost, elapsed,
                    node.children[:count])  # fmt: skip
 
     @property
@@ -130,6 +133,7 @@ class Header:
         steps_done: Steps ended by the cursor (every run's; parallel runs share numbers).
         steps_total: Steps the whole job ended.
         tokens: Tokens of the job's generations up to the cursor.
+        cost: What those generations cost.
         elapsed_ms: The job's active time up to the cursor (its coordinator's).
         status: The coordinator's status at the cursor (``running``, ``delegating``,
             ``completed`` …).
@@ -142,6 +146,7 @@ class Header:
     steps_done: int
     steps_total: int
     tokens: int
+    cost: Cost
     elapsed_ms: int
     status: str
     event_type: str

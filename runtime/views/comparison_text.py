@@ -161,6 +161,10 @@ def _print_alignment(comparison: Comparison, console: Console, width: int) -> No
     names = [comparison.runs[i].label for i in comparison.aligned]
     if not names:
         return
+    if len(names) == 1:
+        # One column aligns with nothing: "every run did the same things" would be vacuous.
+        console.print(f"\nSteps aligned: only {names[0]} has a job, nothing to align.", style="dim")
+        return
     side = max(16, (width - 4) // len(names) - 3)
     print_ = console.print
     print_("\nSteps aligned (" + " │ ".join(names) + "):", style="bold")

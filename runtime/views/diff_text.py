@@ -18,13 +18,21 @@ that delegated. The final answers follow in full.
 from __future__ import annotations
 
 import shutil
+from collections.abc import Sequence
 from typing import IO, Any
 
 from runtime.views._row_text import short_args
 from runtime.views.diff import JobDiff, StepPair, fold_pairs
 from runtime.views.steps import JobStep, JobSteps
 
-__all__ = ["render_diff", "describe_action", "format_seconds", "format_tokens", "pair_mark"]
+__all__ = [
+    "render_diff",
+    "describe_action",
+    "fold_label",
+    "format_seconds",
+    "format_tokens",
+    "pair_mark",
+]
 
 _MARKS = {"same": "=", "changed": "~", "only_a": "-", "only_b": "+"}
 _STYLES = {"=": "dim", "~": "yellow", "-": "red", "+": "green"}
@@ -114,15 +122,28 @@ def pair_mark(pair: StepPair) -> str:
     return _MARKS["changed"]
 
 
+def fold_label(pairs: Sequence[StepPair], span: range) -> str:
+    """A folded run of equal pairs: ``9 equal steps (3–11)``.
+
+    The range is A's job-wide step numbers, shown only when the folded steps are exactly
+    those numbers: delegates' steps sit under the step that delegated, so a fold that
+    spans a delegation may hold numbers out of order, and a range would then claim steps
+    it does not hold.
+    """
+    numbers = [pairs[index].a.step_number for index in span if pairs[index].a is not None]
+    label = f"{len(span)} equal steps"
+    if len(numbers) == len(span) and numbers == list(range(numbers[0], numbers[0] + len(span))):
+        label += f" ({numbers[0]}–{numbers[-1]})"
+    return label
+
+
 def _lines(diff: JobDiff, width: int) -> list[tuple[str, str]]:
     side = max(20, (width - 9) // 2)
     lines = [(_summary_line("A", diff.a), "bold"), (_summary_line("B", diff.b), "bold"), ("", "")]
     pairs = diff.pairs
     for span in fold_pairs(pairs):
         if len(span) > 1:
-            first, last = pairs[span[0]].a, pairs[span[-1]].a
-            steps = f"{first.step_number}–{last.step_number}" if first and last else ""
-            lines.append((f"       … {len(span)} equal steps ({steps}) …", "dim"))
+            lines.append((f"       … {fold_label(pairs, span)} …", "dim"))
             continue
         index = span[0]
         pair = pairs[index]

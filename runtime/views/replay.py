@@ -41,6 +41,7 @@ from runtime.views._replay_state import (
     fork_pause,
 )
 from runtime.views.activity import ActivityLog, ActivityRow
+from runtime.views.cost import Cost, CostMeter, run_models
 from runtime.views.event_refs import EventRef, read_stored_event
 from runtime.views.runtree import STEP_END_TYPES, RunNode, RunTree
 
@@ -50,6 +51,7 @@ if TYPE_CHECKING:
     from runtime.storage.base import Storage
     from runtime.storage.records import EventFileRef
     from runtime.storage.sources import JobSource
+    from runtime.views.cost import PriceBook
 
 __all__ = [
     "NAVIGATION_KINDS",
@@ -101,14 +103,19 @@ class JobReplay(ReplayNavigation):
         job_id: str | None = None,
         job: dict[str, Any] | None = None,
         refs: list[EventFileRef] | None = None,
+        prices: PriceBook | None = None,
     ) -> None:
         self.events: list[RunEvent] = list(events)
         self._refs = refs if refs is not None and len(refs) == len(self.events) else None
         self.storage = storage
         self.job_id = job_id or (self.events[0].job_id if self.events else None)
         self.job = job
-        self.activity = ActivityLog()
-        self.tree = RunTree()
+        costs = CostMeter(prices)
+        if storage is not None and self.job_id:
+            # Stored events hold no initializeRuntime: the runs' settings name the models.
+            costs.set_run_models(run_models(storage.list_runs(self.job_id)))
+        self.activity = ActivityLog(costs)
+        self.tree = RunTree(costs)
         self.pause = fork_pause(job, self.events)
         #: row index -> cursor positions where it changed, and its values at each.
         self._row_at: list[list[int]] = []
@@ -133,8 +140,9 @@ class JobReplay(ReplayNavigation):
         self.cursor = len(self.events) - 1
 
     @classmethod
-    def from_source(cls, source: JobSource) -> JobReplay:
-        """The replay of a job opened with :func:`runtime.storage.sources.open_job`."""
+    def from_source(cls, source: JobSource, prices: PriceBook | None = None) -> JobReplay:
+        """The replay of a job opened with :func:`runtime.storage.sources.open_job`, its
+        money figures priced by ``prices`` (``perstack.toml``'s, or the price library's)."""
         entries = source.entries()
         return cls(
             [event for _, event in entries],
@@ -142,6 +150,7 @@ class JobReplay(ReplayNavigation):
             job_id=source.job_id,
             job=source.job_data(),
             refs=[ref for ref, _ in entries],
+            prices=prices,
         )
 
     # --- building the index, once --------------------------------------------------------
@@ -195,8 +204,8 @@ class JobReplay(ReplayNavigation):
             self._row_values.append([])
             self._row_created.append(index)
             self._node_rows.setdefault(row.node_id, []).append(row.index)
-        values = (row.kind, row.label, row.status, row.result, row.tokens, row.finished_ms,
-                  len(row.text))  # fmt: skip
+        values = (row.kind, row.label, row.status, row.result, row.tokens, row.cost,
+                  row.finished_ms, len(row.text))  # fmt: skip
         at, kept = self._row_at[row.index], self._row_values[row.index]
         if at and at[-1] == index:
             kept[-1] = values
@@ -212,7 +221,8 @@ class JobReplay(ReplayNavigation):
             self._node_created[node.id] = index
             self._node_order.append(node.id)
         values = (node.status, node.steps, node.tokens, node.total_steps, node.total_tokens,
-                  node.busy_since, node.busy_ms, node.last_ms, len(node.children))  # fmt: skip
+                  node.total_cost, node.busy_since, node.busy_ms, node.last_ms,
+                  len(node.children))  # fmt: skip
         kept = self._node_values[node.id]
         if at and at[-1] == index:
             kept[-1] = values
@@ -301,7 +311,7 @@ class JobReplay(ReplayNavigation):
         """The job's figures at the cursor: step N of M, steps done, tokens, elapsed."""
         cursor = self._at(cursor)
         if cursor < 0:
-            return Header(0, 0, 0, 0, 0, 0, "", None, 0)
+            return Header(0, 0, 0, 0, 0, Cost(), 0, "", "", None)
         event = self.events[cursor]
         roots = [s for r in self.root_ids_at(cursor) if (s := self.node_at(r, cursor))]
         status = roots[0].status if roots else "running"
@@ -311,6 +321,7 @@ class JobReplay(ReplayNavigation):
             steps_done=self._steps_done[cursor],
             steps_total=self._steps_done[-1],
             tokens=sum(s.total_tokens for s in roots),
+            cost=sum((s.total_cost for s in roots), Cost()),
             elapsed_ms=max((s.elapsed_ms for s in roots), default=0),
             status=status,
             event_type=event.type,

@@ -136,6 +136,9 @@ def test_a_failing_model_never_stops_the_others_and_the_exit_code_says_so(
     )  # fmt: skip
     assert table.code == 1
     assert "failed" in table.stdout and "completed" in table.stdout
+    # One job alone aligns with nothing: no claim that "every run did the same things".
+    assert "only scripted:one has a job, nothing to align" in " ".join(table.stdout.split())
+    assert "did the same things" not in table.stdout
 
 
 def test_a_run_stopped_by_its_step_limit_is_not_completed(writer: Project) -> None:

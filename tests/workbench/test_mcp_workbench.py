@@ -37,7 +37,6 @@ async def test_progress_bar_on_the_running_tool_row(tmp_path: Path, fixed_time) 
     project = write_gauges_project(tmp_path / "gauges", hold_at=4)
     app = make_app(project, expert="surveyor", query="Survey the north shore", clock=fixed_time)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("enter")
 
         def at_buoy_2() -> bool:
             row = tool_row(app, "survey_shore")
@@ -64,7 +63,6 @@ async def test_a_live_question_opens_a_form_and_the_answer_goes_back(
     app = make_app(project, expert="host", query="A room, please", clock=fixed_time)
     messages = Messages()
     async with app.run_test(size=SIZE, message_hook=messages) as pilot:
-        await pilot.press("enter")
         await app.wait_until(lambda: isinstance(app.screen, ElicitationScreen), timeout=60)
         await pilot.pause()  # the form's widgets mounted
         screen = app.screen
@@ -99,7 +97,6 @@ async def test_declining_a_live_question(tmp_path: Path, fixed_time) -> None:
     project = write_gauges_project(tmp_path / "gauges")
     app = make_app(project, expert="host", query="A room, please", clock=fixed_time)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("enter")
         await app.wait_until(lambda: isinstance(app.screen, ElicitationScreen), timeout=60)
         await pilot.pause()
         await pilot.click("#decline")
@@ -153,8 +150,7 @@ def test_snapshot_tool_call_with_a_live_progress_bar(snap_compare, tmp_path: Pat
     app = gauges_app(tmp_path, fixed_time, "surveyor", "Survey the north shore")
 
     async def held(pilot) -> None:
-        await hide_config(app, pilot)
-        await pilot.press("enter")
+        await hide_config(app, pilot)  # the query runs at start: no Enter needed
 
         def at_buoy_3() -> bool:
             row = tool_row(app, "survey_shore")
@@ -172,8 +168,7 @@ def test_snapshot_server_question_form(snap_compare, tmp_path: Path, fixed_time)
     app = gauges_app(tmp_path, fixed_time, "host", "A room for two nights, please")
 
     async def asking(pilot) -> None:
-        await hide_config(app, pilot)
-        await pilot.press("enter")
+        await hide_config(app, pilot)  # the query runs at start: no Enter needed
         await app.wait_until(lambda: isinstance(app.screen, ElicitationScreen), timeout=60)
         # Typed only once the form has its focus (a space would press a button).
         await app.wait_until(lambda: getattr(app.focused, "id", None) == "field-name")

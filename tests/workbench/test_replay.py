@@ -189,6 +189,20 @@ async def test_two_jobs_picked_in_f2_open_the_diff(tmp_path: Path) -> None:
         assert (app.screen.job_a, app.screen.job_b) == (newest, oldest)
         assert app.screen.diff.first_divergence == 0  # the queries differ from the start
         assert app.screen.cursor_pair == 0
+        # The main screen's keys neither show nor act behind the diff: its footer lists
+        # the diff's own keys and Help, and Ctrl+R starts no run.
+        def shown() -> set[str]:
+            return {active.binding.action for active in app.screen.active_bindings.values()}
+
+        assert {"close", "difference(1)", "help"} <= shown()
+        assert not {"run", "new_job", "stop"} & shown()
+        state = app.state
+        await pilot.press("ctrl+r")
+        await pilot.pause()
+        assert isinstance(app.screen, DiffScreen) and app.state == state
+        assert app.runs.job_id is None
+        await pilot.press("escape")
+        assert {"run", "new_job"} <= shown()
 
 
 async def test_f2_replay_key_and_a_folder_elsewhere_in_the_list(tmp_path: Path) -> None:

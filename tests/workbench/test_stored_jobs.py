@@ -176,3 +176,28 @@ def test_a_job_line_says_status_expert_steps_tokens_age_id_and_query() -> None:
     assert [format_age(now - ms, now) for ms in (5_000, 120_000, 7_200_000, 172_800_000)] == [
         "just now", "2 min ago", "2 h ago", "2 d ago",
     ]  # fmt: skip
+
+
+async def test_f2_lines_fit_the_list_again_when_the_terminal_is_resized(tmp_path: Path) -> None:
+    project = copy_project("snap", tmp_path)
+    await run_once(project, "Survey the lake")
+    app = make_app(project, expert="lead", providers=fast_snap(project))
+    async with app.run_test(size=(140, 36)) as pilot:
+        await pilot.press("f2")
+        screen = app.screen
+        assert isinstance(screen, JobsScreen)
+        await app.wait_until(lambda: screen.jobs is not None)
+        listed = screen.query_one(OptionList)
+
+        def line() -> str:
+            return str(listed.get_option_at_index(0).prompt)
+
+        wide = line()
+        await pilot.resize_terminal(70, 30)
+        await app.wait_until(lambda: screen._width < 70)
+        narrow = line()
+        # Fitted to the narrower list: shorter, and no wider than the list itself.
+        assert len(narrow) < len(wide) and len(narrow) <= listed.size.width
+        await pilot.resize_terminal(140, 36)
+        await app.wait_until(lambda: screen._width > 70)
+        assert line() == wide

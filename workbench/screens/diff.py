@@ -18,7 +18,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Label, Static
 
-from runtime.views.diff_text import describe_action, pair_mark
+from runtime.views.diff_text import describe_action, fold_label, pair_mark
 from workbench.formatting import fit, format_duration, format_tokens
 
 if TYPE_CHECKING:
@@ -172,9 +172,7 @@ class DiffScreen(Screen[None]):
         assert diff is not None
         pairs = diff.pairs
         if len(span) > 1:
-            first, last = pairs[span[0]].a, pairs[span[-1]].a
-            steps = f"{first.step_number}–{last.step_number}" if first and last else ""
-            text = Text(f"… {len(span)} equal steps ({steps}) · Enter unfolds", style="dim")
+            text = Text(f"… {fold_label(pairs, span)} · Enter unfolds", style="dim")
             return ["", text, "", "", "", "", ""]
         index = span[0]
         pair = pairs[index]

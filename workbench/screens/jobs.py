@@ -237,6 +237,22 @@ class JobsScreen(ModalScreen["JobChoice | None"]):
                 options.replace_option_prompt(job.name, self._line(job, self._width))
                 self.priced += 1
 
+    def on_resize(self) -> None:
+        """The terminal changed size: fit the lines to the list's new width, once the
+        list has been laid out at it."""
+        self.call_after_refresh(self._fit_lines)
+
+    def _fit_lines(self) -> None:
+        if not self.is_attached or not self.jobs:
+            return
+        options = self.query_one(OptionList)
+        width = max(40, options.scrollable_content_region.width - 1)
+        if width == self._width:
+            return
+        self._width = width
+        for job in self.jobs:
+            options.replace_option_prompt(job.name, self._line(job, width))
+
     def _line(self, job: JobSummary, width: int) -> str:
         if job.name == self.marked:
             return _MARKED + job_line(job, self.now_ms, width - len(_MARKED))

@@ -114,7 +114,10 @@ class RunTreePanel(Tree[str | None]):
             if node is not None:
                 node.remove()
         for node_id, state in states.items():
-            figures = (state.status, state.total_steps, state.total_tokens, state.elapsed_ms // 100)
+            figures = (
+                state.status, state.total_steps, state.total_tokens, state.total_cost,
+                state.elapsed_ms // 100,
+            )  # fmt: skip
             if shown.get(node_id) == figures:
                 continue
             shown[node_id] = figures
@@ -133,6 +136,7 @@ class RunTreePanel(Tree[str | None]):
         parts = [f"{state.total_steps}st"]
         if state.total_tokens:
             parts.append(format_tokens(state.total_tokens))
+            parts.append(format_cost(state.total_cost))
         parts.append(format_duration(state.elapsed_ms))
         return self._assemble(state.status, state.label, "", parts)
 
