@@ -160,9 +160,38 @@ def test_the_last_poll_lists_anew_whatever_the_shared_listing_says(
     sequencer = StreamSequencer(relay, JOB, tmp_path / "stream.jsonl")
     writer.write(b'{"n":1,"checkpoint":{"id":"c1"}}')
     assert sequencer.poll() == [b'{"n":1,"checkpoint":{"id":"c1"}}']
-    writer.write(b'{"n":2}')
-    writer.close()  # the part has stopped: its last chunk is in the bucket
+    writer.close()
+    later = relay.writer(JOB, producer_name("part", 2))  # a producer no listing has seen
+    later.write(b'{"n":2}')
+    later.close()  # the part has stopped: its last chunk is in the bucket
     assert sequencer.poll() == []  # a round of polls shares the listing from before
     assert sequencer.poll(final=True) == [b'{"n":2}']  # never the last events lost
     sequencer.finish()
     assert ObjectRelay(storage).producers(JOB) == []
+
+
+def test_a_producer_that_is_writing_is_read_on_without_listing(
+    storage: ObjectStorage, s3: S3Bucket, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    relay = ObjectRelay(storage, shared_listing=3600.0)
+    writer = relay.writer(JOB, producer_name("part", 1))
+    sequencer = StreamSequencer(relay, JOB, tmp_path / "stream.jsonl")
+    writer.write(b'{"n":1,"checkpoint":{"id":"c1"}}')
+    assert sequencer.poll() == [b'{"n":1,"checkpoint":{"id":"c1"}}']  # listed: it writes
+    listings: list[str] = []
+    listing = storage._client.list
+    monkeypatch.setattr(storage._client, "list", lambda prefix: listings.append(prefix)
+                        or listing(prefix))  # fmt: skip
+    writer.write(b'{"n":2,"checkpoint":{"id":"c2"}}')
+    writer.write(b'{"n":3,"checkpoint":{"id":"c3"}}')
+    # Its next chunks are read by their names (chunks 1 and 2, then 3 is not there yet).
+    assert sequencer.poll() == [b'{"n":2,"checkpoint":{"id":"c2"}}',
+                                b'{"n":3,"checkpoint":{"id":"c3"}}']  # fmt: skip
+    assert sequencer.poll() == []  # nothing new: the next poll goes back to the listing
+    writer.write(b'{"n":4,"checkpoint":{"id":"c4"}}')
+    assert sequencer.poll() == []  # that listing is an hour old here
+    assert listings == []
+    assert sequencer.poll(final=True) == [b'{"n":4,"checkpoint":{"id":"c4"}}']
+    writer.close()
+    sequencer.finish()
+    assert relay_keys(s3) == []
