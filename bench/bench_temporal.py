@@ -357,6 +357,16 @@ def lost_worker(cluster: Cluster, url: str) -> None:
         await asyncio.sleep(0.9)  # step 6's model answer takes 1 s
         next(w for w in workers if w.pid == pid).send_signal(signal.SIGKILL)
         seen["killed"] = time.perf_counter()
+        seen["killed_at"] = time.time()
+        seen["heartbeat"] = (await pending_activity(job_id)).last_heartbeat_time.ToSeconds() + (
+            (await pending_activity(job_id)).last_heartbeat_time.nanos / 1e9)
+
+    async def pending_activity(job_id: str):
+        from temporalio.client import Client
+
+        client = await Client.connect(cluster.address)
+        described = await client.get_workflow_handle(job_id).describe()
+        return described.raw_description.pending_activities[0]
 
     async def on_event(job_id: str, event: dict) -> None:
         if "kill" not in seen and event["type"] == "continueToNextStep":
@@ -365,6 +375,9 @@ def lost_worker(cluster: Cluster, url: str) -> None:
                 asyncio.get_running_loop().create_task(kill_late_in_step_6(job_id))
         if event["type"] == "retry":
             seen["retry"] = time.perf_counter()
+            seen["retry_made"] = event["timestamp"] / 1000
+            started = (await pending_activity(job_id)).last_started_time
+            seen["started"] = started.ToSeconds() + started.nanos / 1e9
 
     async def disturbed() -> float:
         async with client_for(url) as client:
@@ -376,6 +389,12 @@ def lost_worker(cluster: Cluster, url: str) -> None:
           f"{took:.1f} s against {baseline:.1f} s undisturbed, delayed {delay:.1f} s; "
           f"taken over {seen['retry'] - seen['killed']:.1f} s after the kill"
           f"   [target <= heartbeat timeout {HEARTBEAT_TIMEOUT:.0f} s + one step (1 s)]")  # fmt: skip
+    killed = seen["killed_at"]
+    print(f"  after the kill: last heartbeat {seen['heartbeat'] - killed:+.2f} s (so the "
+          f"timeout runs out at {seen['heartbeat'] + HEARTBEAT_TIMEOUT - killed:+.2f} s), "
+          f"the next attempt started {seen['started'] - killed:+.2f} s, its retry event "
+          f"made {seen['retry_made'] - killed:+.2f} s, received "
+          f"{seen['retry'] - seen['killed']:+.2f} s")  # fmt: skip
     for worker in workers:
         cluster.stop(worker)
 
@@ -406,9 +425,10 @@ def request_kind(method: str, path: str, query: str) -> str:
 
 def count_requests(log: bytes) -> dict[str, int]:
     counts: dict[str, int] = {}
+    log = re.sub(rb"\x1b\[[0-9;]*m", b"", log)  # werkzeug colours the answers >= 400
     for match in _REQUEST.finditer(log):
-        method, path, query = (part.decode() if part else "" for part in match.groups()[:3])
-        kind = request_kind(method, path, query)
+        method, path, query, status = (part.decode() if part else "" for part in match.groups())
+        kind = request_kind(method, path, query) + (" (404)" if status == "404" else "")
         counts[kind] = counts.get(kind, 0) + 1
     return counts
 
