@@ -134,10 +134,9 @@ class ObjectRelay:
         shared_listing: When above 0 (the server, following many jobs), one ``LIST`` of
             every job's chunks serves all the jobs' polls for this many seconds, instead
             of one ``LIST`` per job per poll; and a producer whose last poll found new
-            chunks is read on by its next chunks' names (chunks are numbered), with no
-            listing at all: the listing (whose cost grows with the chunks it names) is
-            then only for finding new producers, at most every :data:`DISCOVERY_SECONDS`
-            while each job it would serve has a producer that is writing.
+            chunks is read on by its next chunks' names (chunks are numbered), without
+            that listing, whose cost grows with the chunks it names (see
+            :meth:`_discover`).
     """
 
     def __init__(self, storage: Any, *, shared_listing: float = 0.0) -> None:
@@ -148,6 +147,8 @@ class ObjectRelay:
         self._shared_listing = shared_listing
         #: job id -> its producers whose last read found something new.
         self._live: dict[str, set[str]] = {}
+        #: job id -> when producers begun since were last listed for.
+        self._discovered: dict[str, float] = {}
         self._listed_at = float("-inf")
         self._lock = threading.Lock()  # the listing, and what is known
         self._listing_lock = threading.Lock()  # one shared listing at a time
@@ -170,12 +171,11 @@ class ObjectRelay:
         if fresh or self._shared_listing <= 0:
             listed = _chunks_of(self._client.list(_relay_prefix(job_id)))
             self._merge(listed, [job_id])
+        elif self._live.get(job_id):
+            self._discover(job_id)
         else:
-            every = self._shared_listing
-            if self._live.get(job_id):  # read on directly: the listing only finds new ones
-                every = max(every, DISCOVERY_SECONDS)
             with self._listing_lock:
-                if time.monotonic() - self._listed_at >= every:
+                if time.monotonic() - self._listed_at >= self._shared_listing:
                     listed = _chunks_of(self._client.list("server/relay/"))
                     self._listed_at = time.monotonic()
                     with self._lock:
@@ -183,6 +183,30 @@ class ObjectRelay:
                     self._merge(listed, jobs)
         with self._lock:
             return sorted(self._chunks.get(job_id, {}))
+
+    def _discover(self, job_id: str) -> None:
+        """A job whose producers are writing is read on without listing; now and then
+        (:data:`DISCOVERY_SECONDS`) one ``LIST`` finds producers begun since: those whose
+        names (creation times) sort after the oldest one writing, from its last chunk on."""
+        now = time.monotonic()
+        if now - self._discovered.get(job_id, float("-inf")) < DISCOVERY_SECONDS:
+            return
+        self._discovered[job_id] = now
+        with self._lock:
+            known = self._chunks.get(job_id, {})
+            oldest = min(self._live.get(job_id) or (), default=None)
+            if oldest is None or oldest not in known:
+                return
+            chunks = known[oldest]
+            after = chunks[-1][0] if chunks else f"{_relay_prefix(job_id)}{oldest}/"
+        listed = _chunks_of(self._client.list(_relay_prefix(job_id), after=after)).get(job_id, {})
+        with self._lock:
+            known = self._chunks.setdefault(job_id, {})
+            for producer, found in listed.items():
+                mine = known.setdefault(producer, [])
+                for key, size in found:  # in order, numbered from 0: add what follows
+                    if _chunk_index(key) == len(mine):
+                        mine.append((key, size))
 
     def _known(self, job_id: str, producer: str) -> list[tuple[str, int]] | None:
         with self._lock:
@@ -249,8 +273,14 @@ class ObjectRelay:
         with self._lock:
             chunks = self._chunks.pop(job_id, {})
         self._live.pop(job_id, None)
+        self._discovered.pop(job_id, None)
         keys = [key for producer in producers for key, _ in chunks.get(producer, [])]
         self._client.delete(keys)
+
+
+def _chunk_index(key: str) -> int:
+    name = key.rsplit("/", 1)[-1]
+    return int(name.split(".", 1)[0]) if name[:1].isdigit() else -1
 
 
 def _chunks_of(listed: list[dict[str, Any]]) -> dict[str, dict[str, list[tuple[str, int]]]]:
