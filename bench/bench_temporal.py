@@ -17,6 +17,10 @@ in a folder of its own), or with ``--storage folder`` one storage folder. Figure
   those jobs [<= 250 ms];
 * a worker SIGKILLed mid-job: that job's delay over an undisturbed run of it [<= the
   heartbeat timeout + one step].
+
+With ``--requests`` (S3 only) it counts instead the requests the bucket answers per step in
+Temporal mode, by method and kind of key, from moto's request log: ((200-step job -
+1-step job) / 199), everything the server and the worker send included.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import asyncio
 import hashlib
 import importlib.metadata
 import os
+import re
 import signal
 import socket
 import statistics
@@ -347,19 +352,36 @@ def lost_worker(cluster: Cluster, url: str) -> None:
     baseline = asyncio.run(undisturbed())
     seen: dict[str, float] = {}
 
-    async def kill_late_in_step_6(job_id: str) -> None:
+    async def kill_late_in_step_6(job_id: str, step_began: float) -> None:
         pid = await cluster.running_worker_pid(job_id)
-        await asyncio.sleep(0.9)  # step 6's model answer takes 1 s
+        # 0.9 s into step 6 as the worker counts it (the event's own time, not its arrival,
+        # which comes up to ~0.1 s later): its model answer takes 1 s.
+        await asyncio.sleep(max(0.0, step_began + 0.9 - time.time()))
         next(w for w in workers if w.pid == pid).send_signal(signal.SIGKILL)
         seen["killed"] = time.perf_counter()
+        seen["killed_at"] = time.time()
+        seen["heartbeat"] = (await pending_activity(job_id)).last_heartbeat_time.ToSeconds() + (
+            (await pending_activity(job_id)).last_heartbeat_time.nanos / 1e9)
+
+    async def pending_activity(job_id: str):
+        from temporalio.client import Client
+
+        client = await Client.connect(cluster.address)
+        described = await client.get_workflow_handle(job_id).describe()
+        return described.raw_description.pending_activities[0]
 
     async def on_event(job_id: str, event: dict) -> None:
         if "kill" not in seen and event["type"] == "continueToNextStep":
             if event["stepNumber"] == 5:
                 seen["kill"] = 0
-                asyncio.get_running_loop().create_task(kill_late_in_step_6(job_id))
+                began = event["timestamp"] / 1000
+                asyncio.get_running_loop().create_task(kill_late_in_step_6(job_id, began))
         if event["type"] == "retry":
             seen["retry"] = time.perf_counter()
+            seen["retry_made"] = event["timestamp"] / 1000
+            seen["retry_step"] = event["stepNumber"]
+            started = (await pending_activity(job_id)).last_started_time
+            seen["started"] = started.ToSeconds() + started.nanos / 1e9
 
     async def disturbed() -> float:
         async with client_for(url) as client:
@@ -371,19 +393,122 @@ def lost_worker(cluster: Cluster, url: str) -> None:
           f"{took:.1f} s against {baseline:.1f} s undisturbed, delayed {delay:.1f} s; "
           f"taken over {seen['retry'] - seen['killed']:.1f} s after the kill"
           f"   [target <= heartbeat timeout {HEARTBEAT_TIMEOUT:.0f} s + one step (1 s)]")  # fmt: skip
+    killed = seen["killed_at"]
+    print(f"  after the kill: last heartbeat {seen['heartbeat'] - killed:+.2f} s (so the "
+          f"timeout runs out at {seen['heartbeat'] + HEARTBEAT_TIMEOUT - killed:+.2f} s), "
+          f"the next attempt started {seen['started'] - killed:+.2f} s, its retry event "
+          f"made {seen['retry_made'] - killed:+.2f} s, received "
+          f"{seen['retry'] - seen['killed']:+.2f} s; step {seen['retry_step']} runs again")  # fmt: skip
     for worker in workers:
         cluster.stop(worker)
+
+
+_REQUEST = re.compile(rb'"([A-Z]+) ([^ ?"]*)(\?[^ "]*)? HTTP/[0-9.]+" (\d+)')
+
+
+def request_kind(method: str, path: str, query: str) -> str:
+    """A request as 'METHOD kind of key' (ids replaced by placeholders)."""
+    from urllib.parse import parse_qs, unquote
+
+    if "list-type" in query:
+        prefix = parse_qs(query.lstrip("?")).get("prefix", [""])[0]
+        method, path = "LIST", "/bucket/" + prefix
+    key = unquote(path).split("/", 2)[-1]
+    key = key.split("/", 1)[-1]  # the bench's prefix
+    key = re.sub(r"relay/[^/]+/[^/]+/\d+\.jsonl", "relay/<job>/<producer>/<n>.jsonl", key)
+    key = re.sub(r"relay/[^/]+/$", "relay/<job>/", key)
+    key = re.sub(r"jobs/[^/]+/", "jobs/<job>/", key)
+    key = re.sub(r"checkpoints/[^/]+\.json", "checkpoints/<id>.json", key)
+    key = re.sub(r"runs/[^/]+/", "runs/<run>/", key)
+    key = re.sub(r"event-\d+-\d+-(\w+)\.json", r"event-<t>-<step>-\1.json", key)
+    key = re.sub(r"blobs/[0-9a-f]+", "blobs/<sha256>", key)
+    if method == "POST" and "delete" in query:
+        method = "DELETE (batch)"
+    return f"{method} {key}"
+
+
+def count_requests(log: bytes) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    log = re.sub(rb"\x1b\[[0-9;]*m", b"", log)  # werkzeug colours the answers >= 400
+    for match in _REQUEST.finditer(log):
+        method, path, query, status = (part.decode() if part else "" for part in match.groups())
+        kind = request_kind(method, path, query) + (" (404)" if status == "404" else "")
+        counts[kind] = counts.get(kind, 0) + 1
+    return counts
+
+
+def requests_per_step(cluster: Cluster, rounds: int) -> None:
+    """Requests a step makes in Temporal mode, from moto's log of what it answered."""
+    assert cluster.s3 is not None
+    log = cluster.s3._log
+    url = cluster.server("temporal")
+    worker = cluster.worker(1)
+
+    def mark() -> int:
+        log.flush()
+        return log.seek(0, os.SEEK_END)
+
+    def cpu_seconds() -> dict[str, float]:
+        """CPU time so far of each process of the cluster (Linux /proc)."""
+        named = {"moto": cluster.s3.process, "temporal": cluster.temporal,
+                 "server": cluster.processes[-2], "worker": worker}  # fmt: skip
+        found = {}
+        for name, process in named.items():
+            with open(f"/proc/{process.pid}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+            found[name] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return found
+
+    def between(start: int, end: int) -> dict[str, int]:
+        log.seek(start)
+        return count_requests(log.read(end - start))
+
+    async def measure() -> None:
+        async with client_for(url) as client:
+            await run_job(client, "short", "looper")
+            await run_job(client, "long", "looper")
+            totals: dict[str, float] = {}
+            for _ in range(rounds):
+                await asyncio.sleep(0.3)  # the previous job's last polls and removals
+                a, cpu_a = mark(), cpu_seconds()
+                _, long = await run_job(client, "long", "looper")
+                await asyncio.sleep(0.3)
+                b, cpu_b = mark(), cpu_seconds()
+                _, short = await run_job(client, "short", "looper")
+                await asyncio.sleep(0.3)
+                c, cpu_c = mark(), cpu_seconds()
+                cpu = {name: ((cpu_b[name] - cpu_a[name]) - (cpu_c[name] - cpu_b[name])) / 199
+                       for name in cpu_a}  # fmt: skip
+                print("  CPU a step: " + ", ".join(f"{name} {value * 1000:.1f} ms"
+                                                   for name, value in cpu.items()))  # fmt: skip
+                many, one = between(a, b), between(b, c)
+                for kind in set(many) | set(one):
+                    step = (many.get(kind, 0) - one.get(kind, 0)) / 199
+                    totals[kind] = totals.get(kind, 0) + step / rounds
+                print(f"  round: per-step overhead {(long - short) / 199 * 1000:.2f} ms, "
+                      f"{(sum(many.values()) - sum(one.values())) / 199:.2f} requests a step")  # fmt: skip
+            print("requests a step (both processes), by kind:")
+            for kind, count in sorted(totals.items(), key=lambda item: -item[1]):
+                if abs(count) >= 0.005:
+                    print(f"  {count:6.2f}  {kind}")
+            print(f"  {sum(totals.values()):6.2f}  in all")
+
+    asyncio.run(measure())
+    cluster.stop(worker)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3, help="rounds of the per-step figure")
     parser.add_argument("--scaling-rounds", type=int, default=1)
-    parser.add_argument("--timer-shift", default="100ms",
+    parser.add_argument("--timer-shift", default="10ms",
                         help="Temporal's history.timerProcessorMaxTimeShift ('' for its 1 s "
                              "default; see docs/scale-out.md)")  # fmt: skip
     parser.add_argument("--only-lost-worker", action="store_true")
     parser.add_argument("--only-scaling", action="store_true")
+    parser.add_argument("--only-per-step", action="store_true")
+    parser.add_argument("--requests", action="store_true",
+                        help="count the bucket's requests per step instead (S3 only)")  # fmt: skip
     parser.add_argument("--storage", choices=["s3", "folder"], default="s3",
                         help="what the server and workers share (default: an S3 bucket)")  # fmt: skip
     args = parser.parse_args()
@@ -393,6 +518,21 @@ def main() -> None:
     if args.only_scaling:
         try:
             scaling(cluster, cluster.server("temporal"), args.scaling_rounds)
+        finally:
+            cluster.close()
+        return
+    if args.requests:
+        try:
+            requests_per_step(cluster, args.rounds)
+        finally:
+            cluster.close()
+        return
+    if args.only_per_step:
+        try:
+            worker_url = cluster.server("temporal"), cluster.server("embedded")
+            worker = cluster.worker(1)
+            asyncio.run(per_step(dict(zip(("temporal", "embedded"), worker_url)), args.rounds))
+            cluster.stop(worker)
         finally:
             cluster.close()
         return

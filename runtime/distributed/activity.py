@@ -65,8 +65,12 @@ class WorkerHost:
     def enter(self, job_id: str) -> Path:
         """A part of the job begins here: its folder, brought up to date."""
         self._active[job_id] = self._active.get(job_id, 0) + 1
-        local = self.local_workspace(job_id)
-        self.workspaces.pull(job_id, local)
+        try:
+            local = self.local_workspace(job_id)
+            self.workspaces.pull(job_id, local)
+        except BaseException:
+            self.leave(job_id, False)
+            raise
         return local
 
     def leave(self, job_id: str, stopped: bool) -> None:
@@ -150,11 +154,7 @@ class JobActivities:
 
         host, job = self.host, scope.job
         config = host.config(job.application, job.provider, job.model)
-        last = None
-        if attempt > 1:
-            found = announced_checkpoint(host.relay, job.job_id, part, attempt)
-            last = host.storage.retrieve_checkpoint(job.job_id, found) if found else None
-        local = host.enter(job.job_id)
+        local, last = await self._restore(job.job_id, attempt, part)
         stopped = False
         writer = host.relay.writer(job.job_id, producer)
         try:
@@ -175,6 +175,32 @@ class JobActivities:
         finally:
             writer.close()
             host.leave(job.job_id, stopped)
+
+
+    async def _restore(self, job_id: str, attempt: int, part: str) -> tuple[Path, Any]:
+        """The part's folder brought up to date and, for a later attempt, the checkpoint an
+        earlier one got to: read at once (a takeover waits for both)."""
+        host = self.host
+
+        def last_checkpoint() -> Any:
+            found = announced_checkpoint(host.relay, job_id, part, attempt)
+            return host.storage.retrieve_checkpoint(job_id, found) if found else None
+
+        finding = None
+        if attempt > 1:  # on a thread of its own, from now on
+            finding = asyncio.get_running_loop().run_in_executor(None, last_checkpoint)
+        try:
+            local = host.enter(job_id)  # on the jobs thread, as every sync of the job's folder
+        except BaseException:
+            if finding is not None:
+                with suppress(BaseException):
+                    await finding
+            raise
+        try:
+            return local, (await finding if finding is not None else None)
+        except BaseException:
+            host.leave(job_id, False)
+            raise
 
 
 async def _heartbeat(every: float) -> None:

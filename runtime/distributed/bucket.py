@@ -28,6 +28,7 @@ import contextlib
 import os
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -41,10 +42,12 @@ from runtime.storage.workspace import (
     parse_removed,
 )
 
-__all__ = ["CHUNK_SECONDS", "BucketWorkspaces", "ObjectRelay"]
+__all__ = ["CHUNK_SECONDS", "DISCOVERY_SECONDS", "BucketWorkspaces", "ObjectRelay"]
 
 #: At most this long between a line and the chunk that carries it.
 CHUNK_SECONDS = 0.05
+#: The server lists the relay at least this often while it reads on every job directly.
+DISCOVERY_SECONDS = 0.25
 _RESTORE_PREFIX = ".perstack-restore-"
 #: Compare-and-swap attempts on a manifest before giving up (others keep winning).
 _SWAP_ATTEMPTS = 20
@@ -66,11 +69,15 @@ class _ChunkWriter:
         self._send_lock = threading.Lock()  # one chunk at a time, in order
         self._wake = threading.Condition(self._lock)
         self._closed = False
+        #: when the oldest unsent line came.
+        self._since = 0.0
         self._thread = threading.Thread(target=self._tick, name="relay-chunks", daemon=True)
         self._thread.start()
 
     def write(self, line: bytes) -> None:
         with self._lock:
+            if not self._lines:
+                self._since = time.monotonic()
             self._lines.append(line)
             self._wake.notify()
         if b'"checkpoint":' in line:
@@ -88,17 +95,26 @@ class _ChunkWriter:
             except BaseException:
                 with self._lock:  # not sent: they go with the next chunk
                     self._lines[:0] = lines
+                    self._since = time.monotonic()  # tried again a while later
                 raise
             self._next += 1
 
     def _tick(self) -> None:
+        """Send lines that have waited :data:`CHUNK_SECONDS` (counted from the oldest
+        unsent one: lines a checkpoint's chunk took along start the count again, so
+        steps quicker than that cost one chunk each, the checkpoint's)."""
         while True:
             with self._lock:
-                while not self._lines and not self._closed:
-                    self._wake.wait()
+                while not self._closed:
+                    if not self._lines:
+                        self._wake.wait()
+                        continue
+                    due = self._since + CHUNK_SECONDS - time.monotonic()
+                    if due <= 0:
+                        break
+                    self._wake.wait(due)  # gather what follows
                 if self._closed:
                     return
-            threading.Event().wait(CHUNK_SECONDS)  # gather what follows
             with contextlib.suppress(StorageError):  # the store is away: the lines wait
                 self._send()
 
@@ -117,45 +133,91 @@ class ObjectRelay:
         storage: The job store (an :class:`~runtime.storage.objectstore.ObjectStorage`).
         shared_listing: When above 0 (the server, following many jobs), one ``LIST`` of
             every job's chunks serves all the jobs' polls for this many seconds, instead
-            of one ``LIST`` per job per poll.
+            of one ``LIST`` per job per poll; and a producer whose last poll found new
+            chunks is read on by its next chunks' names (chunks are numbered), without
+            that listing, whose cost grows with the chunks it names (see
+            :meth:`_discover`).
     """
 
     def __init__(self, storage: Any, *, shared_listing: float = 0.0) -> None:
         self._client = storage._client
-        #: job id -> producer -> its chunks' (key, size), from the last listing.
+        #: job id -> producer -> its chunks' (key, size), in order: what the listings and
+        #: the reads of next chunks have found (chunks are never changed, only added).
         self._chunks: dict[str, dict[str, list[tuple[str, int]]]] = {}
         self._shared_listing = shared_listing
-        #: job id -> its own latest listing (see producers()).
-        self._pinned: dict[str, dict[str, list[tuple[str, int]]]] = {}
+        #: job id -> its producers whose last read found something new.
+        self._live: dict[str, set[str]] = {}
+        #: job id -> when producers begun since were last listed for.
+        self._discovered: dict[str, float] = {}
         self._listed_at = float("-inf")
-        self._listing_lock = threading.Lock()
+        self._lock = threading.Lock()  # the listing, and what is known
+        self._listing_lock = threading.Lock()  # one shared listing at a time
 
     def writer(self, job_id: str, producer: str) -> _ChunkWriter:
         return _ChunkWriter(self._client, f"{_relay_prefix(job_id)}{producer}/")
 
+    def _merge(self, listed: dict[str, dict[str, list[tuple[str, int]]]], jobs: list[str]) -> None:
+        """Take a listing of ``jobs`` in, keeping chunks found since it was made."""
+        with self._lock:
+            for job_id in jobs:
+                known = self._chunks.get(job_id, {})
+                merged = listed.get(job_id, {})
+                for producer, chunks in known.items():
+                    if producer in merged and len(chunks) > len(merged[producer]):
+                        merged[producer] = chunks
+                self._chunks[job_id] = merged
+
     def producers(self, job_id: str, fresh: bool = False) -> list[str]:
         if fresh or self._shared_listing <= 0:
-            # This job's own listing, which its reads use until a shared one is asked for.
-            listed = _chunks_of(self._client.list(_relay_prefix(job_id))).get(job_id, {})
-            self._pinned[job_id] = listed
-            return sorted(listed)
-        self._pinned.pop(job_id, None)
-        with self._listing_lock:
-            if time.monotonic() - self._listed_at >= self._shared_listing:
-                listed_all = self._client.list("server/relay/")
-                self._listed_at = time.monotonic()
-                self._chunks = _chunks_of(listed_all)
+            listed = _chunks_of(self._client.list(_relay_prefix(job_id)))
+            self._merge(listed, [job_id])
+        elif self._live.get(job_id):
+            self._discover(job_id)
+        else:
+            with self._listing_lock:
+                if time.monotonic() - self._listed_at >= self._shared_listing:
+                    listed = _chunks_of(self._client.list("server/relay/"))
+                    self._listed_at = time.monotonic()
+                    with self._lock:
+                        jobs = list({*self._chunks, *listed})
+                    self._merge(listed, jobs)
+        with self._lock:
             return sorted(self._chunks.get(job_id, {}))
 
-    def _chunks_now(self, job_id: str) -> dict[str, list[tuple[str, int]]]:
-        pinned = self._pinned.get(job_id)
-        return pinned if pinned is not None else self._chunks.get(job_id, {})
+    def _discover(self, job_id: str) -> None:
+        """A job whose producers are writing is read on without listing; now and then
+        (:data:`DISCOVERY_SECONDS`) one ``LIST`` finds producers begun since: those whose
+        names (creation times) sort after the oldest one writing, from its last chunk on."""
+        now = time.monotonic()
+        if now - self._discovered.get(job_id, float("-inf")) < DISCOVERY_SECONDS:
+            return
+        self._discovered[job_id] = now
+        with self._lock:
+            known = self._chunks.get(job_id, {})
+            oldest = min(self._live.get(job_id) or (), default=None)
+            if oldest is None or oldest not in known:
+                return
+            chunks = known[oldest]
+            after = chunks[-1][0] if chunks else f"{_relay_prefix(job_id)}{oldest}/"
+        listed = _chunks_of(self._client.list(_relay_prefix(job_id), after=after)).get(job_id, {})
+        with self._lock:
+            known = self._chunks.setdefault(job_id, {})
+            for producer, found in listed.items():
+                mine = known.setdefault(producer, [])
+                for key, size in found:  # in order, numbered from 0: add what follows
+                    if _chunk_index(key) == len(mine):
+                        mine.append((key, size))
+
+    def _known(self, job_id: str, producer: str) -> list[tuple[str, int]] | None:
+        with self._lock:
+            chunks = self._chunks.get(job_id, {}).get(producer)
+            return None if chunks is None else list(chunks)
 
     def read(self, job_id: str, producer: str, offset: int) -> bytes:
-        chunks = self._chunks_now(job_id).get(producer)
+        chunks = self._known(job_id, producer)
         if chunks is None:
             self.producers(job_id, fresh=True)
-            chunks = self._pinned[job_id].get(producer, [])
+            chunks = self._known(job_id, producer) or []
         wanted: list[tuple[str, int]] = []  # (key, bytes of it to skip)
         start = 0
         for key, size in chunks:
@@ -166,16 +228,59 @@ class ObjectRelay:
         parts = []
         for (_, skip), item in zip(wanted, fetched, strict=True):
             if item is None:
-                break  # removed meanwhile (the run has stopped): nothing past it
+                return b"".join(parts)  # removed meanwhile (the run has stopped)
             parts.append(item.data[skip:])
+        if self._shared_listing > 0:
+            live = self._live.setdefault(job_id, set())
+            if producer in live:  # it was writing: read its next chunks by their names
+                parts += self._next_chunks(job_id, producer, len(chunks), offset - start)
+            if any(parts):
+                live.add(producer)
+            else:
+                live.discard(producer)
         return b"".join(parts)
 
+    def _next_chunks(self, job_id: str, producer: str, index: int, skip: int) -> list[bytes]:
+        """Chunks ``index``, ``index + 1``, … as far as they exist (``skip``: bytes of
+        them already read)."""
+        found = []
+        while True:
+            key = f"{_relay_prefix(job_id)}{producer}/{index:08d}.jsonl"
+            item = self._client.get(key)
+            if item is None:
+                return found
+            with self._lock:
+                chunks = self._chunks.setdefault(job_id, {}).setdefault(producer, [])
+                if len(chunks) == index:
+                    chunks.append((key, len(item.data)))
+            found.append(item.data[max(0, skip) :])
+            skip -= len(item.data)
+            index += 1
+
+    def read_back(self, job_id: str, producer: str) -> Iterator[bytes]:
+        """The segment's chunks, the last one first (two read at a time)."""
+        chunks = self._known(job_id, producer)
+        if chunks is None:
+            self.producers(job_id, fresh=True)
+            chunks = self._known(job_id, producer) or []
+        keys = [key for key, _ in reversed(chunks)]
+        for at in range(0, len(keys), 2):
+            for item in self._client.get_many(keys[at : at + 2]):
+                if item is not None:
+                    yield item.data
+
     def remove(self, job_id: str, producers: list[str]) -> None:
-        chunks = self._chunks_now(job_id)
-        self._pinned.pop(job_id, None)
-        self._chunks.pop(job_id, None)
+        with self._lock:
+            chunks = self._chunks.pop(job_id, {})
+        self._live.pop(job_id, None)
+        self._discovered.pop(job_id, None)
         keys = [key for producer in producers for key, _ in chunks.get(producer, [])]
         self._client.delete(keys)
+
+
+def _chunk_index(key: str) -> int:
+    name = key.rsplit("/", 1)[-1]
+    return int(name.split(".", 1)[0]) if name[:1].isdigit() else -1
 
 
 def _chunks_of(listed: list[dict[str, Any]]) -> dict[str, dict[str, list[tuple[str, int]]]]:

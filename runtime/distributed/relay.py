@@ -28,6 +28,7 @@ from __future__ import annotations
 import hashlib
 import os
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
@@ -87,6 +88,10 @@ class EventRelay(Protocol):
     def read(self, job_id: str, producer: str, offset: int) -> bytes:
         """A segment's bytes from ``offset`` on (maybe ending in a partial line)."""
 
+    def read_back(self, job_id: str, producer: str) -> Iterator[bytes]:
+        """A segment in pieces of whole lines (but for a partial last one), the last piece
+        first: what a later attempt reads to find where an earlier one had got to."""
+
     def remove(self, job_id: str, producers: list[str]) -> None:
         """Remove read segments."""
 
@@ -136,6 +141,9 @@ class FileRelay:
         except FileNotFoundError:
             return b""
 
+    def read_back(self, job_id: str, producer: str) -> Iterator[bytes]:
+        yield self.read(job_id, producer, 0)
+
     def remove(self, job_id: str, producers: list[str]) -> None:
         directory = self._dir(job_id)
         for producer in producers:
@@ -156,25 +164,28 @@ class FileRelay:
 def announced_checkpoint(
     relay: EventRelay, job_id: str, scope: str, before_attempt: int
 ) -> str | None:
-    """See :meth:`FileRelay.announced_checkpoint` (for any :class:`EventRelay`)."""
+    """See :meth:`FileRelay.announced_checkpoint` (for any :class:`EventRelay`).
+
+    The latest earlier attempt that announced any checkpoint is read from its end: its last
+    piece nearly always holds the checkpoint sought (each one is sent as it is stored)."""
     earlier = []
     for producer in relay.producers(job_id):
         name, attempt = _scope_and_attempt(producer)
         if name == scope and attempt < before_attempt:
             earlier.append((attempt, producer))
-    found = None
-    for _, producer in sorted(earlier):
-        for line in relay.read(job_id, producer, 0).split(b"\n"):
-            if b'"checkpoint":' not in line:
-                continue
-            try:
-                event = orjson.loads(line)
-            except orjson.JSONDecodeError:
-                continue  # the partial last line of a killed producer
-            checkpoint = event.get("checkpoint") if isinstance(event, dict) else None
-            if isinstance(checkpoint, dict) and isinstance(checkpoint.get("id"), str):
-                found = checkpoint["id"]
-    return found
+    for _, producer in sorted(earlier, reverse=True):
+        for piece in relay.read_back(job_id, producer):
+            for line in reversed(piece.split(b"\n")):
+                if b'"checkpoint":' not in line:
+                    continue
+                try:
+                    event = orjson.loads(line)
+                except orjson.JSONDecodeError:
+                    continue  # the partial last line of a killed producer
+                checkpoint = event.get("checkpoint") if isinstance(event, dict) else None
+                if isinstance(checkpoint, dict) and isinstance(checkpoint.get("id"), str):
+                    return checkpoint["id"]
+    return None
 
 
 def relay_for(storage: Any, *, shared_listing: float = 0.0) -> EventRelay:

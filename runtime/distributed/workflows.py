@@ -37,11 +37,13 @@ with workflow.unsafe.imports_passed_through():
 
 __all__ = ["DelegateWorkflow", "JobWorkflow"]
 
-#: Retries start almost at once: a part resumes from its last checkpoint, and the usual
-#: cause is a lost worker, not an overloaded service (model providers retry on their own).
+#: Retries start at once: a part resumes from its last checkpoint, and the usual cause is
+#: a lost worker, not an overloaded service (model providers retry on their own; a store
+#: that is away is retried for PERSTACK_STORAGE_TIMEOUT before a part fails). Backing off
+#: x3, the ten attempts still span about 30 s, as 100 ms x2 did.
 _RETRY = RetryPolicy(
-    initial_interval=timedelta(milliseconds=100),
-    backoff_coefficient=2.0,
+    initial_interval=timedelta(milliseconds=10),
+    backoff_coefficient=3.0,
     maximum_interval=timedelta(seconds=10),
     maximum_attempts=MAX_ATTEMPTS,
     # A bad perstack.toml or an unknown Expert fails the same way on every worker.

@@ -296,12 +296,14 @@ class S3Client:
         to :meth:`result` for what :meth:`get` would return."""
         return self._submit_request(self._get, key)
 
-    def list(self, prefix: str) -> list[dict[str, Any]]:
-        """Every object under ``prefix`` (recursively), as obstore's ``ObjectMeta``."""
+    def list(self, prefix: str, after: str | None = None) -> list[dict[str, Any]]:
+        """Every object under ``prefix`` (recursively), as obstore's ``ObjectMeta``; with
+        ``after``, only those whose keys sort after it (S3's ``start-after``)."""
 
         def collect() -> list[dict[str, Any]]:
             found: list[dict[str, Any]] = []
-            for chunk in obstore.list(self.store, prefix, chunk_size=1000):
+            listing = obstore.list(self.store, prefix, offset=after, chunk_size=1000)
+            for chunk in listing:
                 found.extend(chunk)  # type: ignore[arg-type]
             return found
 

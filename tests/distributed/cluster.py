@@ -335,9 +335,9 @@ class TemporalDevServer:
             self.process = subprocess.Popen(
                 [str(binary), "server", "start-dev", "--headless", "--ip", "127.0.0.1",
                  "--port", str(self.port), "--log-level", "error",
-                 # Retries start 100 ms after a lost worker's timeout, not up to 1 s later
+                 # Retries start ~10 ms after a lost worker's timeout, not up to 1 s later
                  # (docs/scale-out.md).
-                 "--dynamic-config-value", 'history.timerProcessorMaxTimeShift="100ms"'],
+                 "--dynamic-config-value", 'history.timerProcessorMaxTimeShift="10ms"'],
                 stdout=output, stderr=subprocess.STDOUT, cwd=root,
             )  # fmt: skip
         wait_for_port(self.port, self.process, f"Temporal's dev server ({binary})", log)

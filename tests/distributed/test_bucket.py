@@ -160,9 +160,51 @@ def test_the_last_poll_lists_anew_whatever_the_shared_listing_says(
     sequencer = StreamSequencer(relay, JOB, tmp_path / "stream.jsonl")
     writer.write(b'{"n":1,"checkpoint":{"id":"c1"}}')
     assert sequencer.poll() == [b'{"n":1,"checkpoint":{"id":"c1"}}']
-    writer.write(b'{"n":2}')
-    writer.close()  # the part has stopped: its last chunk is in the bucket
+    writer.close()
+    assert sequencer.poll() == []  # it has stopped writing: the next poll lists again
+    later = relay.writer(JOB, producer_name("part", 2))  # a producer no listing has seen
+    later.write(b'{"n":2}')
+    later.close()  # the part has stopped: its last chunk is in the bucket
     assert sequencer.poll() == []  # a round of polls shares the listing from before
     assert sequencer.poll(final=True) == [b'{"n":2}']  # never the last events lost
     sequencer.finish()
     assert ObjectRelay(storage).producers(JOB) == []
+
+
+def test_a_producer_that_is_writing_is_read_on_without_listing(
+    storage: ObjectStorage, s3: S3Bucket, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    relay = ObjectRelay(storage, shared_listing=3600.0)
+    writer = relay.writer(JOB, producer_name("part", 1))
+    sequencer = StreamSequencer(relay, JOB, tmp_path / "stream.jsonl")
+    writer.write(b'{"n":1,"checkpoint":{"id":"c1"}}')
+    assert sequencer.poll() == [b'{"n":1,"checkpoint":{"id":"c1"}}']  # listed: it writes
+    listings: list[tuple[str, str | None]] = []
+    listing = storage._client.list
+
+    def listed(prefix: str, after: str | None = None) -> list:
+        listings.append((prefix, after))
+        return listing(prefix, after)
+
+    monkeypatch.setattr(storage._client, "list", listed)
+    lines = [b'{"n":%d,"checkpoint":{"id":"c%d"}}' % (n, n) for n in range(2, 6)]
+    for line in lines[:2]:
+        writer.write(line)
+    assert sequencer.poll() == lines[:2]
+    for line in lines[2:]:
+        writer.write(line)
+    assert sequencer.poll() == lines[2:]
+    assert sequencer.poll() == []  # nothing new: it goes back to the shared listing
+    # Read by their names; at most a listing of what follows its chunks read, for
+    # producers begun since (never the whole relay, which the hour-old one stands for).
+    assert all(
+        prefix == f"server/relay/{JOB}/" and after and after.startswith(writer._prefix)
+        for prefix, after in listings
+    ), listings
+    another = relay.writer(JOB, producer_name("part", 2))
+    another.write(b'{"n":6}')
+    another.close()
+    assert sequencer.poll(final=True) == [b'{"n":6}']
+    writer.close()
+    sequencer.finish()
+    assert relay_keys(s3) == []
