@@ -112,7 +112,10 @@ def preload(request: CompareRequest) -> None:
             pass
     prices = request.prices or PriceBook()
     for choice in request.models:  # the library's table, and each model's entry in it
-        prices.price(Usage(), RunModel(choice.provider, choice.model), 0)
+        try:
+            prices.price(Usage(), RunModel(choice.provider, choice.model), 0)
+        except Exception:  # noqa: BLE001 - the read-back says what is wrong
+            pass
 
 
 async def run_in_processes(
