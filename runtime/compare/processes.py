@@ -155,6 +155,7 @@ class _Worker:
 
         self.request, self.index, self.figures = request, index, figures
         read_fd, write_fd = os.pipe()
+        self.read_fd = read_fd
         inherited = [read_fd, *(worker.read_fd for worker in others)]
         self.process = multiprocessing.get_context("fork").Process(
             target=_worker_main,
@@ -165,10 +166,12 @@ class _Worker:
         blocked = signal.pthread_sigmask(signal.SIG_BLOCK, _SIGNALS)
         try:
             self.process.start()
+        except BaseException:
+            os.close(read_fd)
+            raise
         finally:
             signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
             os.close(write_fd)
-        self.read_fd = read_fd
 
     def stop(self) -> None:
         """Ask the worker to cancel its run (nothing if it has exited)."""
@@ -320,16 +323,23 @@ async def _work(
     loop = asyncio.get_running_loop()
     task = asyncio.current_task()
     assert task is not None and figures.workspace is not None
-    stopping = False
+    interrupts, stopping = 0, False
 
-    def stop() -> None:  # once: a second cancel would cut the run's own clean-up short
-        nonlocal stopping
+    def stop(signum: int) -> None:
+        # Once: Ctrl+C reaches this worker from the terminal and again, as SIGTERM, from
+        # the command, and a second cancel would cut the run's own clean-up short. A
+        # second Ctrl+C stops at once, as it stops `perstack run` (files stay whole).
+        nonlocal interrupts, stopping
+        if signum == signal.SIGINT:
+            interrupts += 1
+            if interrupts > 1:
+                raise KeyboardInterrupt
         if not stopping:
             stopping = True
             task.cancel()
 
     for signum in _SIGNALS:
-        loop.add_signal_handler(signum, stop)
+        loop.add_signal_handler(signum, stop, signum)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, _SIGNALS)
     try:
         copy_workspace(request.workspace, Path(figures.workspace), [request.storage_root])
