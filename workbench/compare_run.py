@@ -9,6 +9,11 @@ the columns a few times a second (:meth:`CompareRunner.read`), so four runs stre
 thousands of events cost the UI a handful of repaints a second, never one per event.
 When the comparison ends, ``on_done`` gets it (or the error that stopped it) on the UI
 thread.
+
+The runs stay in this process (``run_comparison``'s default), unlike ``perstack
+compare``'s worker processes (:mod:`runtime.compare.processes`): those are forks, and
+forking a process with threads running (Textual's, this worker's) could leave a lock held
+forever in the child. The view's budgets are met in-process (docs/performance.md).
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -65,7 +66,21 @@ def compare_command(**kwargs: Any) -> int:
     # As perstack run does: what is loaded by now lives as long as the process, so keep it
     # out of the collector's full passes (which otherwise grow with every SDK loaded).
     gc.freeze()
-    comparison = asyncio.run(run_comparison(request))
+
+    async def main() -> Any:
+        task = asyncio.current_task()
+        assert task is not None
+        # SIGTERM cancels the comparison like Ctrl+C does: every run stops cleanly,
+        # each job resumable.
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+        # A worker process per run when that helps (runtime.compare.processes).
+        return await run_comparison(request, processes=True)
+
+    try:
+        comparison = asyncio.run(main())
+    except asyncio.CancelledError:
+        sys.stderr.write("warning: Terminated; resume with --continue\n")
+        return 143
     try:
         if kwargs["as_json"]:
             import orjson
