@@ -3,11 +3,12 @@ it, run its job through the engine's public entry point, read its figures back."
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from runtime.compare.request import CompareRequest, RunUpdateListener
+from runtime.compare.request import CompareRequest, RunUpdateListener, copy_workspace
 from runtime.errors import PerstackError
 from runtime.views.comparison import RunFigures, job_figures
 
@@ -15,7 +16,7 @@ if TYPE_CHECKING:
     from runtime.events import BaseEvent
     from runtime.views.steps import JobSteps
 
-__all__ = ["execute_run", "mark_running", "one_line", "read_back"]
+__all__ = ["execute_run", "mark_running", "one_line", "read_back", "run_column"]
 
 
 def mark_running(index: int, figures: RunFigures, on_update: RunUpdateListener | None) -> None:
@@ -62,6 +63,30 @@ async def execute_run(
         raw_event_listener=raw_event_listener,
         locked_tools=request.locked_tools,
     )
+
+
+async def run_column(
+    request: CompareRequest,
+    figures: RunFigures,
+    *,
+    event_listener: Callable[[BaseEvent], Any] | None = None,
+    raw_event_listener: Callable[[BaseEvent, bytes], Any] | None = None,
+) -> JobSteps | None:
+    """One column, wherever it runs: copy the workspace, run the job, read its figures
+    back; its steps. Never raises (but for cancellation): a failure is the column's."""
+    assert figures.workspace is not None
+    try:
+        await asyncio.to_thread(
+            copy_workspace, request.workspace, Path(figures.workspace), [request.storage_root]
+        )
+        await execute_run(
+            request, figures, event_listener=event_listener, raw_event_listener=raw_event_listener
+        )
+    except asyncio.CancelledError:
+        raise
+    except Exception as error:  # noqa: BLE001 - any failure is this column's, not the others'
+        figures.error = one_line(error)
+    return read_back(request, figures)
 
 
 def read_back(request: CompareRequest, figures: RunFigures) -> JobSteps | None:

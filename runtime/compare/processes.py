@@ -48,11 +48,9 @@ import struct
 import sys
 import threading
 from collections.abc import Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from runtime.compare.one_run import execute_run, mark_running, one_line, read_back
-from runtime.compare.request import copy_workspace
+from runtime.compare.one_run import mark_running, one_line, read_back, run_column
 
 if TYPE_CHECKING:
     from runtime.compare.request import CompareRequest, RunEventListener, RunUpdateListener
@@ -341,16 +339,9 @@ async def _work(
     for signum in _SIGNALS:
         loop.add_signal_handler(signum, stop, signum)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, _SIGNALS)
-    try:
-        copy_workspace(request.workspace, Path(figures.workspace), [request.storage_root])
-        await execute_run(
-            request, figures, raw_event_listener=frames.event if send_events else None
-        )
-    except asyncio.CancelledError:
-        raise
-    except Exception as error:  # noqa: BLE001 - any failure is this column's
-        figures.error = one_line(error)
-    steps = read_back(request, figures)
+    steps = await run_column(
+        request, figures, raw_event_listener=frames.event if send_events else None
+    )
     frames.send(_RESULT, pickle.dumps((figures, steps), pickle.HIGHEST_PROTOCOL))
 
 

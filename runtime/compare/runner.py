@@ -19,10 +19,9 @@ stored jobs through :mod:`runtime.views.comparison`.
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 from typing import TYPE_CHECKING
 
-from runtime.compare.one_run import execute_run, mark_running, one_line, read_back
+from runtime.compare.one_run import mark_running, run_column
 from runtime.compare.request import (
     COMPARISONS_FOLDER,
     CompareRequest,
@@ -100,20 +99,9 @@ async def _run_one(
     on_event: RunEventListener | None,
     on_update: RunUpdateListener | None,
 ) -> None:
-    """One column: copy the workspace, run the job, read its figures. Never raises
-    (but for cancellation): a failure is the column's status."""
+    """One column in this process (see :func:`~runtime.compare.one_run.run_column`)."""
     mark_running(index, figures, on_update)
-    assert figures.workspace is not None
     listener = None if on_event is None else (lambda event: on_event(index, event))
-    try:
-        await asyncio.to_thread(
-            copy_workspace, request.workspace, Path(figures.workspace), [request.storage_root]
-        )
-        await execute_run(request, figures, event_listener=listener)
-    except asyncio.CancelledError:
-        raise
-    except Exception as error:  # noqa: BLE001 - any failure is this column's, not the others'
-        figures.error = one_line(error)
-    steps[index] = read_back(request, figures)
+    steps[index] = await run_column(request, figures, event_listener=listener)
     if on_update is not None:
         on_update(index, figures)

@@ -208,16 +208,18 @@ class ObjectRelay:
                     if _chunk_index(key) == len(mine):
                         mine.append((key, size))
 
-    def _known(self, job_id: str, producer: str) -> list[tuple[str, int]] | None:
+    def _known(self, job_id: str, producer: str) -> list[tuple[str, int]]:
+        """The producer's chunks as known, listing the job first if it is not known yet."""
         with self._lock:
             chunks = self._chunks.get(job_id, {}).get(producer)
-            return None if chunks is None else list(chunks)
+            if chunks is not None:
+                return list(chunks)
+        self.producers(job_id, fresh=True)
+        with self._lock:
+            return list(self._chunks.get(job_id, {}).get(producer) or ())
 
     def read(self, job_id: str, producer: str, offset: int) -> bytes:
         chunks = self._known(job_id, producer)
-        if chunks is None:
-            self.producers(job_id, fresh=True)
-            chunks = self._known(job_id, producer) or []
         wanted: list[tuple[str, int]] = []  # (key, bytes of it to skip)
         start = 0
         for key, size in chunks:
@@ -260,9 +262,6 @@ class ObjectRelay:
     def read_back(self, job_id: str, producer: str) -> Iterator[bytes]:
         """The segment's chunks, the last one first (two read at a time)."""
         chunks = self._known(job_id, producer)
-        if chunks is None:
-            self.producers(job_id, fresh=True)
-            chunks = self._known(job_id, producer) or []
         keys = [key for key, _ in reversed(chunks)]
         for at in range(0, len(keys), 2):
             for item in self._client.get_many(keys[at : at + 2]):

@@ -26,6 +26,15 @@ def tree_of(app) -> dict[str, tuple[str | None, str, int]]:
     return {key: (node.parent_id, node.status, node.steps) for key, node in nodes.items()}
 
 
+async def open_jobs_list(app, pilot) -> JobsScreen:
+    """F2, and the list once its jobs are read."""
+    await pilot.press("f2")
+    screen = app.screen
+    assert isinstance(screen, JobsScreen)
+    await app.wait_until(lambda: screen.jobs is not None)
+    return screen
+
+
 async def run_once(project: Path, query: str = "Survey the lake") -> tuple[str, list, dict]:
     """Run the snap project's lead to completion; return its job, rows and tree."""
     app = make_app(project, expert="lead", query=query, providers=fast_snap(project))
@@ -130,10 +139,7 @@ async def test_f2_lists_the_stored_jobs_and_shows_the_one_chosen(tmp_path: Path)
     second_id, _, _ = await run_once(project, "Survey the river")
     app = make_app(project, expert="lead", providers=fast_snap(project))
     async with app.run_test(size=(120, 36)) as pilot:
-        await pilot.press("f2")
-        screen = app.screen
-        assert isinstance(screen, JobsScreen)
-        await app.wait_until(lambda: screen.jobs is not None)
+        screen = await open_jobs_list(app, pilot)
         # Newest first, each with what started it.
         assert [(job.job_id, job.query, job.status) for job in screen.jobs] == [
             (second_id, "Survey the river", "completed"),
@@ -183,10 +189,7 @@ async def test_f2_lines_fit_the_list_again_when_the_terminal_is_resized(tmp_path
     await run_once(project, "Survey the lake")
     app = make_app(project, expert="lead", providers=fast_snap(project))
     async with app.run_test(size=(140, 36)) as pilot:
-        await pilot.press("f2")
-        screen = app.screen
-        assert isinstance(screen, JobsScreen)
-        await app.wait_until(lambda: screen.jobs is not None)
+        screen = await open_jobs_list(app, pilot)
         listed = screen.query_one(OptionList)
 
         def line() -> str:
