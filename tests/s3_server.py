@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-MOTO_SERVER = str(Path(sys.executable).parent / "moto_server")
+LAUNCHER = str(Path(__file__).with_name("moto_launcher.py"))
 START_TIMEOUT = 60.0
 _buckets = itertools.count(1)
 
@@ -46,14 +46,14 @@ def _answers(url: str) -> bool:
 class MotoServer:
     """``moto_server`` on a free loopback port, with AWS variables pointing at it."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, request_log: bool = False) -> None:
+        """``request_log``: keep werkzeug's line per answered request in :meth:`output`."""
         self.port = free_port()
         self.endpoint = f"http://127.0.0.1:{self.port}"
         self._log = tempfile.TemporaryFile()
-        if not Path(MOTO_SERVER).exists():
-            pytest.fail(f"moto_server not found at {MOTO_SERVER}: `uv sync` installs moto[server]")
         self.process = subprocess.Popen(
-            [MOTO_SERVER, "-H", "127.0.0.1", "-p", str(self.port)],
+            [sys.executable, LAUNCHER, *([] if request_log else ["--quiet"]),
+             "-H", "127.0.0.1", "-p", str(self.port)],  # fmt: skip
             stdout=self._log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
