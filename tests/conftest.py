@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import signal
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -9,6 +10,11 @@ import pytest
 from tests.helpers import Project
 from tests.s3_server import MotoServer
 
+# A suite started in the background of a script (`pytest &`) inherits SIGINT ignored, as
+# POSIX has it, and so would every process a test starts: a `perstack` interrupted with
+# SIGINT would not hear it. A handler of our own is reset to the default in each child.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 @pytest.fixture
 def project(tmp_path: Path) -> Project:
