@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import signal
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -7,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from runtime._bytecode import cache_bytecode, private_pycache
 from tests.helpers import Project
 from tests.s3_server import MotoServer
 
@@ -15,6 +17,14 @@ from tests.s3_server import MotoServer
 # SIGINT would not hear it. A handler of our own is reset to the default in each child.
 if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
     signal.signal(signal.SIGINT, signal.default_int_handler)
+
+# Where PYTHONDONTWRITEBYTECODE is set (CI sandboxes), every Python process the suite starts
+# (its xdist workers, the MCP, model and S3 test servers) compiled what it imports from
+# source, each time. They keep it where `perstack` keeps its own (runtime/_bytecode.py):
+# in the environment's private tree, never beside a source file.
+if cache_bytecode():
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+    os.environ["PYTHONPYCACHEPREFIX"] = private_pycache()
 
 @pytest.fixture
 def project(tmp_path: Path) -> Project:

@@ -23,7 +23,8 @@ def probe(**env: str) -> list:
     environment = {
         k: v
         for k, v in os.environ.items()
-        if k not in ("PYTHONDONTWRITEBYTECODE", "PERSTACK_BYTECODE_CACHE")
+        if k not in ("PYTHONDONTWRITEBYTECODE", "PERSTACK_BYTECODE_CACHE", "PYTHONPYCACHEPREFIX")
+        # (the suite's conftest sets the prefix for the processes the tests start)
     }
     completed = subprocess.run(
         [sys.executable, "-c", PROBE],
@@ -60,6 +61,7 @@ def test_perstack_leaves_its_modules_compiled_in_the_private_tree_only(tmp_path:
     compiled.unlink(missing_ok=True)
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
     env.pop("PERSTACK_BYTECODE_CACHE", None)
+    env.pop("PYTHONPYCACHEPREFIX", None)
     subprocess.run([PERSTACK, "--help"], env=env, cwd=tmp_path, capture_output=True, check=True)
     assert compiled.is_file()
     assert not any(tmp_path.iterdir())  # nothing written where the command ran
