@@ -85,7 +85,7 @@ class CompareControl:
             app.push_screen(_SCREEN)
             return
         expert = app.query_one(HeaderBar).expert
-        query = app.query_one(QueryBar).text.strip()
+        query = app.query_one(QueryBar).text.strip() or self._query_on_screen(expert)
         if expert is None:
             app.notify("perstack.toml defines no Expert to compare.", severity="error")
             return
@@ -106,6 +106,15 @@ class CompareControl:
         self.screen = CompareScreen(setup, self.runner, self.open_job)
         app.install_screen(self.screen, _SCREEN)
         app.push_screen(_SCREEN)
+
+    def _query_on_screen(self, expert: str | None) -> str:
+        """The first query of the job on screen, when the Expert in the header ran it: after
+        a run the box holds a follow-up, and comparing means that job's question again."""
+        tree = self.app.view.tree
+        root = tree.nodes[tree.root_ids[0]] if tree.root_ids else None
+        if root is None or root.expert_key != expert:
+            return ""
+        return root.query or ""
 
     def request(
         self, expert: str, query: str, models: list[str], baseline: str | None

@@ -144,6 +144,19 @@ async def test_the_view_needs_a_query(tmp_path: Path) -> None:
         assert not isinstance(app.screen, CompareScreen)
 
 
+async def test_after_a_run_the_view_compares_the_job_s_query(tmp_path: Path) -> None:
+    project = copy_project("snap", tmp_path)
+    app = make_app(project, expert="lead", query="Survey the lake", providers=ByModel(project))
+    async with app.run_test(size=(140, 40)) as pilot:
+        await app.wait_until(lambda: app.state == "completed")
+        assert app.query_one("#query-input", Input).value == ""  # the box awaits a follow-up
+        await pilot.press("f10")
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, CompareScreen)
+        assert screen.setup.title == "Compare lead on: Survey the lake"
+
+
 def test_model_choices_offer_the_project_model_then_keyed_providers() -> None:
     class Config:
         model = "claude-sonnet-4-5"
