@@ -166,6 +166,41 @@ def listing(args: argparse.Namespace, server: MotoServer, requests: Requests) ->
     proxy.close()
 
 
+def chain(args: argparse.Namespace, server: MotoServer) -> None:
+    """Reading the last checkpoint of a long run (each names the one before it as its
+    base) from a new store, as a worker taking the job over does: one file after another,
+    against the first few then the rest in one batch (``compact.SERIAL_READS``)."""
+    from runtime.model import TextPart, UserMessage
+    from runtime.storage import compact
+    from tests.storage_samples import checkpoint
+
+    bucket = server.create_bucket("chain")
+    url = f"s3://{bucket}/bench"
+    writer = ObjectStorage(url, env=server.env())
+    messages: list[Any] = []
+    steps = 200
+    for step in range(1, steps + 1):
+        messages = [*messages, UserMessage(contents=[TextPart(text=f"step {step} " * 20)])]
+        writer.store_checkpoint(checkpoint("long", "r1", step, messages=messages))
+    writer.flush()
+    proxy = FlakyProxy(server.port, latency=args.latency_ms / 1000)
+    serial_reads = compact.SERIAL_READS
+    print(f"the last checkpoint of a {steps}-step run, read from a new store (median of "
+          f"{args.rounds}):")  # fmt: skip
+    for where, endpoint in (("loopback", None), (f"+{args.latency_ms:g} ms", proxy.endpoint)):
+        for label, reads in (("one by one", 10**9), ("batched", serial_reads)):
+            compact.SERIAL_READS = reads
+            times = []
+            for _ in range(args.rounds):
+                reader = ObjectStorage(url, env=server.env(endpoint))
+                start = time.perf_counter()
+                found = reader.retrieve_checkpoint("long", f"cp-r1-{steps}")
+                times.append(time.perf_counter() - start)
+                assert found is not None and len(found.messages) == steps
+            print(f"  S3 {where:<10} {label:<10} {statistics.median(times) * 1000:7.0f} ms")
+    compact.SERIAL_READS = serial_reads
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=3)
@@ -173,14 +208,16 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=200)
     parser.add_argument("--events", type=int, default=1200)
     parser.add_argument("--latency-ms", type=float, default=10.0)
-    parser.add_argument("--only", choices=["steps", "listing"])
+    parser.add_argument("--only", choices=["steps", "listing", "chain"])
     args = parser.parse_args()
     server = MotoServer()
     try:
-        if args.only != "listing":
+        if args.only in (None, "steps"):
             per_step(args, server)
-        if args.only != "steps":
+        if args.only in (None, "listing"):
             listing(args, server, Requests())
+        if args.only in (None, "chain"):
+            chain(args, server)
     finally:
         server.stop()
 

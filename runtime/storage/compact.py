@@ -63,6 +63,8 @@ MAX_RUNS = 256
 #: chain share a list, so an entry costs a few bytes: a replay's checkpoint panel can
 #: jump back a thousand steps without reading the chain again.
 MAX_CACHED = 1024
+#: Files a walk of a chain reads one by one before it reads the rest at once (``read_all``).
+SERIAL_READS = 4
 
 
 class UnresolvedBase(ValueError):
@@ -329,6 +331,11 @@ class StoredHistories:
 
     Args:
         read_document: ``checkpoint id -> its stored (possibly compact) JSON`` or ``None``.
+        read_all: Every stored checkpoint of the job at once (``id -> JSON``), for a store
+            where one read after another is slow (a bucket: a round trip each). A walk
+            that has read :data:`SERIAL_READS` files one by one takes the rest from one
+            such snapshot. It is consistent: a file only grows, so a base read later than
+            the file naming it holds at least the messages it was named for.
 
     A chain is walked iteratively (a 1,600-step run is a chain of 1,600 files), and the
     latest rebuilt histories are cached: reading a job's events in order reads each
@@ -340,8 +347,13 @@ class StoredHistories:
     *n* files costs O(n), not O(n²).
     """
 
-    def __init__(self, read_document: Callable[[str], dict[str, Any] | None]) -> None:
+    def __init__(
+        self,
+        read_document: Callable[[str], dict[str, Any] | None],
+        read_all: Callable[[], dict[str, dict[str, Any]]] | None = None,
+    ) -> None:
         self._read = read_document
+        self._read_all = read_all
         #: checkpoint id -> (a list whose first ``length`` items are its messages, length)
         self._cache: OrderedDict[str, tuple[list[Any], int]] = OrderedDict()
 
@@ -379,11 +391,16 @@ class StoredHistories:
         current, needed = checkpoint_id, count
         shared: list[Any] = []
         length = 0
+        snapshot: dict[str, dict[str, Any]] | None = None
         while True:
             if current in visited:
                 raise UnresolvedBase(f"its bases go round in a circle at {current}")
             visited.add(current)
-            data = self._read(current)
+            if snapshot is None and self._read_all is not None and len(chain) >= SERIAL_READS:
+                snapshot = self._read_all()
+            data = snapshot.get(current) if snapshot is not None else None
+            if data is None:  # not in the snapshot: written since, or not stored
+                data = self._read(current)
             if data is None:
                 if not chain:
                     return None

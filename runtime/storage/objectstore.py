@@ -269,6 +269,21 @@ class ObjectStorage(Storage):
             fetched = self._fetch(key)
         return self._parse(key, fetched)
 
+    def _all_checkpoint_documents(self, job_id: str) -> dict[str, dict[str, Any]]:
+        if not _safe(job_id):
+            return {}
+        keys = [
+            meta["path"]
+            for meta in self._client.list(f"jobs/{job_id}/checkpoints/")
+            if meta["path"].endswith(".json") and not meta["path"].rsplit("/", 1)[-1].startswith(".")
+        ]
+        found = {}
+        for key, fetched in zip(keys, self._client.get_many(keys), strict=True):
+            document = self._parse(key, fetched)
+            if document is not None:
+                found[key.rsplit("/", 1)[-1][:-5]] = document.data
+        return found
+
     def list_checkpoints(self, job_id: str) -> list[Checkpoint]:
         refs = self.list_checkpoint_files(job_id)
         self._prefetch([f"jobs/{job_id}/checkpoints/{ref.checkpoint_id}.json" for ref in refs])

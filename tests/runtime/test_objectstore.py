@@ -179,6 +179,38 @@ def test_listing_costs_few_round_trips(s3: S3Bucket, monkeypatch: pytest.MonkeyP
     assert calls == {"list": 1, "get": 240}  # one LIST (the listing pages inside it)
 
 
+def test_a_long_chain_of_compact_checkpoints_is_read_in_one_batch(
+    s3: S3Bucket, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from runtime.model import TextPart, UserMessage
+    from runtime.storage.compact import SERIAL_READS
+
+    writer = store(s3)
+    messages: list[Any] = []
+    for step in range(1, 41):  # each checkpoint names the one before it as its base
+        messages = [*messages, UserMessage(contents=[TextPart(text=f"step {step}")])]
+        writer.store_checkpoint(checkpoint("long", "r1", step, messages=messages))
+    writer.flush()
+    stored = orjson.loads(s3.objects()["jobs/long/checkpoints/cp-r1-40.json"])
+    assert stored["messagesBase"]["checkpointId"] == "cp-r1-39"
+
+    reader = store(s3)
+    one_by_one: Counter[str] = Counter()
+    for name in ("get", "get_many"):
+        real = getattr(reader._client, name)
+
+        def counted(*args: Any, _real: Any = real, _name: str = name, **kwargs: Any) -> Any:
+            one_by_one[_name] += 1
+            return _real(*args, **kwargs)
+
+        monkeypatch.setattr(reader._client, name, counted)
+    latest = reader.retrieve_checkpoint("long", "cp-r1-40")
+    assert latest is not None
+    assert [m.contents[0].text for m in latest.messages] == [f"step {n}" for n in range(1, 41)]
+    # A few files one after another, then the rest of the chain in one batch (not 40 GETs).
+    assert one_by_one["get"] <= SERIAL_READS + 1 and one_by_one["get_many"] == 1
+
+
 def test_a_store_gone_for_a_moment_is_retried_and_says_so(s3: S3Bucket) -> None:
     proxy = FlakyProxy(s3.server.port)
     warnings = Warnings()
