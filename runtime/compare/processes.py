@@ -60,6 +60,8 @@ if TYPE_CHECKING:
 __all__ = ["preload", "process_problem", "run_in_processes", "usable_cpus"]
 
 _SIGNALS = {signal.SIGINT, signal.SIGTERM}
+#: prctl(2): the signal a process gets when its parent ends.
+_PR_SET_PDEATHSIG = 1
 #: A frame: its kind (one byte) and its length, then that many bytes.
 _HEADER = struct.Struct(">cI")
 _EVENT, _RESULT = b"E", b"R"
@@ -157,7 +159,7 @@ class _Worker:
         inherited = [read_fd, *(worker.read_fd for worker in others)]
         self.process = multiprocessing.get_context("fork").Process(
             target=_worker_main,
-            args=(request, figures, write_fd, inherited, send_events),
+            args=(request, figures, write_fd, inherited, send_events, os.getpid()),
             name=f"perstack-compare-{index}",
             daemon=True,  # stopped (SIGTERM: a clean cancel) if this process exits first
         )
@@ -296,11 +298,13 @@ def _worker_main(
     write_fd: int,
     inherited: Sequence[int],
     send_events: bool,
+    parent: int,
 ) -> None:
     """The worker's body (SIGINT and SIGTERM blocked until its run's handlers are set)."""
     signal.set_wakeup_fd(-1)  # the parent's event loop's, not ours
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    _stop_with(parent)
     for fd in inherited:  # the parent's ends of the pipes: ours must see EPIPE if it dies
         try:
             os.close(fd)
@@ -313,6 +317,23 @@ def _worker_main(
         sys.exit(130)
     finally:
         frames.close()
+
+
+def _stop_with(parent: int) -> None:
+    """Have the kernel send this worker SIGTERM (its run's clean cancel: the job stays
+    resumable) when the command ends, even by SIGKILL, which no handler of its sees.
+    Otherwise a run on a paid model would go on, unobserved, to its end. Linux only
+    (``PR_SET_PDEATHSIG``); elsewhere such a run goes on as before."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # it was gone before the request: stop now
+        os.kill(os.getpid(), signal.SIGTERM)  # blocked until the run's handlers are set
 
 
 async def _work(
@@ -346,8 +367,9 @@ async def _work(
 
 
 class _Frames:
-    """Writes frames to the parent; quietly stops if the parent has gone (the run goes
-    on to its end, stored as usual)."""
+    """Writes frames to the parent; quietly stops if the parent has gone (on Linux the
+    run is being cancelled then, see :func:`_stop_with`; elsewhere it goes on to its end,
+    stored as usual)."""
 
     def __init__(self, fd: int) -> None:
         self.fd: int | None = fd

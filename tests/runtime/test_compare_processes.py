@@ -15,6 +15,7 @@ import select
 import signal
 import subprocess
 import sys
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -128,7 +129,7 @@ text = "never"
 
 @pytest.mark.parametrize(
     ("how", "code"),
-    [("ctrl-c", 130), ("sigint", 130), ("sigterm", 143)],
+    [("ctrl-c", 130), ("sigint", 130), ("sigterm", 143), ("sigkill", -9)],
 )
 def test_an_interrupted_comparison_stops_every_worker_and_each_job_resumes(
     tmp_path: Path, how: str, code: int
@@ -151,9 +152,12 @@ def test_an_interrupted_comparison_stops_every_worker_and_each_job_resumes(
     if how == "ctrl-c":  # the terminal signals the whole group
         os.killpg(process.pid, signal.SIGINT)
     else:
-        process.send_signal(signal.SIGINT if how == "sigint" else signal.SIGTERM)
+        signals = {"sigint": signal.SIGINT, "sigterm": signal.SIGTERM, "sigkill": signal.SIGKILL}
+        process.send_signal(signals[how])
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == code, stderr
+    if how == "sigkill":  # the workers are not ours to wait for: they cancel on their own
+        _wait_until_gone(workers)
     assert not [pid for pid in workers if _alive(pid)]
     for path in project.storage.rglob("*"):
         assert not path.name.startswith("."), f"temp file left behind: {path}"
@@ -181,6 +185,14 @@ def _wait_for_lines(fifo: Path, count: int, process: subprocess.Popen[bytes]) ->
             seen += os.read(fd, 4096)
     finally:
         os.close(fd)
+
+
+def _wait_until_gone(pids: list[int]) -> None:
+    """Poll /proc until ``pids`` have exited (another process's children give no event)."""
+    deadline = time.monotonic() + 60
+    while [pid for pid in pids if _alive(pid)]:
+        assert time.monotonic() < deadline, "a worker outlived the command by 60 s"
+        time.sleep(0.02)
 
 
 def _children(pid: int) -> list[int]:
