@@ -111,13 +111,14 @@ class Storage(Protocol):
     def _get_checkpoint(self, ref: CheckpointFileRef) -> RawJson | None:
         """A checkpoint's stored JSON as written (maybe compact), or ``None`` (warned)."""
 
-    def _all_checkpoint_documents(self, job_id: str) -> dict[str, dict[str, Any]]:
-        """Every stored checkpoint of the job as written (``id -> JSON``), read at once.
+    def _all_checkpoint_documents(self, job_id: str) -> dict[str, dict[str, Any]] | None:
+        """Every stored checkpoint of the job as written (``id -> JSON``), read at once, or
+        ``None`` where one file is read as quickly as many (the default).
 
         A store whose reads are round trips overrides it, so that a long chain of compact
         checkpoints is read in one batch (see :class:`~runtime.storage.compact.StoredHistories`).
         """
-        raise NotImplementedError
+        return None
 
     @abstractmethod
     def list_event_files(
@@ -457,10 +458,8 @@ class _Histories:
                 document = None if ref is None else storage._get_checkpoint(ref)
                 return None if document is None else document.data
 
-            def read_all() -> dict[str, dict[str, Any]]:
+            def read_all() -> dict[str, dict[str, Any]] | None:
                 return storage._all_checkpoint_documents(job_id)
 
-            batch = type(storage)._all_checkpoint_documents is not Storage._all_checkpoint_documents
-            reader = StoredHistories(read_document, read_all if batch else None)
-            self._readers[job_id] = reader
+            reader = self._readers[job_id] = StoredHistories(read_document, read_all)
         return reader

@@ -331,8 +331,9 @@ class StoredHistories:
 
     Args:
         read_document: ``checkpoint id -> its stored (possibly compact) JSON`` or ``None``.
-        read_all: Every stored checkpoint of the job at once (``id -> JSON``), for a store
-            where one read after another is slow (a bucket: a round trip each). A walk
+        read_all: Every stored checkpoint of the job at once (``id -> JSON``), or
+            ``None`` from a store where one read after another is quick enough (a
+            folder); a bucket has it, each read being a round trip. A walk
             that has read :data:`SERIAL_READS` files one by one takes the rest from one
             such snapshot. It is consistent: a file only grows, so a base read later than
             the file naming it holds at least the messages it was named for.
@@ -350,7 +351,7 @@ class StoredHistories:
     def __init__(
         self,
         read_document: Callable[[str], dict[str, Any] | None],
-        read_all: Callable[[], dict[str, dict[str, Any]]] | None = None,
+        read_all: Callable[[], dict[str, dict[str, Any]] | None] | None = None,
     ) -> None:
         self._read = read_document
         self._read_all = read_all
@@ -398,6 +399,8 @@ class StoredHistories:
             visited.add(current)
             if snapshot is None and self._read_all is not None and len(chain) >= SERIAL_READS:
                 snapshot = self._read_all()
+                if snapshot is None:
+                    self._read_all = None  # this store reads one by one as quickly
             data = snapshot.get(current) if snapshot is not None else None
             if data is None:  # not in the snapshot: written since, or not stored
                 data = self._read(current)
