@@ -66,6 +66,9 @@ def per_step(args: argparse.Namespace, server: MotoServer) -> None:
         "file": base,
         "s3": {**base, **server.env(), "PERSTACK_STORAGE_URL": f"s3://{bucket}/runs"},
     }
+    if args.step_latency_ms:  # the same bucket, each answer held as over a network
+        proxy = FlakyProxy(server.port, latency=args.step_latency_ms / 1000)
+        stores[f"s3+{args.step_latency_ms:g}"] = {**stores["s3"], **server.env(proxy.endpoint)}
     run_seconds(short_root, stores["s3"])  # warm the file cache and bytecode
     overhead: dict[str, list[float]] = {name: [] for name in stores}
     cpu: dict[str, list[float]] = {name: [] for name in stores}
@@ -77,7 +80,7 @@ def per_step(args: argparse.Namespace, server: MotoServer) -> None:
     print(f"per-step overhead of `perstack run` ({args.steps} vs 1 step, {args.rounds} rounds):")
     for name, values in overhead.items():
         rounds = ", ".join(f"{v:.1f}" for v in values)
-        print(f"  {name:5} median {statistics.median(values):6.2f} ms   (rounds: {rounds});"
+        print(f"  {name:6} median {statistics.median(values):6.2f} ms   (rounds: {rounds});"
               f" CPU of perstack itself {statistics.median(cpu[name]):.2f} ms")  # fmt: skip
     ratio = [s / f for s, f in zip(overhead["s3"], overhead["file"])]
     print(f"  S3 minus file: {statistics.median(overhead['s3']) - statistics.median(overhead['file']):.2f} ms"
@@ -208,6 +211,8 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=200)
     parser.add_argument("--events", type=int, default=1200)
     parser.add_argument("--latency-ms", type=float, default=10.0)
+    parser.add_argument("--step-latency-ms", type=float, default=0.0,
+                        help="per step, also with each answer held this long")  # fmt: skip
     parser.add_argument("--only", choices=["steps", "listing", "chain"])
     args = parser.parse_args()
     server = MotoServer()

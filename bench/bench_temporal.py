@@ -47,7 +47,7 @@ import httpx2  # noqa: E402
 import orjson  # noqa: E402
 from bench_run import CONFIG, LOOP_RULE, PERSTACK, SCRIPT  # noqa: E402
 
-from tests.s3_server import MotoServer  # noqa: E402
+from tests.s3_server import FlakyProxy, MotoServer  # noqa: E402
 
 
 def key_of(application: str) -> str:
@@ -123,7 +123,12 @@ class Cluster:
     """Temporal's dev server, servers and workers of the bench."""
 
     def __init__(
-        self, root: Path, timer_shift: str | None, storage: str, request_log: bool = False
+        self,
+        root: Path,
+        timer_shift: str | None,
+        storage: str,
+        request_log: bool = False,
+        latency_ms: float = 0.0,
     ) -> None:
         self.root = root
         self.timer_shift = timer_shift
@@ -132,7 +137,13 @@ class Cluster:
         if storage == "s3":
             self.s3 = MotoServer(request_log=request_log)
             bucket = self.s3.create_bucket("bench")
-            self.bucket_env = {**self.s3.env(), "PERSTACK_STORAGE_URL": f"s3://{bucket}/bench"}
+            endpoint = None
+            if latency_ms:  # every answer held that long, as over a network
+                endpoint = FlakyProxy(self.s3.port, latency=latency_ms / 1000).endpoint
+            self.bucket_env = {
+                **self.s3.env(endpoint),
+                "PERSTACK_STORAGE_URL": f"s3://{bucket}/bench",
+            }
         self.serve_config = make_projects(root)
         self.port = free_port()
         self.processes: list[subprocess.Popen[bytes]] = []
@@ -511,6 +522,9 @@ def main() -> None:
     parser.add_argument("--only-per-step", action="store_true")
     parser.add_argument("--requests", action="store_true",
                         help="count the bucket's requests per step instead (S3 only)")  # fmt: skip
+    parser.add_argument("--latency-ms", type=float, default=0.0,
+                        help="hold each of the bucket's answers this long (a network's "
+                             "round trip; S3 only)")  # fmt: skip
     parser.add_argument("--storage", choices=["s3", "folder"], default="s3",
                         help="what the server and workers share (default: an S3 bucket)")  # fmt: skip
     args = parser.parse_args()
@@ -531,7 +545,9 @@ def main() -> None:
     # (one run: two workers 0.68x instead of 0.58x, delivery p95 290 ms instead of 158 ms).
     for figure in figures:
         root = Path(tempfile.mkdtemp(prefix="perstack-temporal-bench-"))
-        cluster = Cluster(root, args.timer_shift or None, args.storage, args.requests)
+        cluster = Cluster(
+            root, args.timer_shift or None, args.storage, args.requests, args.latency_ms
+        )
         try:
             figure(cluster, args)
         finally:
