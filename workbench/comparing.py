@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any
 
+from runtime.views.runtree import ROOT
 from workbench.widgets.header_bar import HeaderBar
 from workbench.widgets.query_bar import QueryBar
 
@@ -110,8 +111,7 @@ class CompareControl:
     def _query_on_screen(self, expert: str | None) -> str:
         """The first query of the job on screen, when the Expert in the header ran it: after
         a run the box holds a follow-up, and comparing means that job's question again."""
-        tree = self.app.view.tree
-        root = tree.nodes[tree.root_ids[0]] if tree.root_ids else None
+        root = self.app.view.tree.nodes.get(ROOT)
         if root is None or root.expert_key != expert:
             return ""
         return root.query or ""

@@ -229,16 +229,12 @@ class ObjectStorage(Storage):
             return []
         refs: list[CheckpointFileRef] = []
         unknown: list[tuple[str, str]] = []
-        for meta in self._client.list(f"jobs/{job_id}/checkpoints/"):
-            key: str = meta["path"]
-            name = key.rsplit("/", 1)[-1]
-            if name.startswith(".") or not name.endswith(".json"):
-                continue
+        for meta, key, checkpoint_id in self._checkpoint_objects(job_id):
             known = self._checkpoints.get(key)
             if known is not None and known[0] is not None and known[0] == meta.get("e_tag"):
-                refs.append(CheckpointFileRef(job_id, name[:-5], known[1], known[2]))
+                refs.append(CheckpointFileRef(job_id, checkpoint_id, known[1], known[2]))
             else:
-                unknown.append((key, name[:-5]))
+                unknown.append((key, checkpoint_id))
         heads = self._client.get_many([key for key, _ in unknown], head=_HEAD_BYTES)
         for (key, checkpoint_id), fetched in zip(unknown, heads):
             if fetched is not None:
@@ -247,6 +243,17 @@ class ObjectStorage(Storage):
                     refs.append(ref)
         refs.sort(key=lambda ref: (ref.step, ref.written_ns, ref.checkpoint_id))
         return refs
+
+    def _checkpoint_objects(self, job_id: str) -> list[tuple[dict[str, Any], str, str]]:
+        """``(metadata, key, checkpoint id)`` of each checkpoint object of a (safe) job id,
+        from one ``LIST`` (temporary ``.`` names and other files left out)."""
+        found = []
+        for meta in self._client.list(f"jobs/{job_id}/checkpoints/"):
+            key: str = meta["path"]
+            name = key.rsplit("/", 1)[-1]
+            if not name.startswith(".") and name.endswith(".json"):
+                found.append((meta, key, name[:-5]))
+        return found
 
     def checkpoint_file(self, job_id: str, checkpoint_id: str) -> CheckpointFileRef | None:
         if not (_safe(job_id) and _safe(checkpoint_id)):
@@ -272,16 +279,13 @@ class ObjectStorage(Storage):
     def _all_checkpoint_documents(self, job_id: str) -> dict[str, dict[str, Any]]:
         if not _safe(job_id):
             return {}
-        keys = [
-            meta["path"]
-            for meta in self._client.list(f"jobs/{job_id}/checkpoints/")
-            if meta["path"].endswith(".json") and not meta["path"].rsplit("/", 1)[-1].startswith(".")
-        ]
+        objects = self._checkpoint_objects(job_id)
+        fetched = self._client.get_many([key for _, key, _ in objects])
         found = {}
-        for key, fetched in zip(keys, self._client.get_many(keys), strict=True):
-            document = self._parse(key, fetched)
+        for (_, key, checkpoint_id), body in zip(objects, fetched, strict=True):
+            document = self._parse(key, body)
             if document is not None:
-                found[key.rsplit("/", 1)[-1][:-5]] = document.data
+                found[checkpoint_id] = document.data
         return found
 
     def list_checkpoints(self, job_id: str) -> list[Checkpoint]:
